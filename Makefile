@@ -1,0 +1,62 @@
+# fnmgr: build, test and run the local stack. CI runs these same targets
+# (.ci/run).
+
+GO           ?= go
+GOFMT        ?= gofmt
+NPM          ?= npm
+BIN          ?= bin
+TEST_TIMEOUT ?= 20m
+VERSION      ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+# Main packages to build; each becomes $(BIN)/<last element of its path>.
+CMDS := ./plugin/cmd/fnmgr ./deploy/local/cmd/localstack
+
+BUILD_FLAGS := -trimpath -ldflags "-X main.version=$(VERSION)"
+
+# pouchdb-server, the local stack's CouchDB, is an npm package. The stamp,
+# kept inside node_modules, is newer than the lockfile after a good `npm ci`.
+COUCH_DIR   := deploy/local/couchdb
+COUCH_STAMP := $(COUCH_DIR)/node_modules/.npm-ci.stamp
+
+# Our Go files (node_modules and testdata excluded).
+GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*')
+
+.DEFAULT_GOAL := build
+.PHONY: deps build run test test-unit bench lint fmt tidy-check clean
+
+deps: $(COUCH_STAMP)
+	$(GO) mod download
+
+$(COUCH_STAMP): $(COUCH_DIR)/package.json $(COUCH_DIR)/package-lock.json
+	cd $(COUCH_DIR) && $(NPM) ci
+	touch $@
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build $(BUILD_FLAGS) -o $(BIN)/ $(CMDS)
+
+run: deps build
+	./$(BIN)/localstack
+
+test: deps build
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-unit:
+	$(GO) test -race -short -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@out="$$($(GOFMT) -l $(GO_FILES) </dev/null)"; \
+	if [ -n "$$out" ]; then echo "gofmt -l lists files to format (run make fmt):"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	$(GOFMT) -w $(GO_FILES) </dev/null
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+clean:
+	rm -rf $(BIN)
