@@ -40,12 +40,15 @@ type DocMeta struct {
 	Attachments map[string]Attachment `json:"_attachments,omitempty"`
 }
 
-// FullyQualifiedName is OpenWhisk's {path, name[, version]} object used by
-// rules, trigger rule links and activation messages.
+// FullyQualifiedName is OpenWhisk's {path, name[, version][, binding]}
+// object used by rules, trigger rule links and activation messages. Binding
+// (the package binding an action was invoked through, "ns/binding") appears
+// only in activation messages.
 type FullyQualifiedName struct {
 	Path    string `json:"path"`
 	Name    string `json:"name"`
 	Version string `json:"version,omitempty"`
+	Binding string `json:"binding,omitempty"`
 }
 
 // String renders path/name.

@@ -1,0 +1,216 @@
+// Package whiskdb reads and writes OpenWhisk actions in the whisks database
+// exactly as OpenWhisk's CouchDbRestStore does, code attachments included:
+// code under 16 KiB lives inside the attachment name ("mem:<base64url>"),
+// larger code in a real CouchDB attachment referenced as "couch:<uuid>",
+// written after the document (so such a save makes two revisions).
+//
+// The controller and invoker of the local stack and the fnmgr sidecar use it,
+// so the sidecar meets the documents it will meet in production. A Store is
+// safe for concurrent use.
+package whiskdb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/go-kivik/kivik/v4"
+	"github.com/google/uuid"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+)
+
+// Sentinel errors, wrapped with %w.
+var (
+	ErrNotFound = errors.New("whiskdb: not found")
+	ErrConflict = errors.New("whiskdb: document update conflict")
+)
+
+// Store is the whisks database.
+type Store struct {
+	db *kivik.DB
+}
+
+// New returns a Store over the whisks database db.
+func New(db *kivik.DB) *Store { return &Store{db: db} }
+
+// DB returns the underlying database.
+func (s *Store) DB() *kivik.DB { return s.db }
+
+// Classify maps a kivik error to ErrNotFound or ErrConflict where it is one,
+// keeping the original error in the chain.
+func Classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch kivik.HTTPStatus(err) {
+	case http.StatusNotFound:
+		return fmt.Errorf("whiskdb: %s: %w: %w", op, ErrNotFound, err)
+	case http.StatusConflict:
+		return fmt.Errorf("whiskdb: %s: %w: %w", op, ErrConflict, err)
+	}
+	return fmt.Errorf("whiskdb: %s: %w", op, err)
+}
+
+// Get reads document docid (at rev when rev is not "") into v and returns
+// its revision.
+func (s *Store) Get(ctx context.Context, docid, rev string, v any) (string, error) {
+	var opts []kivik.Option
+	if rev != "" {
+		opts = append(opts, kivik.Rev(rev))
+	}
+	doc := s.db.Get(ctx, docid, opts...)
+	if err := doc.ScanDoc(v); err != nil {
+		return "", Classify("get "+docid, err)
+	}
+	r, err := doc.Rev()
+	if err != nil {
+		return "", Classify("get "+docid, err)
+	}
+	return r, nil
+}
+
+// GetAction reads an action document (at rev when rev is not "").
+func (s *Store) GetAction(ctx context.Context, docid, rev string) (entity.Action, error) {
+	var a entity.Action
+	if _, err := s.Get(ctx, docid, rev, &a); err != nil {
+		return entity.Action{}, err
+	}
+	if a.EntityType != "" && a.EntityType != entity.TypeAction {
+		return entity.Action{}, fmt.Errorf("whiskdb: %s is a %s: %w", docid, a.EntityType, ErrNotFound)
+	}
+	return a, nil
+}
+
+// ActionCode returns the stored bytes of an action's code: decoded from a
+// "mem:" name, fetched from a "couch:" (or legacy bare) attachment, or the
+// legacy inline string. Sequences and code-less blackbox actions have none.
+func (s *Store) ActionCode(ctx context.Context, a entity.Action) ([]byte, error) {
+	c := a.Exec.Code
+	switch {
+	case c == nil:
+		return nil, nil
+	case c.Inline != nil:
+		b, _, err := entity.StoredCode(*c.Inline, a.Exec.Binary)
+		if err != nil {
+			return []byte(*c.Inline), nil
+		}
+		return b, nil
+	case c.Ref != nil && strings.HasPrefix(c.Ref.AttachmentName, entity.MemPrefix):
+		return entity.DecodeMemName(c.Ref.AttachmentName)
+	case c.Ref != nil:
+		return s.attachment(ctx, a.ID, a.Rev, entity.CouchAttachmentID(c.Ref.AttachmentName))
+	}
+	return nil, nil
+}
+
+func (s *Store) attachment(ctx context.Context, docid, rev, name string) ([]byte, error) {
+	var opts []kivik.Option
+	if rev != "" {
+		opts = append(opts, kivik.Rev(rev))
+	}
+	att, err := s.db.GetAttachment(ctx, docid, name, opts...)
+	if err != nil {
+		return nil, Classify("get attachment of "+docid, err)
+	}
+	defer att.Content.Close()
+	b, err := io.ReadAll(att.Content)
+	if err != nil {
+		return nil, fmt.Errorf("whiskdb: read attachment of %s: %w", docid, err)
+	}
+	return b, nil
+}
+
+// PutAction writes a (created when a.Rev is empty, else updated at a.Rev)
+// with code stored as OpenWhisk stores it. code is nil for sequences and
+// code-less blackbox actions; contentType is entity.TextContentType or
+// entity.BinaryContentType. It returns the document as stored, with its
+// final revision.
+func (s *Store) PutAction(ctx context.Context, a entity.Action, code []byte, contentType string) (entity.Action, error) {
+	if a.ID == "" {
+		a.ID = a.FQN()
+	}
+	a.EntityType = entity.TypeAction
+	a.Attachments = nil
+	a.Deleted = false
+	var attName string
+	if code != nil {
+		if contentType == "" {
+			contentType = entity.TextContentType
+		}
+		if a.Exec.Code == nil {
+			a.Exec.Code = &entity.Code{}
+		}
+		if len(code) < entity.MaxInlineSize {
+			n := int64(len(code))
+			a.Exec.Code.Inline = nil
+			a.Exec.Code.Ref = &entity.CodeRef{AttachmentName: entity.MemName(code), AttachmentType: contentType,
+				Length: &n, Digest: entity.Digest(code)}
+		} else {
+			attName = uuid.NewString()
+			a.Exec.Code.Inline = nil
+			a.Exec.Code.Ref = &entity.CodeRef{AttachmentName: entity.CouchPrefix + attName, AttachmentType: contentType}
+		}
+	}
+	rev, err := s.db.Put(ctx, a.ID, a)
+	if err != nil {
+		return entity.Action{}, Classify("put "+a.ID, err)
+	}
+	a.Rev = rev
+	if attName == "" {
+		return a, nil
+	}
+	rev, err = s.db.PutAttachment(ctx, a.ID, &kivik.Attachment{
+		Filename:    attName,
+		ContentType: contentType,
+		Content:     io.NopCloser(bytes.NewReader(code)),
+	}, kivik.Rev(a.Rev))
+	if err != nil {
+		return entity.Action{}, Classify("put attachment of "+a.ID, err)
+	}
+	a.Rev = rev
+	return a, nil
+}
+
+// Put writes any entity document v under docid (an update when v carries a
+// _rev) and returns the new revision.
+func (s *Store) Put(ctx context.Context, docid string, v any) (string, error) {
+	rev, err := s.db.Put(ctx, docid, v)
+	if err != nil {
+		return "", Classify("put "+docid, err)
+	}
+	return rev, nil
+}
+
+// DeleteDoc deletes document docid at rev.
+func (s *Store) DeleteDoc(ctx context.Context, docid, rev string) error {
+	if _, err := s.db.Delete(ctx, docid, rev); err != nil {
+		return Classify("delete "+docid, err)
+	}
+	return nil
+}
+
+// RevHistory returns the revisions of docid up to rev, oldest first, as
+// CouchDB's revs=true lists them. Older revisions may have been compacted
+// away: reading one then gives ErrNotFound.
+func (s *Store) RevHistory(ctx context.Context, docid, rev string) ([]string, error) {
+	var doc struct {
+		Revisions struct {
+			Start int      `json:"start"`
+			IDs   []string `json:"ids"`
+		} `json:"_revisions"`
+	}
+	if err := s.db.Get(ctx, docid, kivik.Params(map[string]any{"rev": rev, "revs": true})).ScanDoc(&doc); err != nil {
+		return nil, Classify("revision history of "+docid, err)
+	}
+	ids := doc.Revisions.IDs
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[len(ids)-1-i] = fmt.Sprintf("%d-%s", doc.Revisions.Start-i, id)
+	}
+	return out, nil
+}

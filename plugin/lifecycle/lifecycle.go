@@ -1,0 +1,228 @@
+// Package lifecycle is fnmgr's Fn Lifecycle Controller: the transitions of
+// SPEC.md section 3 (block, unblock, update, retire, purge), each recorded
+// as an intent in the function's registry document before OpenWhisk is
+// touched, so that Recover finishes or undoes any transition a crash cut
+// short. While a function may not run, the Version Controller keeps stubs
+// in place of its code on every OpenWhisk action that would run it.
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+)
+
+// Invoker runs an action through OpenWhisk's API as namespace ns (the
+// update's test invocation) and returns an error when it did not succeed.
+type Invoker interface {
+	Invoke(ctx context.Context, ns, action string, payload json.RawMessage) (json.RawMessage, error)
+}
+
+// Options configure a Controller.
+type Options struct {
+	Registry *registry.Store
+	Versions *versions.Controller
+	Invoker  Invoker
+	// DefaultGrace is how long a retired function waits before its purge
+	// when the request names none (default 24h).
+	DefaultGrace time.Duration
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+	Now          func() time.Time
+}
+
+// Controller is safe for concurrent use.
+type Controller struct {
+	reg         *registry.Store
+	ver         *versions.Controller
+	inv         Invoker
+	grace       time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+	transitions *prometheus.CounterVec
+}
+
+// New returns a Controller.
+func New(o Options) *Controller {
+	if o.DefaultGrace <= 0 {
+		o.DefaultGrace = 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &Controller{reg: o.Registry, ver: o.Versions, inv: o.Invoker, grace: o.DefaultGrace,
+		log: o.Logger.With("component", "lifecycle"), now: o.Now,
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "lifecycle",
+			Name: "transitions_total", Help: "Lifecycle transitions completed, by operation and resulting state."},
+			[]string{"op", "state"})}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(c.transitions)
+	}
+	return c
+}
+
+func locked(f registry.Function, op string) error {
+	return fmt.Errorf("%s: function %s is UPDATING: %w", op, f.FQN(), registry.ErrLocked)
+}
+
+func gone(f registry.Function, op string) error {
+	return fmt.Errorf("%s: function %s is RETIRED: %w", op, f.FQN(), registry.ErrGone)
+}
+
+// begin records the intent t and the state it leads to.
+func (c *Controller) begin(ctx context.Context, f registry.Function, t registry.Transition, apply func(*registry.Function)) (registry.Function, error) {
+	t.Started = c.now().UTC()
+	return c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
+		if f.Transition != nil {
+			return fmt.Errorf("function %s has a %s in progress: %w", f.FQN(), f.Transition.Op, registry.ErrLocked)
+		}
+		tt := t
+		f.Transition = &tt
+		apply(f)
+		return nil
+	})
+}
+
+// finish writes OpenWhisk's actions for f's state, clears the intent and
+// audits the transition.
+func (c *Controller) finish(ctx context.Context, f registry.Function, to registry.State, reason string) (registry.Function, error) {
+	t := f.Transition
+	if err := c.ver.Materialize(ctx, f); err != nil {
+		return f, fmt.Errorf("lifecycle: %s of %s: %w", t.Op, f.FQN(), err)
+	}
+	f, err := c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
+		f.Transition = nil
+		return nil
+	})
+	if err != nil {
+		return f, err
+	}
+	if reason == "" {
+		reason = t.Reason
+	}
+	if err := c.reg.AddHistory(ctx, f.Namespace, f.Name, registry.History{From: t.From, To: to, By: t.By,
+		Reason: reason, Revision: f.Head.Revision}); err != nil {
+		return f, err
+	}
+	c.transitions.WithLabelValues(t.Op, string(to)).Inc()
+	c.log.Info("transition done", "function", f.FQN(), "op", t.Op, "from", t.From, "to", to, "by", t.By)
+	return f, nil
+}
+
+// Block refuses every invocation of ns/name until Unblock.
+func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (registry.Function, error) {
+	defer versions.Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return f, err
+	}
+	switch f.State {
+	case registry.Updating:
+		return f, locked(f, "block")
+	case registry.Retired:
+		return f, gone(f, "block")
+	case registry.Blocked:
+		return f, nil
+	}
+	f, err = c.begin(ctx, f, registry.Transition{Op: "block", From: f.State, To: registry.Blocked, By: by, Reason: reason},
+		func(f *registry.Function) {
+			f.PrevState, f.State, f.Reason = f.State, registry.Blocked, reason
+		})
+	if err != nil {
+		return f, err
+	}
+	if err := c.ver.Sync(ctx, ns, name); err != nil {
+		return f, err
+	}
+	if f, err = c.reg.GetFunction(ctx, ns, name); err != nil {
+		return f, err
+	}
+	return c.finish(ctx, f, registry.Blocked, "")
+}
+
+// Unblock returns a blocked function to the state it had before, with its
+// actions restored exactly.
+func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (registry.Function, error) {
+	defer versions.Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return f, err
+	}
+	switch f.State {
+	case registry.Retired:
+		return f, gone(f, "unblock")
+	case registry.Blocked:
+	default:
+		return f, fmt.Errorf("unblock: function %s is %s, not BLOCKED: %w", f.FQN(), f.State, registry.ErrConflict)
+	}
+	// Record any change made to the stub while blocked first, so the
+	// restore writes the newest code.
+	if err := c.ver.Sync(ctx, ns, name); err != nil {
+		return f, err
+	}
+	f, err = c.begin(ctx, f, registry.Transition{Op: "unblock", From: registry.Blocked, By: by},
+		func(f *registry.Function) {
+			f.State, f.Reason = runnableState(*f), ""
+			f.Transition.To = f.State
+		})
+	if err != nil {
+		return f, err
+	}
+	return c.finish(ctx, f, f.State, "")
+}
+
+// runnableState is the state a function returns to: PUBLISHED when its head
+// is a published version, else LATEST.
+func runnableState(f registry.Function) registry.State {
+	for _, v := range f.Versions {
+		if v.Digest == f.Head.Digest {
+			return registry.Published
+		}
+	}
+	return registry.Latest
+}
+
+// Retire withdraws ns/name: it stops running now and is purged after grace.
+func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, grace time.Duration) (registry.Function, error) {
+	defer versions.Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return f, err
+	}
+	switch f.State {
+	case registry.Updating:
+		return f, locked(f, "retire")
+	case registry.Retired:
+		return f, nil
+	}
+	if grace <= 0 {
+		grace = c.grace
+	}
+	purgeAt := c.now().UTC().Add(grace)
+	f, err = c.begin(ctx, f, registry.Transition{Op: "retire", From: f.State, To: registry.Retired, By: by, Reason: reason},
+		func(f *registry.Function) {
+			f.PrevState, f.State, f.Reason, f.PurgeAt = f.State, registry.Retired, reason, &purgeAt
+		})
+	if err != nil {
+		return f, err
+	}
+	return c.finish(ctx, f, registry.Retired, "")
+}
+
+// History returns the audit of ns/name's transitions.
+func (c *Controller) History(ctx context.Context, ns, name string) ([]registry.History, error) {
+	if _, err := c.reg.GetFunction(ctx, ns, name); err != nil {
+		return nil, err
+	}
+	return c.reg.History(ctx, ns, name)
+}

@@ -1,0 +1,123 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+)
+
+func versionsLock(ns, name string) func() { return versions.Lock(ns, name) }
+
+func cutPackage(name string) (pkg, rest string, ok bool) { return strings.Cut(name, "/") }
+
+// Recover finishes or undoes every transition a crash left half done:
+// block, unblock and retire are finished (their target state was recorded
+// with the intent), an update is undone unless its new code had already
+// reached OpenWhisk, a purge is run again. Call it once at start, after the
+// change feed has caught up.
+func (c *Controller) Recover(ctx context.Context) error {
+	var pending []registry.Function
+	if err := c.reg.Functions(ctx, "", func(f registry.Function) error {
+		if f.Transition != nil {
+			pending = append(pending, f)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("lifecycle: recover: %w", err)
+	}
+	var errs []error
+	for _, f := range pending {
+		if err := c.recoverOne(ctx, f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error {
+	defer versions.Lock(f.Namespace, f.Name)()
+	t := f.Transition
+	c.log.Warn("finishing a transition interrupted by a restart", "function", f.FQN(), "op", t.Op, "from", t.From, "to", t.To)
+	switch t.Op {
+	case "update":
+		// Whatever reached OpenWhisk is recorded; the function runs again.
+		if err := c.ver.Sync(ctx, f.Namespace, f.Name); err != nil {
+			return err
+		}
+		f, err := c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
+			f.State = runnableState(*f)
+			f.Transition.To = f.State
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		docNS, base := registry.ActionPath(f.Namespace, f.Name)
+		_ = c.ver.DeleteAction(ctx, docNS+"/"+base+"@"+probeSuffix)
+		_, err = c.finish(ctx, f, f.State, "update interrupted by a restart of fnmgr")
+		return err
+	case "purge":
+		return c.purge(ctx, f)
+	default:
+		if err := c.ver.Sync(ctx, f.Namespace, f.Name); err != nil {
+			return err
+		}
+		f, err := c.reg.GetFunction(ctx, f.Namespace, f.Name)
+		if err != nil {
+			return err
+		}
+		_, err = c.finish(ctx, f, f.State, "")
+		return err
+	}
+}
+
+// Run purges retired functions whose grace period has elapsed, checking
+// every interval, until ctx ends.
+func (c *Controller) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := c.PurgeDue(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("purge", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// PurgeDue purges every retired function whose grace period has elapsed.
+func (c *Controller) PurgeDue(ctx context.Context) error {
+	now := c.now()
+	var due []registry.Function
+	if err := c.reg.Functions(ctx, "", func(f registry.Function) error {
+		if f.State == registry.Retired && !f.Purged && f.Transition == nil && f.PurgeAt != nil && !now.Before(*f.PurgeAt) {
+			due = append(due, f)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range due {
+		func() {
+			defer versions.Lock(f.Namespace, f.Name)()
+			f, err := c.begin(ctx, f, registry.Transition{Op: "purge", From: registry.Retired, To: registry.Retired, By: "fnmgr",
+				Reason: "grace period elapsed"}, func(*registry.Function) {})
+			if err == nil {
+				err = c.purge(ctx, f)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,218 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+)
+
+// ErrUpdateFailed is returned when an update's test invocation failed; the
+// function is left as it was.
+var ErrUpdateFailed = errors.New("update failed")
+
+// UpdateRequest is the body of POST …/update: the parts of the action to
+// change (as a wsk action update sends them) and, when Test is set, the
+// payload of a test invocation that must succeed before the update is kept.
+type UpdateRequest struct {
+	Exec        *entity.ExecPut   `json:"exec,omitempty"`
+	Limits      *entity.LimitsPut `json:"limits,omitempty"`
+	Parameters  entity.KeyValues  `json:"parameters,omitempty"`
+	Annotations entity.KeyValues  `json:"annotations,omitempty"`
+	Test        json.RawMessage   `json:"test,omitempty"`
+}
+
+// probeSuffix names the temporary copy an update is tested on.
+const probeSuffix = "fnmgr-update"
+
+// Update applies req under UPDATING (every invocation refused meanwhile),
+// tests it on a temporary copy when asked, and returns the function to
+// LATEST with the update in place; a failed update puts back what was
+// there and is recorded in the history.
+func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequest, by string) (registry.Function, error) {
+	if req.Exec == nil && req.Limits == nil && req.Parameters == nil && req.Annotations == nil {
+		return registry.Function{}, fmt.Errorf("an update needs at least one of exec, limits, parameters, annotations: %w", registry.ErrInvalid)
+	}
+	if len(req.Test) > 0 && req.Test[0] != '{' {
+		return registry.Function{}, fmt.Errorf("test must be a JSON object (the test invocation's parameters): %w", registry.ErrInvalid)
+	}
+	defer versionsLock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return f, err
+	}
+	switch f.State {
+	case registry.Updating:
+		return f, locked(f, "update")
+	case registry.Retired:
+		return f, gone(f, "update")
+	case registry.Blocked:
+		return f, fmt.Errorf("update: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
+	}
+	if err := c.ver.Sync(ctx, ns, name); err != nil {
+		return f, err
+	}
+	if f, err = c.reg.GetFunction(ctx, ns, name); err != nil {
+		return f, err
+	}
+	head, err := c.reg.GetRevision(ctx, ns, name, f.Head.Revision)
+	if err != nil {
+		return f, err
+	}
+	next, code, err := apply(head.Snapshot, req)
+	if err != nil {
+		return f, err
+	}
+	raw, _ := json.Marshal(req)
+	f, err = c.begin(ctx, f, registry.Transition{Op: "update", From: f.State, To: registry.Updating, By: by, Update: raw},
+		func(f *registry.Function) { f.PrevState, f.State = f.State, registry.Updating })
+	if err != nil {
+		return f, err
+	}
+	// Stubs first: nothing runs while the update is applied.
+	if err := c.ver.Materialize(ctx, f); err != nil {
+		return c.abort(ctx, f, err)
+	}
+	if code != nil {
+		d, err := c.ver.StoreCode(ctx, f, next, code)
+		if err != nil {
+			return c.abort(ctx, f, err)
+		}
+		next.Exec.CodeDigest, next.Exec.CodeSize = d, int64(len(code))
+	}
+	if len(req.Test) > 0 {
+		if err := c.test(ctx, f, next, req.Test); err != nil {
+			return c.abort(ctx, f, fmt.Errorf("%w: the test invocation failed: %w", ErrUpdateFailed, err))
+		}
+	}
+	if err := c.ver.WriteSnapshot(ctx, f, next); err != nil {
+		return c.abort(ctx, f, err)
+	}
+	if err := c.ver.Sync(ctx, ns, name); err != nil {
+		return c.abort(ctx, f, err)
+	}
+	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		f.State = runnableState(*f)
+		f.Transition.To = f.State
+		return nil
+	})
+	if err != nil {
+		return f, err
+	}
+	return c.finish(ctx, f, f.State, "")
+}
+
+// test writes the candidate to a probe action, invokes it and removes it.
+func (c *Controller) test(ctx context.Context, f registry.Function, s registry.Snapshot, payload json.RawMessage) error {
+	if c.inv == nil {
+		return errors.New("no invoker is configured for test invocations")
+	}
+	docid, err := c.ver.WriteProbe(ctx, f, probeSuffix, s)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.ver.DeleteAction(context.WithoutCancel(ctx), docid) }()
+	_, name := registry.ActionPath(f.Namespace, f.Name)
+	action := name + "@" + probeSuffix
+	if pkg, _, ok := cutPackage(f.Name); ok {
+		action = pkg + "/" + action
+	}
+	_, err = c.inv.Invoke(ctx, f.Namespace, action, payload)
+	return err
+}
+
+// abort undoes an update: the function returns to its state before, its
+// actions written back from the unchanged head, and the failure audited.
+func (c *Controller) abort(ctx context.Context, f registry.Function, cause error) (registry.Function, error) {
+	ctx = context.WithoutCancel(ctx)
+	f, err := c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
+		f.State = f.PrevState
+		if !f.State.Runnable() {
+			f.State = registry.Latest
+		}
+		if f.Transition != nil {
+			f.Transition.To = f.State
+		}
+		return nil
+	})
+	if err != nil {
+		return f, errors.Join(cause, err)
+	}
+	if f.Transition == nil {
+		return f, cause
+	}
+	if _, err := c.finish(ctx, f, f.State, "update failed: "+cause.Error()); err != nil {
+		return f, errors.Join(cause, err)
+	}
+	c.log.Warn("update failed; the function is as it was", "function", f.FQN(), "err", cause)
+	return f, cause
+}
+
+// apply merges an update into a snapshot the way OpenWhisk merges a PUT
+// with overwrite: exec replaced when given, limits merged field by field,
+// parameters and annotations replaced when given. It returns the new code
+// bytes when exec carries code.
+func apply(s registry.Snapshot, req UpdateRequest) (registry.Snapshot, []byte, error) {
+	var code []byte
+	if e := req.Exec; e != nil {
+		if e.Kind == "" {
+			return s, nil, fmt.Errorf("exec.kind is required: %w", registry.ErrInvalid)
+		}
+		binary := false
+		switch {
+		case e.Kind == entity.KindSequence:
+			if len(e.Components) == 0 {
+				return s, nil, fmt.Errorf("a sequence needs components: %w", registry.ErrInvalid)
+			}
+		case e.Code != nil:
+			binary = entity.IsBinaryCode(*e.Code)
+			if e.Binary != nil {
+				binary = *e.Binary
+			}
+			b, _, err := entity.StoredCode(*e.Code, binary)
+			if err != nil {
+				return s, nil, fmt.Errorf("exec.code: %w: %w", err, registry.ErrInvalid)
+			}
+			code = b
+		case e.Kind != entity.KindBlackbox:
+			return s, nil, fmt.Errorf("exec.code is required for kind %s: %w", e.Kind, registry.ErrInvalid)
+		}
+		s.Exec = registry.ExecSnapshot{Kind: e.Kind, Main: e.Main, Image: e.Image, Binary: binary, Components: e.Components}
+		if code != nil {
+			s.Exec.ContentType = entity.TextContentType
+			if binary {
+				s.Exec.ContentType = entity.BinaryContentType
+			}
+			s.Exec.CodeDigest = entity.Digest(code)
+		}
+		s.Annotations = s.Annotations.With("exec", e.Kind)
+	}
+	if l := req.Limits; l != nil {
+		set := func(dst *int, v *int) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		set(&s.Limits.Timeout, l.Timeout)
+		set(&s.Limits.Memory, l.Memory)
+		set(&s.Limits.Logs, l.Logs)
+		set(&s.Limits.Concurrency, l.Concurrency)
+		if l.Instances != nil {
+			s.Limits.Instances = l.Instances
+		}
+	}
+	if req.Parameters != nil {
+		s.Parameters = req.Parameters
+	}
+	if req.Annotations != nil {
+		kind, _ := s.Annotations.Get("exec")
+		s.Annotations = registry.UserAnnotations(req.Annotations)
+		if kind != nil {
+			s.Annotations = s.Annotations.With("exec", json.RawMessage(kind))
+		}
+	}
+	return s, code, nil
+}

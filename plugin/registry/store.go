@@ -1,0 +1,357 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-kivik/kivik/v4"
+)
+
+// Sentinel errors, wrapped with %w.
+var (
+	ErrNotFound = errors.New("registry: not found")
+	ErrConflict = errors.New("registry: conflict")
+)
+
+// Store reads and writes the registry database. It is safe for concurrent
+// use; every write is conditional on the document's revision.
+type Store struct {
+	db  *kivik.DB
+	now func() time.Time
+}
+
+// New returns a Store over db (fnmgr's registry database).
+func New(db *kivik.DB) *Store { return &Store{db: db, now: time.Now} }
+
+// DB returns the underlying database.
+func (s *Store) DB() *kivik.DB { return s.db }
+
+func classify(op string, err error) error {
+	switch kivik.HTTPStatus(err) {
+	case http.StatusNotFound:
+		return fmt.Errorf("registry: %s: %w", op, ErrNotFound)
+	case http.StatusConflict:
+		return fmt.Errorf("registry: %s: %w", op, ErrConflict)
+	}
+	return fmt.Errorf("registry: %s: %w", op, err)
+}
+
+func (s *Store) get(ctx context.Context, id string, v any) error {
+	if err := s.db.Get(ctx, id).ScanDoc(v); err != nil {
+		return classify("get "+id, err)
+	}
+	return nil
+}
+
+// GetFunction reads function ns/name.
+func (s *Store) GetFunction(ctx context.Context, ns, name string) (Function, error) {
+	var f Function
+	err := s.get(ctx, FunctionID(ns, name), &f)
+	return f, err
+}
+
+// Update applies fn to function ns/name and writes it, re-reading and
+// re-applying on a conflict. A function that does not exist yet is passed
+// in as a new document (Rev ""); fn returning an error leaves the document
+// unchanged and returns that error. It returns the stored function.
+func (s *Store) Update(ctx context.Context, ns, name string, fn func(f *Function) error) (Function, error) {
+	id := FunctionID(ns, name)
+	for attempt := 0; ; attempt++ {
+		var f Function
+		err := s.get(ctx, id, &f)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			now := s.now().UTC()
+			f = Function{ID: id, Type: typeFunction, Namespace: ns, Name: name, State: Latest, Created: now,
+				Aliases: map[string]Alias{}, Versions: []VersionRef{}}
+		case err != nil:
+			return Function{}, err
+		}
+		if err := fn(&f); err != nil {
+			return Function{}, err
+		}
+		f.Updated = s.now().UTC()
+		rev, err := s.db.Put(ctx, id, f)
+		if err == nil {
+			f.Rev = rev
+			return f, nil
+		}
+		if kivik.HTTPStatus(err) != http.StatusConflict || attempt > 50 {
+			return Function{}, classify("update "+id, err)
+		}
+		if ctx.Err() != nil {
+			return Function{}, ctx.Err()
+		}
+	}
+}
+
+// create writes a new immutable document; when one exists already it is
+// read into existing and ErrConflict is returned.
+func (s *Store) create(ctx context.Context, id string, v any, existing any) error {
+	if _, err := s.db.Put(ctx, id, v); err != nil {
+		if kivik.HTTPStatus(err) == http.StatusConflict {
+			if gerr := s.get(ctx, id, existing); gerr != nil {
+				return gerr
+			}
+			return fmt.Errorf("registry: create %s: %w", id, ErrConflict)
+		}
+		return classify("create "+id, err)
+	}
+	return nil
+}
+
+// PutRevision stores r unless revision r.Revision exists; then the stored one
+// is returned with ErrConflict.
+func (s *Store) PutRevision(ctx context.Context, ns, name string, r Revision) (Revision, error) {
+	r.ID, r.Type, r.Function = RevisionID(ns, name, r.Revision), typeRevision, ns+"/"+name
+	var existing Revision
+	if err := s.create(ctx, r.ID, r, &existing); err != nil {
+		return existing, err
+	}
+	return r, nil
+}
+
+// PutVersion stores v unless version v.Version exists; then the stored one
+// is returned with ErrConflict.
+func (s *Store) PutVersion(ctx context.Context, ns, name string, v Version) (Version, error) {
+	v.ID, v.Type, v.Function = VersionID(ns, name, v.Version), typeVersion, ns+"/"+name
+	var existing Version
+	if err := s.create(ctx, v.ID, v, &existing); err != nil {
+		return existing, err
+	}
+	return v, nil
+}
+
+// GetRevision reads revision n of ns/name.
+func (s *Store) GetRevision(ctx context.Context, ns, name string, n int) (Revision, error) {
+	var r Revision
+	err := s.get(ctx, RevisionID(ns, name, n), &r)
+	return r, err
+}
+
+// GetVersion reads version n of ns/name.
+func (s *Store) GetVersion(ctx context.Context, ns, name string, n int) (Version, error) {
+	var v Version
+	err := s.get(ctx, VersionID(ns, name, n), &v)
+	return v, err
+}
+
+// Revisions lists the revisions of ns/name, newest first.
+func (s *Store) Revisions(ctx context.Context, ns, name string, limit, skip int) ([]Revision, error) {
+	var out []Revision
+	err := s.scan(ctx, fmt.Sprintf("r:%s/%s:", ns, name), true, limit, skip, func(raw json.RawMessage) error {
+		var r Revision
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// Versions lists the versions of ns/name, oldest first.
+func (s *Store) Versions(ctx context.Context, ns, name string) ([]Version, error) {
+	var out []Version
+	err := s.scan(ctx, fmt.Sprintf("v:%s/%s:", ns, name), false, 0, 0, func(raw json.RawMessage) error {
+		var v Version
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// Functions lists the functions of namespace ns (all namespaces when ns is
+// ""), in name order.
+func (s *Store) Functions(ctx context.Context, ns string, each func(Function) error) error {
+	prefix := "f:"
+	if ns != "" {
+		prefix += ns + "/"
+	}
+	return s.scan(ctx, prefix, false, 0, 0, func(raw json.RawMessage) error {
+		var f Function
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return err
+		}
+		return each(f)
+	})
+}
+
+// DeleteDoc deletes a registry document by id (used by retention and purge).
+func (s *Store) DeleteDoc(ctx context.Context, id, rev string) error {
+	if _, err := s.db.Delete(ctx, id, rev); err != nil {
+		return classify("delete "+id, err)
+	}
+	return nil
+}
+
+// scan reads documents whose ids start with prefix, in id order (reverse
+// when desc), in pages.
+func (s *Store) scan(ctx context.Context, prefix string, desc bool, limit, skip int, each func(json.RawMessage) error) error {
+	const page = 500
+	lo, hi := prefix, prefix+"\ufff0"
+	start, end := lo, hi
+	if desc {
+		start, end = hi, lo
+	}
+	seen, skipped := 0, 0
+	startID := ""
+	for {
+		params := map[string]any{"include_docs": true, "startkey": start, "endkey": end, "limit": page + 1, "descending": desc}
+		if startID != "" {
+			params["startkey"] = startID
+		}
+		rows := s.db.AllDocs(ctx, kivik.Params(params))
+		n := 0
+		next := ""
+		for rows.Next() {
+			id, _ := rows.ID()
+			if n == page {
+				next = id
+				break
+			}
+			n++
+			if skipped < skip {
+				skipped++
+				continue
+			}
+			var raw json.RawMessage
+			if err := rows.ScanDoc(&raw); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("registry: scan %s: %w", prefix, err)
+			}
+			if err := each(raw); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("registry: scan %s: %w", prefix, err)
+			}
+			seen++
+			if limit > 0 && seen >= limit {
+				_ = rows.Close()
+				return nil
+			}
+		}
+		err := rows.Err()
+		_ = rows.Close()
+		if err != nil {
+			return classify("scan "+prefix, err)
+		}
+		if next == "" {
+			return nil
+		}
+		startID = next
+	}
+}
+
+// Checkpoints stores a change-feed checkpoint in the registry database.
+type Checkpoints struct {
+	s  *Store
+	id string
+}
+
+// Checkpoint returns the checkpoint store named name ("whisks").
+func (s *Store) Checkpoint(name string) *Checkpoints {
+	return &Checkpoints{s: s, id: "checkpoint:" + name}
+}
+
+type checkpointDoc struct {
+	ID      string    `json:"_id"`
+	Rev     string    `json:"_rev,omitempty"`
+	Seq     string    `json:"seq"`
+	Updated time.Time `json:"updated"`
+}
+
+// Load returns the stored sequence, or "".
+func (c *Checkpoints) Load(ctx context.Context) (string, error) {
+	var d checkpointDoc
+	if err := c.s.get(ctx, c.id, &d); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return "", nil
+		}
+		return "", err
+	}
+	return d.Seq, nil
+}
+
+// Save stores seq.
+func (c *Checkpoints) Save(ctx context.Context, seq string) error {
+	for {
+		var d checkpointDoc
+		if err := c.s.get(ctx, c.id, &d); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		d.ID, d.Seq, d.Updated = c.id, seq, c.s.now().UTC()
+		_, err := c.s.db.Put(ctx, c.id, d)
+		if err == nil {
+			return nil
+		}
+		if kivik.HTTPStatus(err) != http.StatusConflict || ctx.Err() != nil {
+			return classify("save "+c.id, err)
+		}
+	}
+}
+
+// AddHistory appends an audit record of function ns/name.
+func (s *Store) AddHistory(ctx context.Context, ns, name string, h History) error {
+	if h.At.IsZero() {
+		h.At = s.now().UTC()
+	}
+	h.Type, h.Function = typeHistory, ns+"/"+name
+	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, h.At.UnixNano())
+	for {
+		_, err := s.db.Put(ctx, h.ID, h)
+		if err == nil {
+			return nil
+		}
+		if kivik.HTTPStatus(err) != http.StatusConflict {
+			return classify("add history of "+ns+"/"+name, err)
+		}
+		h.At = h.At.Add(time.Nanosecond)
+		h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, h.At.UnixNano())
+	}
+}
+
+// History lists the audit records of ns/name, oldest first.
+func (s *Store) History(ctx context.Context, ns, name string) ([]History, error) {
+	out := []History{}
+	err := s.scan(ctx, fmt.Sprintf("h:%s/%s:", ns, name), false, 0, 0, func(raw json.RawMessage) error {
+		var h History
+		if err := json.Unmarshal(raw, &h); err != nil {
+			return err
+		}
+		h.ID, h.Rev, h.Type, h.Function = "", "", "", ""
+		out = append(out, h)
+		return nil
+	})
+	return out, err
+}
+
+// Digests returns every code digest a revision or version still references,
+// across all functions (artifacts are shared by digest).
+func (s *Store) Digests(ctx context.Context) (map[string]bool, error) {
+	used := map[string]bool{}
+	for _, prefix := range []string{"r:", "v:"} {
+		err := s.scan(ctx, prefix, false, 0, 0, func(raw json.RawMessage) error {
+			var d struct {
+				Snapshot Snapshot `json:"snapshot"`
+			}
+			if err := json.Unmarshal(raw, &d); err != nil {
+				return err
+			}
+			if c := d.Snapshot.Exec.CodeDigest; c != "" {
+				used[c] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return used, nil
+}

@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/go-kivik/kivik/v4"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+)
+
+const attachmentName = "code"
+
+// Couch keeps artifacts as attachments in a CouchDB database, one document
+// per digest.
+type Couch struct {
+	db *kivik.DB
+}
+
+// NewCouch returns a Couch store over db.
+func NewCouch(db *kivik.DB) *Couch { return &Couch{db: db} }
+
+type artifactDoc struct {
+	ID      string    `json:"_id"`
+	Type    string    `json:"type"`
+	Size    int       `json:"size"`
+	Created time.Time `json:"created"`
+	Refs    []string  `json:"refs"`
+}
+
+// Put implements Store.
+func (c *Couch) Put(ctx context.Context, ref Ref, data []byte) (string, error) {
+	d := entity.Digest(data)
+	if ok, err := c.Has(ctx, d); err != nil || ok {
+		return d, err
+	}
+	doc := artifactDoc{ID: d, Type: "artifact", Size: len(data), Created: time.Now().UTC(), Refs: []string{LayoutPath(ref)}}
+	rev, err := c.db.Put(ctx, d, doc)
+	if err != nil {
+		if kivik.HTTPStatus(err) == http.StatusConflict {
+			// Another writer created it; it may still be adding the
+			// attachment, which Has checks.
+			return d, c.await(ctx, d)
+		}
+		return "", fmt.Errorf("storage: put %s: %w", d, err)
+	}
+	_, err = c.db.PutAttachment(ctx, d, &kivik.Attachment{Filename: attachmentName, ContentType: "application/octet-stream",
+		Content: io.NopCloser(bytes.NewReader(data))}, kivik.Rev(rev))
+	if err != nil {
+		return "", fmt.Errorf("storage: put attachment %s: %w", d, err)
+	}
+	return d, nil
+}
+
+func (c *Couch) await(ctx context.Context, d string) error {
+	for i := 0; i < 50; i++ {
+		if ok, err := c.Has(ctx, d); err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("storage: %s was created without its bytes", d)
+}
+
+// Get implements Store.
+func (c *Couch) Get(ctx context.Context, digest string) ([]byte, error) {
+	if _, err := checkDigest(digest); err != nil {
+		return nil, err
+	}
+	att, err := c.db.GetAttachment(ctx, digest, attachmentName)
+	if err != nil {
+		if kivik.HTTPStatus(err) == http.StatusNotFound {
+			return nil, fmt.Errorf("storage: %s: %w", digest, ErrNotFound)
+		}
+		return nil, fmt.Errorf("storage: get %s: %w", digest, err)
+	}
+	defer att.Content.Close()
+	b, err := io.ReadAll(att.Content)
+	if err != nil {
+		return nil, fmt.Errorf("storage: read %s: %w", digest, err)
+	}
+	if entity.Digest(b) != digest {
+		return nil, fmt.Errorf("storage: %s: stored bytes do not match their digest", digest)
+	}
+	return b, nil
+}
+
+// Has implements Store: true only once the bytes are attached.
+func (c *Couch) Has(ctx context.Context, digest string) (bool, error) {
+	if _, err := checkDigest(digest); err != nil {
+		return false, err
+	}
+	var doc struct {
+		Attachments map[string]any `json:"_attachments"`
+	}
+	if err := c.db.Get(ctx, digest).ScanDoc(&doc); err != nil {
+		if kivik.HTTPStatus(err) == http.StatusNotFound {
+			return false, nil
+		}
+		return false, fmt.Errorf("storage: has %s: %w", digest, err)
+	}
+	_, ok := doc.Attachments[attachmentName]
+	return ok, nil
+}
+
+// Delete implements Store.
+func (c *Couch) Delete(ctx context.Context, _ Ref, digest string) error {
+	if _, err := checkDigest(digest); err != nil {
+		return err
+	}
+	row := c.db.Get(ctx, digest)
+	rev, err := row.Rev()
+	if err != nil {
+		if kivik.HTTPStatus(err) == http.StatusNotFound {
+			return nil
+		}
+		return fmt.Errorf("storage: delete %s: %w", digest, err)
+	}
+	_ = row.Close()
+	if _, err := c.db.Delete(ctx, digest, rev); err != nil && kivik.HTTPStatus(err) != http.StatusNotFound {
+		return fmt.Errorf("storage: delete %s: %w", digest, err)
+	}
+	return nil
+}

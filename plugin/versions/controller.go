@@ -1,0 +1,91 @@
+// Package versions is fnmgr's Version Controller. It turns every observed
+// change of an OpenWhisk action into a revision (a LATEST snapshot), and
+// publishes immutable versions as the OpenWhisk actions name@N, aliases as
+// name@alias, and rollbacks, keeping the Meta Registry (plugin/registry),
+// the Storage Handler (plugin/storage) and OpenWhisk in step.
+//
+// Every step is idempotent and ordered so that a crash at any point loses
+// no code: the artifact is stored before the revision that names it, the
+// revision before the function document that points at it, a version
+// number is reserved before it is used (numbers are never reused), and the
+// OpenWhisk actions are written last, from the registry, by Reconcile.
+package versions
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/storage"
+)
+
+// Actions is OpenWhisk's action store as fnmgr uses it (plugin/openwhisk
+// implements it over CouchDB plus cache invalidation).
+type Actions interface {
+	Get(ctx context.Context, docid string) (entity.Action, error)
+	Code(ctx context.Context, a entity.Action) ([]byte, error)
+	Put(ctx context.Context, a entity.Action, code []byte) (entity.Action, error)
+	Modify(ctx context.Context, docid string, fn func(*entity.Action) (bool, error)) (entity.Action, error)
+	Delete(ctx context.Context, docid string) error
+	// GetRev reads an earlier revision rev of docid, and History lists
+	// docid's revisions up to rev, oldest first (see whiskdb.RevHistory).
+	GetRev(ctx context.Context, docid, rev string) (entity.Action, error)
+	History(ctx context.Context, docid, rev string) ([]string, error)
+}
+
+// Options configure a Controller.
+type Options struct {
+	Registry *registry.Store
+	Storage  storage.Store
+	Actions  Actions
+	// Retention is how many revisions of a function are kept (default 50).
+	// Published versions are kept until retired.
+	Retention int
+	// StubKind is the runtime kind of stubs for functions whose own kind
+	// is neither nodejs nor python (default "nodejs:20").
+	StubKind string
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	Now      func() time.Time
+}
+
+// Controller is safe for concurrent use; changes of one function are
+// serialised by the registry's revisions.
+type Controller struct {
+	reg       *registry.Store
+	store     storage.Store
+	ow        Actions
+	retention int
+	log       *slog.Logger
+	m         *Metrics
+	now       func() time.Time
+	stubKind  string
+}
+
+// New returns a Controller.
+func New(o Options) *Controller {
+	if o.Retention <= 0 {
+		o.Retention = 50
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StubKind == "" {
+		o.StubKind = "nodejs:20"
+	}
+	return &Controller{reg: o.Registry, store: o.Storage, ow: o.Actions, retention: o.Retention,
+		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind}
+}
+
+// Annotations fnmgr writes on the actions it manages.
+const (
+	AnnotationState   = "fnmgr-state"
+	AnnotationVersion = "fnmgr-version"
+	AnnotationAlias   = "fnmgr-alias"
+	AnnotationOf      = "fnmgr-of" // on name@N / name@alias: the base function
+)

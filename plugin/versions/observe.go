@@ -1,0 +1,420 @@
+package versions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/couch/feed"
+	"github.com/fnmgr/fnmgr/couch/whiskdb"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/storage"
+)
+
+// Observe processes one change of the whisks database. It is idempotent: a
+// change handed over again changes nothing.
+func (c *Controller) Observe(ctx context.Context, ch feed.Change) error {
+	if strings.HasPrefix(ch.ID, "_design/") {
+		return nil
+	}
+	ns, name, ok := registry.SplitDocID(ch.ID)
+	if !ok {
+		return nil
+	}
+	if ch.Deleted {
+		return c.observeDeleted(ctx, ns, name)
+	}
+	kind, err := entity.Kind(ch.Doc)
+	if err != nil {
+		c.m.malformed()
+		c.log.Warn("skipping malformed whisks document", "id", ch.ID, "err", err)
+		return nil
+	}
+	if kind != entity.TypeAction {
+		return nil
+	}
+	var a entity.Action
+	if err := json.Unmarshal(ch.Doc, &a); err != nil {
+		c.m.malformed()
+		c.log.Warn("skipping malformed action document", "id", ch.ID, "err", err)
+		return nil
+	}
+	if base, suffix, ok := registry.SplitManaged(name); ok {
+		if handled, err := c.observeManaged(ctx, ns, base, suffix, a); handled || err != nil {
+			return err
+		}
+	}
+	return c.observeAction(ctx, ns, name, a)
+}
+
+// pendingAttachment reports whether a is the first of OpenWhisk's two
+// writes of large code: the document names a couch: attachment it does not
+// carry yet.
+func pendingAttachment(a entity.Action) bool {
+	c := a.Exec.Code
+	if c == nil || c.Ref == nil || !strings.HasPrefix(c.Ref.AttachmentName, entity.CouchPrefix) {
+		return false
+	}
+	_, ok := a.Attachments[entity.CouchAttachmentID(c.Ref.AttachmentName)]
+	return !ok
+}
+
+func (c *Controller) observeAction(ctx context.Context, ns, name string, a entity.Action) error {
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		return err
+	}
+	missed, err := c.missedRevisions(ctx, f, err == nil, a)
+	if err != nil {
+		return err
+	}
+	for _, m := range missed {
+		if err := c.record(ctx, ns, name, m); err != nil {
+			return err
+		}
+	}
+	return c.record(ctx, ns, name, a)
+}
+
+// maxHistory bounds how many earlier revisions of one document are read
+// back when changes were missed.
+const maxHistory = 50
+
+// missedRevisions returns the revisions of a's document written after the
+// function's head and before a, oldest first. The change feed shows only a
+// document's latest revision, so updates made in a burst, or while fnmgr
+// was down, are read back from the document's revision history (those not
+// yet compacted away).
+func (c *Controller) missedRevisions(ctx context.Context, f registry.Function, known bool, a entity.Action) ([]entity.Action, error) {
+	gen := generation(a.Rev)
+	if gen <= 1 || (known && f.Head.OWRev != "" && generation(f.Head.OWRev)+1 >= gen) {
+		return nil, nil
+	}
+	hist, err := c.ow.History(ctx, a.ID, a.Rev)
+	if errors.Is(err, whiskdb.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("versions: history of %s: %w", a.ID, err)
+	}
+	start := 0
+	if known {
+		i := slices.Index(hist, f.Head.OWRev)
+		if i < 0 {
+			return nil, nil // head not in this history (recreated, or compacted): only the latest is known
+		}
+		start = i + 1
+	}
+	if end := len(hist) - 1; end-start > maxHistory {
+		start = end - maxHistory
+	}
+	var out []entity.Action
+	for _, r := range hist[start : len(hist)-1] {
+		d, err := c.ow.GetRev(ctx, a.ID, r)
+		if errors.Is(err, whiskdb.ErrNotFound) || (err == nil && d.Deleted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("versions: revision %s of %s: %w", r, a.ID, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func generation(rev string) int {
+	n, _ := strconv.Atoi(rev[:max(strings.IndexByte(rev, '-'), 0)])
+	return n
+}
+
+// record makes a a revision of function ns/name unless it equals the head.
+func (c *Controller) record(ctx context.Context, ns, name string, a entity.Action) error {
+	if pendingAttachment(a) {
+		return nil
+	}
+	code, err := c.ow.Code(ctx, a)
+	if err != nil {
+		if errors.Is(err, whiskdb.ErrNotFound) {
+			return nil // deleted or compacted since; nothing to record
+		}
+		return fmt.Errorf("versions: code of %s/%s: %w", ns, name, err)
+	}
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	known := err == nil
+	if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		return err
+	}
+	stub := IsStub(code)
+	snap := registry.SnapshotOf(a, code)
+	if stub {
+		if !known || f.Revisions == 0 {
+			return nil // a stub of a function fnmgr no longer knows: nothing to record
+		}
+		head, err := c.reg.GetRevision(ctx, ns, name, f.Head.Revision)
+		if err != nil {
+			return err
+		}
+		snap = fromStub(a, head.Snapshot)
+	}
+	digest := snap.Digest()
+	// Enforcement: a function that may not run must show stubs, one that
+	// may must not; a transition in progress settles this itself.
+	enforce := known && f.Transition == nil && f.State.Runnable() == stub
+	if known && f.Revisions > 0 && f.Head.Digest == digest && !f.Gone {
+		if f.Head.OWRev != a.Rev && generation(a.Rev) > generation(f.Head.OWRev) {
+			if f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+				f.Head.OWRev, f.Head.OWVersion = a.Rev, a.Version
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if enforce {
+			return c.enforce(ctx, f)
+		}
+		return nil
+	}
+	if stub {
+		code, err = c.code(ctx, snap)
+		if err != nil {
+			return err
+		}
+	}
+	if code != nil {
+		ref := storage.Ref{Account: ns, Function: name, Kind: a.Exec.Kind, Binary: a.Exec.Binary}
+		if _, err := c.store.Put(ctx, ref, code); err != nil {
+			return fmt.Errorf("versions: store code of %s/%s: %w", ns, name, err)
+		}
+	}
+	n := f.Revisions + 1
+	for {
+		rev := registry.Revision{Revision: n, Digest: digest, Snapshot: snap, OWRev: a.Rev, OWVersion: a.Version,
+			Observed: c.now().UTC(), Source: "openwhisk"}
+		stored, err := c.reg.PutRevision(ctx, ns, name, rev)
+		if err == nil || (errors.Is(err, registry.ErrConflict) && stored.Digest == digest) {
+			break
+		}
+		if !errors.Is(err, registry.ErrConflict) {
+			return err
+		}
+		// Revision n was recorded for an earlier change whose function
+		// update a crash cut short: keep it, and record this one after it.
+		n++
+	}
+	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		if f.Revisions >= n && f.Head.Revision >= n {
+			return nil
+		}
+		created := f.Rev == ""
+		f.Revisions = n
+		f.Head = registry.Head{Revision: n, Digest: digest, Updated: c.now().UTC(), OWRev: a.Rev, OWVersion: a.Version}
+		f.Limits = a.Limits
+		if f.Gone {
+			// The action was deleted outside fnmgr and is back: a new life.
+			f.Gone = false
+			f.State = registry.Latest
+		}
+		switch f.State {
+		case registry.Latest, registry.Published:
+			f.State = registry.Latest
+			if publishedDigest(*f, digest) > 0 {
+				f.State = registry.Published
+			}
+		}
+		if created {
+			c.m.adopted()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.m.revision()
+	c.log.Info("revision recorded", "function", f.FQN(), "revision", n, "state", f.State)
+	if f.Transition == nil && (!f.State.Runnable() || stub) {
+		if err := c.enforce(ctx, f); err != nil {
+			return err
+		}
+	} else if err := c.syncAnnotations(ctx, f); err != nil {
+		return err
+	}
+	return c.trim(ctx, f)
+}
+
+// enforce writes f's own action back to what its state requires.
+func (c *Controller) enforce(ctx context.Context, f registry.Function) error {
+	head, err := c.reg.GetRevision(ctx, f.Namespace, f.Name, f.Head.Revision)
+	if err != nil {
+		return err
+	}
+	if !f.State.Runnable() {
+		c.m.enforced()
+		c.log.Warn("function may not run; its code was changed outside fnmgr and is replaced by a stub again",
+			"function", f.FQN(), "state", f.State)
+	}
+	return c.writeHead(ctx, f, head.Snapshot)
+}
+
+// fromStub is what a user meant by changing a stubbed action: the real
+// code (the head's exec) with the document's limits, parameters and
+// annotations.
+func fromStub(a entity.Action, head registry.Snapshot) registry.Snapshot {
+	s := registry.SnapshotOf(a, nil)
+	s.Exec = head.Exec
+	s.Annotations = s.Annotations.With("exec", head.Exec.Kind)
+	if _, ok := head.Annotations.Get("exec"); !ok {
+		s.Annotations = s.Annotations.Without("exec")
+	}
+	return s
+}
+
+// publishedDigest returns the newest version whose digest is d, or 0.
+func publishedDigest(f registry.Function, d string) int {
+	for i := len(f.Versions) - 1; i >= 0; i-- {
+		if f.Versions[i].Digest == d {
+			return f.Versions[i].Version
+		}
+	}
+	return 0
+}
+
+func (c *Controller) observeDeleted(ctx context.Context, ns, name string) error {
+	if base, suffix, ok := registry.SplitManaged(name); ok {
+		f, err := c.reg.GetFunction(ctx, ns, base)
+		if err == nil && managedSuffix(f, suffix) && f.State != registry.Retired {
+			c.log.Warn("version action deleted outside fnmgr; restoring it", "function", f.FQN(), "action", name)
+			return c.writeManaged(ctx, f, suffix)
+		}
+	}
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil
+	}
+	if err != nil || f.Gone {
+		return err
+	}
+	_, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		f.Gone = true
+		if f.State != registry.Updating {
+			f.State = registry.Retired
+		}
+		return nil
+	})
+	if err == nil {
+		c.log.Info("action deleted outside fnmgr; function retired", "function", ns+"/"+name)
+	}
+	return err
+}
+
+// managedSuffix reports whether suffix names a live version or alias of f.
+func managedSuffix(f registry.Function, suffix string) bool {
+	if n, err := strconv.Atoi(suffix); err == nil {
+		_, ok := f.Version(n)
+		return ok
+	}
+	_, ok := f.Aliases[suffix]
+	return ok
+}
+
+// observeManaged keeps name@N and name@alias as fnmgr wrote them: a change
+// made outside fnmgr is reverted and logged. handled is false when the
+// action is not one fnmgr manages (a user may name an action "a@b").
+func (c *Controller) observeManaged(ctx context.Context, ns, base, suffix string, a entity.Action) (bool, error) {
+	f, err := c.reg.GetFunction(ctx, ns, base)
+	if errors.Is(err, registry.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if !managedSuffix(f, suffix) {
+		return false, nil
+	}
+	if pendingAttachment(a) {
+		return true, nil
+	}
+	want, err := c.managedSnapshot(ctx, f, suffix)
+	if err != nil {
+		return true, err
+	}
+	code, err := c.ow.Code(ctx, a)
+	if err != nil {
+		return true, fmt.Errorf("versions: code of %s: %w", a.FQN(), err)
+	}
+	if f.Transition != nil {
+		return true, nil // the transition writes these actions itself
+	}
+	if f.State.Runnable() {
+		if !IsStub(code) && registry.SnapshotOf(a, code).Digest() == want.Digest() {
+			return true, nil
+		}
+	} else if IsStub(code) {
+		return true, nil
+	}
+	c.m.reverted()
+	c.log.Warn("immutable version action changed outside fnmgr; reverting", "function", f.FQN(), "action", a.FQN())
+	return true, c.writeManaged(ctx, f, suffix)
+}
+
+// Sync records the current OpenWhisk document of function ns/name (and any
+// revisions of it the feed has not delivered yet), as the change feed
+// would. Lifecycle transitions call it so the registry's head is current
+// before they write actions from it.
+func (c *Controller) Sync(ctx context.Context, ns, name string) error {
+	a, err := c.ow.Get(ctx, registry.DocID(ns, name))
+	if errors.Is(err, whiskdb.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("versions: sync %s/%s: %w", ns, name, err)
+	}
+	return c.observeAction(ctx, ns, name, a)
+}
+
+// Code returns the bytes of snapshot s from the Storage Handler.
+func (c *Controller) Code(ctx context.Context, s registry.Snapshot) ([]byte, error) {
+	return c.code(ctx, s)
+}
+
+// WriteProbe writes snapshot s as the OpenWhisk action name@suffix of
+// function f, with real code whatever f's state (an update's test copy).
+func (c *Controller) WriteProbe(ctx context.Context, f registry.Function, suffix string, s registry.Snapshot) (string, error) {
+	code, err := c.code(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	_, base := registry.ActionPath(f.Namespace, f.Name)
+	a := actionFrom(f.Namespace, f.Name, base+"@"+suffix, s)
+	a.Annotations = a.Annotations.With(AnnotationOf, f.Name)
+	a.Updated = c.now().UnixMilli()
+	out, err := c.ow.Put(ctx, a, code)
+	if err != nil {
+		return "", fmt.Errorf("versions: write probe %s@%s: %w", f.FQN(), suffix, err)
+	}
+	return out.ID, nil
+}
+
+// WriteSnapshot writes snapshot s as function f's own action with real
+// code (an update being applied), keeping OpenWhisk's version counter.
+func (c *Controller) WriteSnapshot(ctx context.Context, f registry.Function, s registry.Snapshot) error {
+	f.State = registry.Latest
+	return c.writeHead(ctx, f, s)
+}
+
+// StoreCode stores code for function f and returns its digest.
+func (c *Controller) StoreCode(ctx context.Context, f registry.Function, s registry.Snapshot, code []byte) (string, error) {
+	return c.store.Put(ctx, storeRef(f, s, 0), code)
+}
+
+// DeleteAction removes the OpenWhisk action docid.
+func (c *Controller) DeleteAction(ctx context.Context, docid string) error {
+	return c.ow.Delete(ctx, docid)
+}
+
+// Storage returns the Storage Handler.
+func (c *Controller) Storage() storage.Store { return c.store }

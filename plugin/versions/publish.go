@@ -1,0 +1,297 @@
+package versions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/couch/whiskdb"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+)
+
+// locks serialises fnmgr's own operations on one function inside this
+// process; the registry's revisions protect against everything else.
+type locks struct{ m sync.Map }
+
+func (l *locks) lock(key string) func() {
+	v, _ := l.m.LoadOrStore(key, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+var fnLocks locks
+
+// Lock serialises fnmgr's operations on function ns/name (versions and
+// lifecycle share it); call the returned func to release.
+func Lock(ns, name string) func() { return fnLocks.lock(ns + "/" + name) }
+
+// Published is the outcome of Publish.
+type Published struct {
+	Version registry.Version
+	Created bool // false: the head was already the newest version
+}
+
+// Publish makes the head of ns/name immutable version N and the OpenWhisk
+// action name@N. Publishing a head identical to the newest version returns
+// that version with Created false.
+func (c *Controller) Publish(ctx context.Context, ns, name, description, by string) (Published, error) {
+	defer Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return Published{}, err
+	}
+	if err := writable(f, "publish"); err != nil {
+		return Published{}, err
+	}
+	if f.Revisions == 0 {
+		return Published{}, fmt.Errorf("versions: %s has no revision to publish yet: %w", f.FQN(), registry.ErrConflict)
+	}
+	head, err := c.reg.GetRevision(ctx, ns, name, f.Head.Revision)
+	if err != nil {
+		return Published{}, err
+	}
+	if n := len(f.Versions); n > 0 && f.Versions[n-1].Digest == head.Digest {
+		v, err := c.reg.GetVersion(ctx, ns, name, f.Versions[n-1].Version)
+		return Published{Version: v}, err
+	}
+	// Reserve the number first: a crash after this leaves a gap, never a
+	// number used twice.
+	var n int
+	if _, err := c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		f.LastVersion++
+		n = f.LastVersion
+		return nil
+	}); err != nil {
+		return Published{}, err
+	}
+	v := registry.Version{Version: n, Digest: head.Digest, Snapshot: head.Snapshot, Revision: head.Revision,
+		Description: description, Created: c.now().UTC(), CreatedBy: by}
+	code, err := c.code(ctx, v.Snapshot)
+	if err != nil {
+		return Published{}, err
+	}
+	if code != nil {
+		if _, err := c.store.Put(ctx, storeRef(f, v.Snapshot, n), code); err != nil {
+			return Published{}, fmt.Errorf("versions: store version %d of %s: %w", n, f.FQN(), err)
+		}
+	}
+	if v, err = c.reg.PutVersion(ctx, ns, name, v); err != nil {
+		return Published{}, err
+	}
+	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		if _, ok := f.Version(n); !ok {
+			f.Versions = append(f.Versions, registry.VersionRef{Version: n, Digest: v.Digest, Created: v.Created,
+				Description: v.Description})
+		}
+		if f.State == registry.Latest && f.Head.Digest == v.Digest {
+			f.State = registry.Published
+		}
+		return nil
+	})
+	if err != nil {
+		return Published{}, err
+	}
+	if err := c.writeManaged(ctx, f, strconv.Itoa(n)); err != nil {
+		return Published{}, err
+	}
+	if err := c.syncAnnotations(ctx, f); err != nil {
+		return Published{}, err
+	}
+	c.m.published()
+	c.log.Info("version published", "function", f.FQN(), "version", n, "by", by)
+	return Published{Version: v, Created: true}, nil
+}
+
+// writable refuses changes to a function that is retired (ErrGone) or
+// being updated (ErrLocked).
+func writable(f registry.Function, op string) error {
+	switch f.State {
+	case registry.Retired:
+		return fmt.Errorf("%s: function %s is RETIRED: %w", op, f.FQN(), registry.ErrGone)
+	case registry.Updating:
+		return fmt.Errorf("%s: function %s is UPDATING: %w", op, f.FQN(), registry.ErrLocked)
+	}
+	return nil
+}
+
+// RetireVersion withdraws version n: the OpenWhisk action name@N is
+// deleted and the version leaves the function's list (its record stays).
+// It is refused with ErrConflict while an alias routes to it.
+func (c *Controller) RetireVersion(ctx context.Context, ns, name string, n int) error {
+	defer Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return err
+	}
+	if err := writable(f, "retire version"); err != nil {
+		return err
+	}
+	if _, ok := f.Version(n); !ok {
+		return fmt.Errorf("versions: %s has no version %d: %w", f.FQN(), n, registry.ErrNotFound)
+	}
+	for alias, al := range f.Aliases {
+		for _, r := range al.Routing {
+			if r.Version == n {
+				return fmt.Errorf("version %d of %s is routed to by alias %q; move the alias first: %w", n, f.FQN(), alias, registry.ErrConflict)
+			}
+		}
+	}
+	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		f.Versions = slices.DeleteFunc(f.Versions, func(v registry.VersionRef) bool { return v.Version == n })
+		if f.State == registry.Published && publishedDigest(*f, f.Head.Digest) == 0 {
+			f.State = registry.Latest
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_, base := registry.ActionPath(ns, name)
+	docNS, _ := registry.ActionPath(ns, name)
+	if err := c.ow.Delete(ctx, docNS+"/"+base+"@"+strconv.Itoa(n)); err != nil {
+		return err
+	}
+	return c.syncAnnotations(ctx, f)
+}
+
+// SetAlias creates or moves alias to the given weighted routing.
+func (c *Controller) SetAlias(ctx context.Context, ns, name, alias string, routing []registry.Route) (registry.Alias, error) {
+	if err := ValidateAlias(alias); err != nil {
+		return registry.Alias{}, err
+	}
+	defer Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return registry.Alias{}, err
+	}
+	if err := writable(f, "set alias"); err != nil {
+		return registry.Alias{}, err
+	}
+	if err := validRouting(f, routing); err != nil {
+		return registry.Alias{}, err
+	}
+	al := registry.Alias{Routing: routing, Updated: c.now().UTC()}
+	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		if f.Aliases == nil {
+			f.Aliases = map[string]registry.Alias{}
+		}
+		f.Aliases[alias] = al
+		return nil
+	})
+	if err != nil {
+		return registry.Alias{}, err
+	}
+	return al, c.writeManaged(ctx, f, alias)
+}
+
+// DeleteAlias removes alias and its OpenWhisk action.
+func (c *Controller) DeleteAlias(ctx context.Context, ns, name, alias string) error {
+	defer Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return err
+	}
+	if f.State == registry.Updating {
+		return writable(f, "delete alias")
+	}
+	if _, ok := f.Aliases[alias]; !ok {
+		return fmt.Errorf("versions: %s has no alias %q: %w", f.FQN(), alias, registry.ErrNotFound)
+	}
+	if _, err := c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		delete(f.Aliases, alias)
+		return nil
+	}); err != nil {
+		return err
+	}
+	docNS, base := registry.ActionPath(ns, name)
+	return c.ow.Delete(ctx, docNS+"/"+base+"@"+alias)
+}
+
+func validRouting(f registry.Function, routing []registry.Route) error {
+	if len(routing) == 0 {
+		return fmt.Errorf("an alias needs a version or a routing of at least one version: %w", registry.ErrInvalid)
+	}
+	seen := map[int]bool{}
+	total := 0
+	for _, r := range routing {
+		if _, ok := f.Version(r.Version); !ok {
+			return fmt.Errorf("version %d of %s does not exist: %w", r.Version, f.FQN(), registry.ErrInvalid)
+		}
+		if seen[r.Version] {
+			return fmt.Errorf("version %d appears twice in the routing: %w", r.Version, registry.ErrInvalid)
+		}
+		seen[r.Version] = true
+		if r.Weight < 0 || r.Weight > 100 {
+			return fmt.Errorf("weight %d of version %d is outside 0..100: %w", r.Weight, r.Version, registry.ErrInvalid)
+		}
+		total += r.Weight
+	}
+	if len(routing) > 1 && total != 100 {
+		return fmt.Errorf("routing weights add up to %d; they must add up to 100: %w", total, registry.ErrInvalid)
+	}
+	return nil
+}
+
+// ValidateAlias checks an alias name: an OpenWhisk entity name that is not
+// a number (numbers name versions).
+func ValidateAlias(alias string) error {
+	if _, err := strconv.Atoi(alias); err == nil {
+		return fmt.Errorf("alias %q is a number; numbers name versions: %w", alias, registry.ErrInvalid)
+	}
+	if !entity.ValidName(alias) || len(alias) > 64 {
+		return fmt.Errorf("alias %q must be 1-64 characters of letters, digits, '_', '-' or '.', starting with a letter, digit or '_': %w", alias, registry.ErrInvalid)
+	}
+	return nil
+}
+
+// Rollback makes the head of ns/name the code and limits of version n. The
+// change is written to OpenWhisk and recorded as a revision like any other.
+func (c *Controller) Rollback(ctx context.Context, ns, name string, n int) (registry.Version, error) {
+	defer Lock(ns, name)()
+	f, err := c.reg.GetFunction(ctx, ns, name)
+	if err != nil {
+		return registry.Version{}, err
+	}
+	if err := writable(f, "rollback"); err != nil {
+		return registry.Version{}, err
+	}
+	if f.State == registry.Blocked {
+		return registry.Version{}, fmt.Errorf("rollback: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
+	}
+	if _, ok := f.Version(n); !ok {
+		return registry.Version{}, fmt.Errorf("versions: %s has no version %d: %w", f.FQN(), n, registry.ErrNotFound)
+	}
+	v, err := c.reg.GetVersion(ctx, ns, name, n)
+	if err != nil {
+		return registry.Version{}, err
+	}
+	code, err := c.code(ctx, v.Snapshot)
+	if err != nil {
+		return registry.Version{}, err
+	}
+	docid := registry.DocID(ns, name)
+	for attempt := 0; ; attempt++ {
+		cur, err := c.ow.Get(ctx, docid)
+		if err != nil {
+			return registry.Version{}, fmt.Errorf("rollback %s: %w", f.FQN(), err)
+		}
+		next := actionFrom(ns, name, cur.Name, v.Snapshot)
+		next.DocMeta = entity.DocMeta{ID: cur.ID, Rev: cur.Rev}
+		next.Version, next.Publish, next.Updated = cur.Version, cur.Publish, c.now().UnixMilli()
+		next.Parameters, next.Annotations = cur.Parameters, cur.Annotations
+		_, err = c.ow.Put(ctx, next, code)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, whiskdb.ErrConflict) || attempt > 10 {
+			return registry.Version{}, fmt.Errorf("rollback %s: %w", f.FQN(), err)
+		}
+	}
+	c.log.Info("rolled back", "function", f.FQN(), "version", n)
+	return v, nil
+}

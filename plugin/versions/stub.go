@@ -1,0 +1,154 @@
+package versions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+)
+
+// A function that may not run (BLOCKED, UPDATING, RETIRED) has its code
+// replaced, in every OpenWhisk action that would run it (name, name@N,
+// name@alias), by a stub that runs no user code and answers with an
+// application error naming the function and its state. Every invocation
+// path of a stock OpenWhisk (the API, triggers and rules, sequences, web
+// actions) then refuses it, with no change to OpenWhisk. The original
+// stays in the registry and is written back exactly when the function may
+// run again.
+
+// StubMarker is in every stub's code: it tells a stub from user code.
+const StubMarker = "fnmgr-stub: this function may not run"
+
+// AnnotationStub marks an action whose code is a stub.
+const AnnotationStub = "fnmgr-stub"
+
+// refusal is the error text a stub returns.
+func refusal(fqn string, s registry.State, reason string) string {
+	msg := fmt.Sprintf("Function %s is %s", fqn, s)
+	switch s {
+	case registry.Blocked:
+		msg += ": invocations are refused until it is unblocked"
+	case registry.Updating:
+		msg += ": invocations are refused until the update ends"
+	case registry.Retired:
+		msg += " and no longer runs"
+	}
+	if reason != "" {
+		msg += " (" + reason + ")"
+	}
+	return msg + "."
+}
+
+// stubCode returns the stub source for kind's family.
+func stubCode(kind, msg string) (string, []byte) {
+	m, _ := json.Marshal(msg)
+	if entity.Family(kind) == "python" {
+		return kind, []byte(fmt.Sprintf("# %s\ndef main(args):\n    return {\"error\": %s}\n", StubMarker, m))
+	}
+	if entity.Family(kind) != "nodejs" {
+		kind = "nodejs:20"
+	}
+	return kind, []byte(fmt.Sprintf("// %s\nfunction main() {\n  return { error: %s };\n}\n", StubMarker, m))
+}
+
+// IsStub reports whether code is a stub's.
+func IsStub(code []byte) bool { return bytes.Contains(code, []byte(StubMarker)) }
+
+// stubAction turns a (an action built from a snapshot) into its stub.
+func stubAction(a entity.Action, fqn string, s registry.State, reason, stubKind string) (entity.Action, []byte) {
+	kind := a.Exec.Kind
+	if entity.Family(kind) != "nodejs" && entity.Family(kind) != "python" {
+		kind = stubKind
+	}
+	kind, code := stubCode(kind, refusal(fqn, s, reason))
+	a.Exec = entity.Exec{Kind: kind, Code: &entity.Code{}}
+	if a.Limits.Timeout == 0 {
+		a.Limits = entity.DefaultLimits()
+	}
+	a.Annotations = a.Annotations.With("exec", kind).With(AnnotationStub, true).With(AnnotationState, string(s))
+	return a, code
+}
+
+// Materialize writes every OpenWhisk action of f as f's state requires:
+// the head and each version and alias from the registry when f may run,
+// stubs when it may not. It is idempotent; lifecycle transitions and crash
+// recovery call it. headSnap, when not nil, replaces the head snapshot
+// (an update being applied).
+func (c *Controller) Materialize(ctx context.Context, f registry.Function) error {
+	if f.Gone || f.Purged {
+		return nil
+	}
+	if f.Revisions > 0 {
+		head, err := c.reg.GetRevision(ctx, f.Namespace, f.Name, f.Head.Revision)
+		if err != nil {
+			return err
+		}
+		if err := c.writeHead(ctx, f, head.Snapshot); err != nil {
+			return err
+		}
+	}
+	for _, v := range f.Versions {
+		if err := c.writeManaged(ctx, f, strconv.Itoa(v.Version)); err != nil {
+			return err
+		}
+	}
+	for alias := range f.Aliases {
+		if err := c.writeManaged(ctx, f, alias); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeHead writes the function's own action from snapshot s (or its stub),
+// keeping the document's OpenWhisk version counter and publish flag.
+func (c *Controller) writeHead(ctx context.Context, f registry.Function, s registry.Snapshot) error {
+	_, name := registry.ActionPath(f.Namespace, f.Name)
+	a := actionFrom(f.Namespace, f.Name, name, s)
+	var code []byte
+	var err error
+	if f.State.Runnable() {
+		if code, err = c.code(ctx, s); err != nil {
+			return err
+		}
+		a.Annotations = a.Annotations.With(AnnotationState, string(f.State))
+		if v := publishedDigest(f, f.Head.Digest); v > 0 {
+			a.Annotations = a.Annotations.With(AnnotationVersion, v)
+		}
+	} else {
+		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.stubKind)
+	}
+	docid := registry.DocID(f.Namespace, f.Name)
+	cur, err := c.ow.Get(ctx, docid)
+	if err == nil {
+		if same, err := c.sameAction(ctx, cur, a, code); err != nil || same {
+			return err
+		}
+		a.DocMeta = entity.DocMeta{ID: cur.ID, Rev: cur.Rev}
+		a.Version, a.Publish = cur.Version, cur.Publish
+	}
+	a.Updated = c.now().UnixMilli()
+	if _, err := c.ow.Put(ctx, a, code); err != nil {
+		return fmt.Errorf("versions: write %s: %w", f.FQN(), err)
+	}
+	return nil
+}
+
+// sameAction reports whether cur already is a with code (so no write is
+// needed).
+func (c *Controller) sameAction(ctx context.Context, cur, a entity.Action, code []byte) (bool, error) {
+	curCode, err := c.ow.Code(ctx, cur)
+	if err != nil {
+		return false, nil
+	}
+	if !bytes.Equal(curCode, code) || cur.Exec.Kind != a.Exec.Kind || cur.Exec.Main != a.Exec.Main || cur.Exec.Image != a.Exec.Image {
+		return false, nil
+	}
+	x, _ := json.Marshal([]any{cur.Limits, cur.Parameters, cur.Annotations, cur.Exec.Components})
+	y, _ := json.Marshal([]any{a.Limits, a.Parameters, a.Annotations, a.Exec.Components})
+	return bytes.Equal(x, y), nil
+}

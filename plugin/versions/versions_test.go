@@ -1,0 +1,169 @@
+package versions_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+	"github.com/fnmgr/fnmgr/tests/couchtest"
+	"github.com/fnmgr/fnmgr/tests/fnenv"
+)
+
+func TestMain(m *testing.M) { couchtest.Main(m) }
+
+type env struct{ *fnenv.Env }
+
+func newEnv(t *testing.T, backend string) *env { return &env{fnenv.New(t, backend, 5)} }
+
+func (e *env) put(name, code string, memory int) entity.Action {
+	return e.Put(name, "nodejs:20", code, memory, nil)
+}
+
+func (e *env) revisions(name string) []registry.Revision {
+	e.T.Helper()
+	rs, err := e.Reg.Revisions(e.Ctx, "guest", name, 0, 0)
+	require.NoError(e.T, err)
+	return rs
+}
+
+func (e *env) waitRevisions(name string, n int) []registry.Revision {
+	e.WaitRevisions(name, n)
+	return e.revisions(name)
+}
+
+func (e *env) code(docid string) string { return e.Code(docid) }
+
+func TestRevisionsPublishAliasesRollback(t *testing.T) {
+	for _, backend := range []string{"couch", "bucket"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := e.Ctx
+			e.put("hello", "function main(){return {v:1}}", 256)
+			e.put("hello", "function main(){return {v:2}}", 256)
+			e.put("hello", "function main(){return {v:2}}", 512)
+			rs := e.waitRevisions("hello", 3)
+			require.Len(t, rs, 3)
+			require.Equal(t, 3, rs[0].Revision, "newest first")
+			require.Equal(t, 512, rs[0].Snapshot.Limits.Memory)
+
+			p1, err := e.Ctl.Publish(ctx, "guest", "hello", "first", "test")
+			require.NoError(t, err)
+			require.True(t, p1.Created)
+			require.Equal(t, 1, p1.Version.Version)
+			require.Equal(t, "function main(){return {v:2}}", e.code("guest/hello@1"))
+
+			again, err := e.Ctl.Publish(ctx, "guest", "hello", "", "test")
+			require.NoError(t, err)
+			require.False(t, again.Created, "publishing an unchanged head returns the newest version")
+			require.Equal(t, 1, again.Version.Version)
+
+			f, err := e.Reg.GetFunction(ctx, "guest", "hello")
+			require.NoError(t, err)
+			require.Equal(t, registry.Published, f.State)
+
+			e.put("hello", "function main(){return {v:3}}", 512)
+			e.waitRevisions("hello", 4)
+			require.Equal(t, "function main(){return {v:2}}", e.code("guest/hello@1"), "version 1 is immutable")
+			p2, err := e.Ctl.Publish(ctx, "guest", "hello", "", "test")
+			require.NoError(t, err)
+			require.Equal(t, 2, p2.Version.Version)
+
+			// A change to hello@1 made outside fnmgr is reverted.
+			e.put("hello@1", "function main(){return {hacked:true}}", 256)
+			require.Eventually(t, func() bool { return e.code("guest/hello@1") == "function main(){return {v:2}}" },
+				5*time.Second, 10*time.Millisecond)
+
+			// Aliases: name@alias runs the first route's version; moving it changes the code.
+			_, err = e.Ctl.SetAlias(ctx, "guest", "hello", "prod", []registry.Route{{Version: 1, Weight: 100}})
+			require.NoError(t, err)
+			require.Equal(t, "function main(){return {v:2}}", e.code("guest/hello@prod"))
+			_, err = e.Ctl.SetAlias(ctx, "guest", "hello", "prod", []registry.Route{{Version: 2, Weight: 90}, {Version: 1, Weight: 10}})
+			require.NoError(t, err)
+			require.Equal(t, "function main(){return {v:3}}", e.code("guest/hello@prod"))
+			err = e.Ctl.RetireVersion(ctx, "guest", "hello", 1)
+			require.ErrorIs(t, err, registry.ErrConflict, "a version an alias routes to cannot be retired")
+
+			// Rollback: head gets version 1's code and limits back.
+			_, err = e.Ctl.Rollback(ctx, "guest", "hello", 1)
+			require.NoError(t, err)
+			require.Equal(t, "function main(){return {v:2}}", e.code("guest/hello"))
+			require.Eventually(t, func() bool {
+				f, err := e.Reg.GetFunction(ctx, "guest", "hello")
+				return err == nil && f.State == registry.Published && f.Head.Digest == p1.Version.Digest
+			}, 5*time.Second, 10*time.Millisecond)
+			a, err := e.Whisks.GetAction(ctx, "guest/hello", "")
+			require.NoError(t, err)
+			v, _ := a.Annotations.String(versions.AnnotationState)
+			require.Equal(t, "PUBLISHED", v, "wsk action get shows the state")
+
+			// Every version's code is byte-identical in the Storage Handler.
+			for _, p := range []versions.Published{p1, p2} {
+				b, err := e.Store.Get(ctx, p.Version.Snapshot.Exec.CodeDigest)
+				require.NoError(t, err)
+				require.Equal(t, p.Version.Snapshot.Exec.CodeDigest, entity.Digest(b))
+			}
+		})
+	}
+}
+
+func TestLargeCodeIsOneRevision(t *testing.T) {
+	e := newEnv(t, "couch")
+	big := "function main(){return {}}\n//" + strings.Repeat("x", 40*1024)
+	a := e.put("big", big, 256)
+	require.True(t, strings.HasPrefix(a.Exec.Code.Ref.AttachmentName, entity.CouchPrefix))
+	e.put("big", big+"y", 256)
+	rs := e.waitRevisions("big", 2)
+	require.Len(t, rs, 2)
+	got, err := e.Store.Get(e.Ctx, rs[0].Snapshot.Exec.CodeDigest)
+	require.NoError(t, err)
+	require.Equal(t, big+"y", string(got))
+}
+
+func TestReplayIsIdempotentAndRetentionBounded(t *testing.T) {
+	e := newEnv(t, "couch")
+	for i := range 8 {
+		e.put("r", fmt.Sprintf("function main(){return {i:%d}}", i), 256)
+		e.waitRevisions("r", min(i+1, 5))
+	}
+	require.Eventually(t, func() bool {
+		f, err := e.Reg.GetFunction(e.Ctx, "guest", "r")
+		return err == nil && f.Revisions == 8
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(e.revisions("r")) == 5 }, 5*time.Second, 10*time.Millisecond,
+		"retention keeps the newest 5")
+
+	// Replay the whole feed from the beginning: nothing changes.
+	e.Stop()
+	require.NoError(t, e.Reg.Checkpoint("whisks").Save(e.Ctx, ""))
+	e.Follow()
+	time.Sleep(300 * time.Millisecond)
+	f, err := e.Reg.GetFunction(e.Ctx, "guest", "r")
+	require.NoError(t, err)
+	require.Equal(t, 8, f.Revisions, "a replayed change is not a new revision")
+}
+
+func TestDeletedOutsideRetires(t *testing.T) {
+	e := newEnv(t, "couch")
+	a := e.put("gone", "function main(){}", 256)
+	e.waitRevisions("gone", 1)
+	require.Eventually(t, func() bool {
+		cur, err := e.Whisks.GetAction(e.Ctx, "guest/gone", "")
+		return err == nil && cur.Annotations.Bool("exec") == false && cur.Rev != a.Rev
+	}, 5*time.Second, 10*time.Millisecond, "fnmgr annotates the state")
+	cur, err := e.Whisks.GetAction(e.Ctx, "guest/gone", "")
+	require.NoError(t, err)
+	require.NoError(t, e.Whisks.DeleteDoc(e.Ctx, "guest/gone", cur.Rev))
+	require.Eventually(t, func() bool {
+		f, err := e.Reg.GetFunction(e.Ctx, "guest", "gone")
+		return err == nil && f.State == registry.Retired && f.Gone
+	}, 5*time.Second, 10*time.Millisecond)
+	_, err = e.Ctl.Publish(e.Ctx, "guest", "gone", "", "test")
+	require.True(t, errors.Is(err, registry.ErrGone), "publish of a retired function: %v", err)
+}
