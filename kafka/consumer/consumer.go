@@ -184,6 +184,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Messages is the messages counter (topic, outcome), for tests and
+// dashboards.
+func (m *Metrics) Messages() *prometheus.CounterVec { return m.messages }
+
 func (m *Metrics) consumed(topic, outcome string) {
 	if m != nil {
 		m.messages.WithLabelValues(topic, outcome).Inc()
