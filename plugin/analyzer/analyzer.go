@@ -178,4 +178,3 @@ func median(xs []int64) float64 {
 	}
 	return float64(s[len(s)/2-1]+s[len(s)/2]) / 2
 }
-
