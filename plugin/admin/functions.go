@@ -1,0 +1,256 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/plugin/lifecycle"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+)
+
+// Functions serves the function endpoints of SPEC.md section 2.
+type Functions struct {
+	Registry   *registry.Store
+	Versions   *versions.Controller
+	Lifecycle  *lifecycle.Controller
+	Deployment versions.Deployment
+}
+
+// ops returns the handlers by operationId.
+func (fs *Functions) ops(a *API) map[string]http.HandlerFunc {
+	h := &fnHandlers{a: a, fs: fs}
+	return map[string]http.HandlerFunc{
+		"listFunctions":    h.list,
+		"getFunction":      h.fn(h.get),
+		"listRevisions":    h.fn(h.revisions),
+		"publishVersion":   h.fn(h.publish),
+		"listVersions":     h.fn(h.versions),
+		"getVersion":       h.fn(h.version),
+		"retireVersion":    h.fn(h.retireVersion),
+		"putAlias":         h.fn(h.putAlias),
+		"getAlias":         h.fn(h.getAlias),
+		"deleteAlias":      h.fn(h.deleteAlias),
+		"rollbackFunction": h.fn(h.rollback),
+		"blockFunction":    h.fn(h.block),
+		"unblockFunction":  h.fn(h.unblock),
+		"updateFunction":   h.fn(h.update),
+		"retireFunction":   h.fn(h.retire),
+		"getHistory":       h.fn(h.history),
+		"putConfig":        h.fn(h.config),
+	}
+}
+
+type fnHandlers struct {
+	a  *API
+	fs *Functions
+}
+
+// call is one request about function ns/name.
+type call struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	ns, name string
+	by       string
+}
+
+// fn resolves {ns} and {fn}, validates them, and runs h.
+func (h *fnHandlers) fn(handle func(c call) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name, err := pathVar(r, "fn")
+		if err != nil {
+			httpapi.WriteError(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+		if !entity.ValidPath(name) {
+			httpapi.WriteError(w, r, http.StatusBadRequest, fmt.Sprintf(
+				"%q is not a valid function name: a name, or package/name, of letters, digits, '_', '@', '.', '-', '&' and inner spaces, at most 256 characters each.", name))
+			return
+		}
+		c := call{w: w, r: r, ns: NamespaceFrom(r.Context()), name: name, by: caller(r.Context())}
+		if err := handle(c); err != nil {
+			h.fail(w, r, c, err)
+		}
+	}
+}
+
+func caller(ctx context.Context) string {
+	id, _ := IdentityFrom(ctx)
+	if id.Admin {
+		return "admin"
+	}
+	return id.Subject
+}
+
+// fail maps an error to its status and a sentence.
+func (h *fnHandlers) fail(w http.ResponseWriter, r *http.Request, c call, err error) {
+	var status int
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, registry.ErrInvalid):
+		status = http.StatusBadRequest
+	case errors.Is(err, lifecycle.ErrUpdateFailed):
+		status = http.StatusConflict
+	case errors.Is(err, registry.ErrConflict):
+		status = http.StatusConflict
+	case errors.Is(err, registry.ErrLocked):
+		status = http.StatusLocked
+	case errors.Is(err, registry.ErrGone):
+		status = http.StatusGone
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusServiceUnavailable
+	default:
+		h.a.log.Error("request failed", "op", r.Method+" "+r.URL.Path, "err", err)
+		httpapi.WriteError(w, r, http.StatusInternalServerError, "fnmgr could not complete the request; see its log for the request id.")
+		return
+	}
+	msg := sentence(err)
+	if status == http.StatusNotFound && c.name != "" && strings.Contains(msg, "f:") {
+		msg = fmt.Sprintf("Function %s/%s does not exist (fnmgr has not seen such an action).", c.ns, c.name)
+	}
+	httpapi.WriteError(w, r, status, msg)
+}
+
+// sentence turns a wrapped error into what a person reads: package
+// prefixes and the sentinel's own text dropped, capitalised, a full stop.
+func sentence(err error) string {
+	s := err.Error()
+	for _, sentinel := range []error{registry.ErrInvalid, registry.ErrConflict, registry.ErrLocked, registry.ErrGone, registry.ErrNotFound} {
+		s = strings.TrimSuffix(s, ": "+sentinel.Error())
+	}
+	for _, p := range []string{"versions: ", "lifecycle: ", "registry: ", "config: "} {
+		s = strings.ReplaceAll(s, p, "")
+	}
+	if s == "" {
+		return "The request failed."
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// FunctionView is a function as the admin API shows it.
+type FunctionView struct {
+	Namespace string                    `json:"namespace"`
+	Name      string                    `json:"name"`
+	State     registry.State            `json:"state"`
+	Head      HeadView                  `json:"head"`
+	Versions  []registry.VersionRef     `json:"versions"`
+	Aliases   map[string]registry.Alias `json:"aliases"`
+	Config    registry.Config           `json:"config"`
+	Limits    entity.Limits             `json:"limits"`
+	Reason    string                    `json:"reason,omitempty"`
+	PurgeAt   *time.Time                `json:"purgeAt,omitempty"`
+	Purged    bool                      `json:"purged,omitempty"`
+	Gone      bool                      `json:"gone,omitempty"`
+}
+
+// HeadView is the function's current revision.
+type HeadView struct {
+	Revision int       `json:"revision"`
+	Digest   string    `json:"digest"`
+	Updated  time.Time `json:"updated"`
+}
+
+func viewOf(f registry.Function) FunctionView {
+	v := FunctionView{Namespace: f.Namespace, Name: f.Name, State: f.State,
+		Head:     HeadView{Revision: f.Head.Revision, Digest: f.Head.Digest, Updated: f.Head.Updated},
+		Versions: f.Versions, Aliases: f.Aliases, Config: f.Config, Limits: f.Limits, Reason: f.Reason,
+		PurgeAt: f.PurgeAt, Purged: f.Purged, Gone: f.Gone}
+	if v.Versions == nil {
+		v.Versions = []registry.VersionRef{}
+	}
+	if v.Aliases == nil {
+		v.Aliases = map[string]registry.Alias{}
+	}
+	return v
+}
+
+func (h *fnHandlers) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, skip := 30, 0
+	for key, dst := range map[string]*int{"limit": &limit, "skip": &skip} {
+		if s := q.Get(key); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				httpapi.WriteError(w, r, http.StatusBadRequest, fmt.Sprintf("%s must be a non-negative integer.", key))
+				return
+			}
+			*dst = n
+		}
+	}
+	if limit == 0 || limit > 200 {
+		limit = 200
+	}
+	state := registry.State(strings.ToUpper(q.Get("state")))
+	if state != "" && !state.Valid() {
+		httpapi.WriteError(w, r, http.StatusBadRequest, "state must be one of LATEST, PUBLISHED, BLOCKED, UPDATING, RETIRED.")
+		return
+	}
+	out := []FunctionView{}
+	seen := 0
+	errDone := errors.New("done")
+	err := h.fs.Registry.Functions(r.Context(), NamespaceFrom(r.Context()), func(f registry.Function) error {
+		if state != "" && f.State != state {
+			return nil
+		}
+		seen++
+		if seen <= skip {
+			return nil
+		}
+		out = append(out, viewOf(f))
+		if len(out) >= limit {
+			return errDone
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDone) {
+		h.fail(w, r, call{}, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *fnHandlers) get(c call) error {
+	f, err := h.fs.Registry.GetFunction(c.r.Context(), c.ns, c.name)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, viewOf(f))
+	return nil
+}
+
+// RevisionView is one LATEST snapshot.
+type RevisionView struct {
+	Revision  int               `json:"revision"`
+	Digest    string            `json:"digest"`
+	Observed  time.Time         `json:"observed"`
+	OWVersion string            `json:"owVersion,omitempty"`
+	Snapshot  registry.Snapshot `json:"snapshot"`
+}
+
+func (h *fnHandlers) revisions(c call) error {
+	if _, err := h.fs.Registry.GetFunction(c.r.Context(), c.ns, c.name); err != nil {
+		return err
+	}
+	rs, err := h.fs.Registry.Revisions(c.r.Context(), c.ns, c.name, 0, 0)
+	if err != nil {
+		return err
+	}
+	out := make([]RevisionView, 0, len(rs))
+	for _, rv := range rs {
+		out = append(out, RevisionView{Revision: rv.Revision, Digest: rv.Digest, Observed: rv.Observed, OWVersion: rv.OWVersion, Snapshot: rv.Snapshot})
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, out)
+	return nil
+}

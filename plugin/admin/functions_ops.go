@@ -1,0 +1,346 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/plugin/lifecycle"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+)
+
+// errAnswered means the body decoder already answered the request.
+var errAnswered = errors.New("answered")
+
+// body decodes an optional JSON body into v (an empty body leaves v as is).
+func (h *fnHandlers) body(c call, v any) error {
+	if c.r.ContentLength == 0 {
+		if b, _ := io.ReadAll(io.LimitReader(c.r.Body, 1)); len(b) == 0 {
+			return nil
+		}
+		return fmt.Errorf("send the body with a Content-Length: %w", registry.ErrInvalid)
+	}
+	if !h.a.decodeBody(c.w, c.r, v) {
+		return errAnswered
+	}
+	return nil
+}
+
+func (h *fnHandlers) publish(c call) error {
+	var req struct {
+		Description string `json:"description,omitempty"`
+	}
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	if len(req.Description) > 1024 {
+		return fmt.Errorf("description is longer than 1024 characters: %w", registry.ErrInvalid)
+	}
+	p, err := h.fs.Versions.Publish(c.r.Context(), c.ns, c.name, req.Description, c.by)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if p.Created {
+		status = http.StatusCreated
+	}
+	httpapi.WriteJSON(c.w, status, map[string]any{"version": p.Version.Version, "digest": p.Version.Digest})
+	return nil
+}
+
+func ignoreAnswered(err error) error {
+	if errors.Is(err, errAnswered) {
+		return nil
+	}
+	return err
+}
+
+// VersionView is a published version; Code is set with ?code=true.
+type VersionView struct {
+	Version     int               `json:"version"`
+	Digest      string            `json:"digest"`
+	Revision    int               `json:"revision"`
+	Description string            `json:"description,omitempty"`
+	Created     time.Time         `json:"created"`
+	CreatedBy   string            `json:"createdBy,omitempty"`
+	Snapshot    registry.Snapshot `json:"snapshot"`
+	Code        *string           `json:"code,omitempty"`
+}
+
+func (h *fnHandlers) versionView(c call, v registry.Version, withCode bool) (VersionView, error) {
+	out := VersionView{Version: v.Version, Digest: v.Digest, Revision: v.Revision, Description: v.Description,
+		Created: v.Created, CreatedBy: v.CreatedBy, Snapshot: v.Snapshot}
+	if withCode && v.Snapshot.Exec.CodeDigest != "" {
+		b, err := h.fs.Versions.Code(c.r.Context(), v.Snapshot)
+		if err != nil {
+			return out, err
+		}
+		s := entity.RESTCode(b, v.Snapshot.Exec.Binary)
+		out.Code = &s
+	}
+	return out, nil
+}
+
+func withCode(r *http.Request) (bool, error) {
+	switch r.URL.Query().Get("code") {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, fmt.Errorf("code must be true or false: %w", registry.ErrInvalid)
+}
+
+func (h *fnHandlers) versions(c call) error {
+	code, err := withCode(c.r)
+	if err != nil {
+		return err
+	}
+	f, err := h.fs.Registry.GetFunction(c.r.Context(), c.ns, c.name)
+	if err != nil {
+		return err
+	}
+	vs, err := h.fs.Registry.Versions(c.r.Context(), c.ns, c.name)
+	if err != nil {
+		return err
+	}
+	out := []VersionView{}
+	for _, v := range vs {
+		if _, live := f.Version(v.Version); !live {
+			continue
+		}
+		vv, err := h.versionView(c, v, code)
+		if err != nil {
+			return err
+		}
+		out = append(out, vv)
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
+func versionNumber(c call) (int, error) {
+	s, _ := pathVar(c.r, "n")
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("version %q must be a positive integer: %w", s, registry.ErrInvalid)
+	}
+	return n, nil
+}
+
+func (h *fnHandlers) version(c call) error {
+	code, err := withCode(c.r)
+	if err != nil {
+		return err
+	}
+	n, err := versionNumber(c)
+	if err != nil {
+		return err
+	}
+	f, err := h.fs.Registry.GetFunction(c.r.Context(), c.ns, c.name)
+	if err != nil {
+		return err
+	}
+	if _, ok := f.Version(n); !ok {
+		return fmt.Errorf("version %d of %s does not exist: %w", n, f.FQN(), registry.ErrNotFound)
+	}
+	v, err := h.fs.Registry.GetVersion(c.r.Context(), c.ns, c.name, n)
+	if err != nil {
+		return err
+	}
+	vv, err := h.versionView(c, v, code)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, vv)
+	return nil
+}
+
+func (h *fnHandlers) retireVersion(c call) error {
+	n, err := versionNumber(c)
+	if err != nil {
+		return err
+	}
+	if err := h.fs.Versions.RetireVersion(c.r.Context(), c.ns, c.name, n); err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, map[string]any{"version": n, "retired": true})
+	return nil
+}
+
+// AliasView is an alias and its routing.
+type AliasView struct {
+	Alias   string           `json:"alias"`
+	Routing []registry.Route `json:"routing"`
+	Updated time.Time        `json:"updated"`
+}
+
+func (h *fnHandlers) putAlias(c call) error {
+	alias, _ := pathVar(c.r, "alias")
+	var req struct {
+		Version *int             `json:"version,omitempty"`
+		Routing []registry.Route `json:"routing,omitempty"`
+	}
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	routing := req.Routing
+	switch {
+	case req.Version != nil && len(routing) > 0:
+		return fmt.Errorf("send either version or routing, not both: %w", registry.ErrInvalid)
+	case req.Version != nil:
+		routing = []registry.Route{{Version: *req.Version, Weight: 100}}
+	case len(routing) == 0:
+		return fmt.Errorf("send {\"version\": N} or {\"routing\": [{\"version\": N, \"weight\": W}, …]}: %w", registry.ErrInvalid)
+	}
+	al, err := h.fs.Versions.SetAlias(c.r.Context(), c.ns, c.name, alias, routing)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, AliasView{Alias: alias, Routing: al.Routing, Updated: al.Updated})
+	return nil
+}
+
+func (h *fnHandlers) getAlias(c call) error {
+	alias, _ := pathVar(c.r, "alias")
+	f, err := h.fs.Registry.GetFunction(c.r.Context(), c.ns, c.name)
+	if err != nil {
+		return err
+	}
+	al, ok := f.Aliases[alias]
+	if !ok {
+		return fmt.Errorf("alias %q of %s does not exist: %w", alias, f.FQN(), registry.ErrNotFound)
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, AliasView{Alias: alias, Routing: al.Routing, Updated: al.Updated})
+	return nil
+}
+
+func (h *fnHandlers) deleteAlias(c call) error {
+	alias, _ := pathVar(c.r, "alias")
+	if err := h.fs.Versions.DeleteAlias(c.r.Context(), c.ns, c.name, alias); err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, map[string]any{"alias": alias, "deleted": true})
+	return nil
+}
+
+func (h *fnHandlers) rollback(c call) error {
+	var req struct {
+		Version int `json:"version"`
+	}
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	if req.Version <= 0 {
+		return fmt.Errorf("send {\"version\": N} with the version to roll back to: %w", registry.ErrInvalid)
+	}
+	v, err := h.fs.Versions.Rollback(c.r.Context(), c.ns, c.name, req.Version)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, map[string]any{"version": v.Version, "digest": v.Digest})
+	return nil
+}
+
+type reasonBody struct {
+	Reason       string `json:"reason,omitempty"`
+	GraceSeconds *int64 `json:"graceSeconds,omitempty"`
+}
+
+func (r reasonBody) check() error {
+	if len(r.Reason) > 1024 {
+		return fmt.Errorf("reason is longer than 1024 characters: %w", registry.ErrInvalid)
+	}
+	return nil
+}
+
+func (h *fnHandlers) block(c call) error {
+	var req reasonBody
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	if req.GraceSeconds != nil {
+		return fmt.Errorf("graceSeconds belongs to retire, not block: %w", registry.ErrInvalid)
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	f, err := h.fs.Lifecycle.Block(c.r.Context(), c.ns, c.name, req.Reason, c.by)
+	return h.answer(c, f, err)
+}
+
+func (h *fnHandlers) unblock(c call) error {
+	var req struct{}
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	f, err := h.fs.Lifecycle.Unblock(c.r.Context(), c.ns, c.name, c.by)
+	return h.answer(c, f, err)
+}
+
+func (h *fnHandlers) update(c call) error {
+	var req lifecycle.UpdateRequest
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	f, err := h.fs.Lifecycle.Update(c.r.Context(), c.ns, c.name, req, c.by)
+	return h.answer(c, f, err)
+}
+
+func (h *fnHandlers) retire(c call) error {
+	var req reasonBody
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	var grace time.Duration
+	if g := req.GraceSeconds; g != nil {
+		if *g < 0 || *g > 365*24*3600 {
+			return fmt.Errorf("graceSeconds must be between 0 and one year: %w", registry.ErrInvalid)
+		}
+		grace = time.Duration(*g) * time.Second
+		if grace == 0 {
+			grace = time.Nanosecond // purge at the next check
+		}
+	}
+	f, err := h.fs.Lifecycle.Retire(c.r.Context(), c.ns, c.name, req.Reason, c.by, grace)
+	return h.answer(c, f, err)
+}
+
+func (h *fnHandlers) answer(c call, f registry.Function, err error) error {
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, viewOf(f))
+	return nil
+}
+
+func (h *fnHandlers) history(c call) error {
+	hs, err := h.fs.Lifecycle.History(c.r.Context(), c.ns, c.name)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, hs)
+	return nil
+}
+
+func (h *fnHandlers) config(c call) error {
+	var req versions.ConfigRequest
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	cfg, err := h.fs.Versions.SetConfig(c.r.Context(), c.ns, c.name, req, h.fs.Deployment)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, cfg)
+	return nil
+}

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Flag names.
+const (
+	FlagAdminAddr       = "admin-addr"
+	FlagGatewayAddr     = "gateway-addr"
+	FlagControllers     = "controllers"
+	FlagCouchURL        = "couchdb-url"
+	FlagOWDBPrefix      = "ow-db-prefix"
+	FlagDBPrefix        = "db-prefix"
+	FlagKafkaBrokers    = "kafka-brokers"
+	FlagAdminToken      = "admin-token"
+	FlagAdminTokenFile  = "admin-token-file"
+	FlagLogLevel        = "log-level"
+	FlagLogFormat       = "log-format"
+	FlagShutdownTimeout = "shutdown-timeout"
+)
+
+// Environment variables, one for each flag.
+const (
+	EnvAdminAddr       = "FNMGR_ADMIN_ADDR"
+	EnvGatewayAddr     = "FNMGR_GATEWAY_ADDR"
+	EnvControllers     = "FNMGR_CONTROLLERS"
+	EnvCouchURL        = "FNMGR_COUCHDB_URL"
+	EnvOWDBPrefix      = "FNMGR_OW_DB_PREFIX"
+	EnvDBPrefix        = "FNMGR_DB_PREFIX"
+	EnvKafkaBrokers    = "FNMGR_KAFKA_BROKERS"
+	EnvAdminToken      = "FNMGR_ADMIN_TOKEN"
+	EnvAdminTokenFile  = "FNMGR_ADMIN_TOKEN_FILE"
+	EnvLogLevel        = "FNMGR_LOG_LEVEL"
+	EnvLogFormat       = "FNMGR_LOG_FORMAT"
+	EnvShutdownTimeout = "FNMGR_SHUTDOWN_TIMEOUT"
+)
+
+// raw holds the settings as strings, before validation.
+type raw struct {
+	adminAddr, gatewayAddr, controllers, couchURL string
+	owDBPrefix, dbPrefix, kafkaBrokers            string
+	adminToken, adminTokenFile                    string
+	logLevel, logFormat, shutdownTimeout          string
+}
+
+func defaultRaw() raw {
+	return raw{
+		adminAddr:       DefaultAdminAddr,
+		gatewayAddr:     DefaultGatewayAddr,
+		controllers:     DefaultControllers,
+		couchURL:        DefaultCouchURL,
+		owDBPrefix:      DefaultOWDBPrefix,
+		dbPrefix:        DefaultDBPrefix,
+		kafkaBrokers:    DefaultKafkaBrokers,
+		logLevel:        DefaultLogLevel,
+		logFormat:       DefaultLogFormat,
+		shutdownTimeout: DefaultShutdownTimeout.String(),
+	}
+}
+
+// setting ties a flag to its environment variable and its raw field.
+type setting struct {
+	flag, env, usage string
+	secret           bool // never print its value (not even the default)
+	field            func(*raw) *string
+}
+
+var settings = []setting{
+	{FlagAdminAddr, EnvAdminAddr, "admin API listen address (host:port)", false, func(r *raw) *string { return &r.adminAddr }},
+	{FlagGatewayAddr, EnvGatewayAddr, "gateway listen address (host:port)", false, func(r *raw) *string { return &r.gatewayAddr }},
+	{FlagControllers, EnvControllers, "OpenWhisk controller base URLs, comma-separated", false, func(r *raw) *string { return &r.controllers }},
+	{FlagCouchURL, EnvCouchURL, "CouchDB base URL; may carry credentials (never logged)", true, func(r *raw) *string { return &r.couchURL }},
+	{FlagOWDBPrefix, EnvOWDBPrefix, "prefix of OpenWhisk's databases (<prefix>whisks, <prefix>subjects, …)", false, func(r *raw) *string { return &r.owDBPrefix }},
+	{FlagDBPrefix, EnvDBPrefix, "prefix of fnmgr's own databases", false, func(r *raw) *string { return &r.dbPrefix }},
+	{FlagKafkaBrokers, EnvKafkaBrokers, "Kafka seed brokers (host:port), comma-separated", false, func(r *raw) *string { return &r.kafkaBrokers }},
+	{FlagAdminToken, EnvAdminToken, "admin Bearer token reaching every namespace (prefer the variable or the file: flags show in ps)", true, func(r *raw) *string { return &r.adminToken }},
+	{FlagAdminTokenFile, EnvAdminTokenFile, "file holding the admin token", false, func(r *raw) *string { return &r.adminTokenFile }},
+	{FlagLogLevel, EnvLogLevel, "log level: debug, info, warn or error", false, func(r *raw) *string { return &r.logLevel }},
+	{FlagLogFormat, EnvLogFormat, "log format: json or text", false, func(r *raw) *string { return &r.logFormat }},
+	{FlagShutdownTimeout, EnvShutdownTimeout, "how long a graceful stop may take (Go duration)", false, func(r *raw) *string { return &r.shutdownTimeout }},
+}
+
+// Parse builds Options from args (without the program and subcommand
+// names), falling back to getenv (os.Getenv when nil) and then to the
+// defaults. Usage goes to output on -h, in which case the error is
+// flag.ErrHelp. name names the command in the usage text.
+func Parse(name string, args []string, getenv func(string) string, output io.Writer) (Options, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	r := defaultRaw()
+	for _, s := range settings {
+		p := s.field(&r)
+		def := *p
+		if v := getenv(s.env); v != "" {
+			*p = v
+		}
+		usage := fmt.Sprintf("%s (env %s)", s.usage, s.env)
+		if s.secret {
+			// The flag package prints non-empty defaults: keep the
+			// value from the environment out of the usage text.
+			// The built-in default is no secret.
+			if def != "" {
+				usage = fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, def)
+			}
+			fs.Func(s.flag, usage, func(v string) error { *p = v; return nil })
+			continue
+		}
+		fs.StringVar(p, s.flag, *p, usage)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nFlags (a flag wins over its environment variable):\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Options{}, err
+	}
+	if fs.NArg() > 0 {
+		return Options{}, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	return build(r)
+}
+
+// problems gathers validation failures so that all are reported at once.
+type problems []string
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New("config: " + strings.Join(p, "; "))
+}
+
+// named names a setting the way a user can fix it: "--admin-addr (FNMGR_ADMIN_ADDR)".
+func named(flagName string) string {
+	for _, s := range settings {
+		if s.flag == flagName {
+			return fmt.Sprintf("--%s (%s)", s.flag, s.env)
+		}
+	}
+	return "--" + flagName
+}

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultAdminAddr       = "127.0.0.1:3235"
+	DefaultGatewayAddr     = "127.0.0.1:3234"
+	DefaultControllers     = "http://127.0.0.1:3233"
+	DefaultCouchURL        = "http://127.0.0.1:5984"
+	DefaultOWDBPrefix      = "whisk_local_"
+	DefaultDBPrefix        = "fnmgr_"
+	DefaultKafkaBrokers    = "127.0.0.1:9092"
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "json"
+	DefaultShutdownTimeout = 15 * time.Second
+
+	// MinAdminTokenLen is the shortest admin token accepted.
+	MinAdminTokenLen = 16
+)
+
+// Log formats.
+const (
+	LogFormatJSON = "json"
+	LogFormatText = "text"
+)
+
+// Options is fnmgr's whole configuration. Build it with Parse, or start
+// from Default and call Validate.
+type Options struct {
+	// AdminAddr is the admin API's listen address (host:port; port 0 picks
+	// a free one).
+	AdminAddr string
+	// GatewayAddr is the gateway's listen address.
+	GatewayAddr string
+	// Controllers are the OpenWhisk controllers' base URLs, such as
+	// http://127.0.0.1:3233. At least one.
+	Controllers []*url.URL
+	// CouchURL is CouchDB's base URL; it may carry credentials
+	// (http://user:pass@host:5984), which are never logged.
+	CouchURL *url.URL
+	// OWDBPrefix prefixes OpenWhisk's databases: <prefix>whisks,
+	// <prefix>subjects, <prefix>activations.
+	OWDBPrefix string
+	// DBPrefix prefixes fnmgr's own databases.
+	DBPrefix string
+	// KafkaBrokers are host:port seed brokers of OpenWhisk's Kafka.
+	KafkaBrokers []string
+	// AdminToken is the Bearer token that reaches every namespace of the
+	// admin API; empty turns Bearer authentication off.
+	AdminToken string
+	// AdminTokenFile is where AdminToken was read from, if from a file.
+	AdminTokenFile string
+	// LogLevel and LogFormat (LogFormatJSON or LogFormatText) shape the
+	// daemon's log.
+	LogLevel  slog.Level
+	LogFormat string
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration
+}
+
+// Default returns the Options every flag defaults to.
+func Default() Options {
+	o, err := build(defaultRaw())
+	if err != nil {
+		panic("config: defaults do not validate: " + err.Error())
+	}
+	return o
+}
+
+// SubjectsDB is the name of OpenWhisk's subjects (auth) database.
+func (o Options) SubjectsDB() string { return o.OWDBPrefix + "subjects" }
+
+// WhisksDB is the name of OpenWhisk's entities database.
+func (o Options) WhisksDB() string { return o.OWDBPrefix + "whisks" }
+
+// ActivationsDB is the name of OpenWhisk's activations database.
+func (o Options) ActivationsDB() string { return o.OWDBPrefix + "activations" }
+
+// LogValue shows the Options with secrets redacted: CouchDB's password
+// becomes "xxxxx" and the admin token only says whether it is set.
+func (o Options) LogValue() slog.Value {
+	ctrls := make([]string, len(o.Controllers))
+	for i, u := range o.Controllers {
+		ctrls[i] = u.Redacted()
+	}
+	couch := ""
+	if o.CouchURL != nil {
+		couch = RedactURL(o.CouchURL)
+	}
+	token := "unset"
+	if o.AdminToken != "" {
+		token = "set"
+	}
+	return slog.GroupValue(
+		slog.String("admin_addr", o.AdminAddr),
+		slog.String("gateway_addr", o.GatewayAddr),
+		slog.String("controllers", strings.Join(ctrls, ",")),
+		slog.String("couchdb_url", couch),
+		slog.String("ow_db_prefix", o.OWDBPrefix),
+		slog.String("db_prefix", o.DBPrefix),
+		slog.String("kafka_brokers", strings.Join(o.KafkaBrokers, ",")),
+		slog.String("admin_token", token),
+		slog.String("log_level", o.LogLevel.String()),
+		slog.String("log_format", o.LogFormat),
+		slog.Duration("shutdown_timeout", o.ShutdownTimeout),
+	)
+}
+
+// RedactURL returns u without any user name or password.
+func RedactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dbPrefixRE is what a CouchDB database name may start with: a lowercase
+// letter, then lowercase letters, digits and _$()+-/.
+var dbPrefixRE = regexp.MustCompile(`^[a-z][a-z0-9_$()+/-]*$`)
+
+// build turns raw settings into Options, reporting every problem.
+func build(r raw) (Options, error) {
+	var p problems
+	o := Options{
+		AdminAddr:      strings.TrimSpace(r.adminAddr),
+		GatewayAddr:    strings.TrimSpace(r.gatewayAddr),
+		OWDBPrefix:     strings.TrimSpace(r.owDBPrefix),
+		DBPrefix:       strings.TrimSpace(r.dbPrefix),
+		KafkaBrokers:   splitList(r.kafkaBrokers),
+		AdminToken:     strings.TrimSpace(r.adminToken),
+		AdminTokenFile: strings.TrimSpace(r.adminTokenFile),
+		LogFormat:      strings.ToLower(strings.TrimSpace(r.logFormat)),
+	}
+	for _, c := range splitList(r.controllers) {
+		u, err := parseHTTPURL(c)
+		if err != nil {
+			p.addf("%s: controller URL %q: %v", named(FlagControllers), c, err)
+			continue
+		}
+		o.Controllers = append(o.Controllers, u)
+	}
+	if strings.TrimSpace(r.couchURL) != "" {
+		u, err := parseHTTPURL(strings.TrimSpace(r.couchURL))
+		if err != nil {
+			// The URL may hold a password: do not echo it.
+			p.addf("%s: %v", named(FlagCouchURL), err)
+		} else {
+			o.CouchURL = u
+		}
+	}
+	if o.AdminTokenFile != "" {
+		if o.AdminToken != "" {
+			p.addf("set either %s or %s, not both", named(FlagAdminToken), named(FlagAdminTokenFile))
+		} else if b, err := os.ReadFile(o.AdminTokenFile); err != nil {
+			p.addf("%s: read the token: %v", named(FlagAdminTokenFile), err)
+		} else {
+			o.AdminToken = strings.TrimSpace(string(b))
+			if o.AdminToken == "" {
+				p.addf("%s: %s is empty", named(FlagAdminTokenFile), o.AdminTokenFile)
+			}
+		}
+	}
+	if err := o.LogLevel.UnmarshalText([]byte(strings.TrimSpace(r.logLevel))); err != nil {
+		p.addf("%s: %q is not one of debug, info, warn, error", named(FlagLogLevel), r.logLevel)
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(r.shutdownTimeout)); err != nil {
+		p.addf("%s: %q is not a duration such as 15s", named(FlagShutdownTimeout), r.shutdownTimeout)
+		o.ShutdownTimeout = DefaultShutdownTimeout // reported above; not again
+	} else {
+		o.ShutdownTimeout = d
+	}
+	p = append(p, o.check()...)
+	return o, p.err()
+}
+
+// Validate reports every problem with o, for Options built in code.
+func (o Options) Validate() error { return o.check().err() }
+
+func (o Options) check() problems {
+	var p problems
+	for _, a := range []struct{ flag, addr string }{{FlagAdminAddr, o.AdminAddr}, {FlagGatewayAddr, o.GatewayAddr}} {
+		if err := checkListenAddr(a.addr); err != nil {
+			p.addf("%s: %v", named(a.flag), err)
+		}
+	}
+	if o.AdminAddr != "" && o.AdminAddr == o.GatewayAddr && !strings.HasSuffix(o.AdminAddr, ":0") {
+		p.addf("%s and %s are both %s: they need different ports", named(FlagAdminAddr), named(FlagGatewayAddr), o.AdminAddr)
+	}
+	if len(o.Controllers) == 0 && !p.mentions(FlagControllers) {
+		p.addf("%s: at least one controller URL is needed", named(FlagControllers))
+	}
+	if o.CouchURL == nil && !p.mentions(FlagCouchURL) {
+		p.addf("%s: a CouchDB URL is needed", named(FlagCouchURL))
+	}
+	for _, pr := range []struct{ flag, v string }{{FlagOWDBPrefix, o.OWDBPrefix}, {FlagDBPrefix, o.DBPrefix}} {
+		if !dbPrefixRE.MatchString(pr.v) {
+			p.addf("%s: %q is not a CouchDB database name prefix (a lowercase letter, then a-z 0-9 _$()+-/)", named(pr.flag), pr.v)
+		}
+	}
+	if o.OWDBPrefix != "" && o.OWDBPrefix == o.DBPrefix {
+		p.addf("%s and %s are both %q: fnmgr's databases must not mix with OpenWhisk's", named(FlagOWDBPrefix), named(FlagDBPrefix), o.DBPrefix)
+	}
+	for _, b := range o.KafkaBrokers {
+		if err := checkHostPort(b); err != nil {
+			p.addf("%s: broker %q: %v", named(FlagKafkaBrokers), b, err)
+		}
+	}
+	if o.AdminToken != "" && len(o.AdminToken) < MinAdminTokenLen {
+		// Name the length, never the token.
+		p.addf("%s: the admin token has %d characters; use at least %d", named(FlagAdminToken), len(o.AdminToken), MinAdminTokenLen)
+	}
+	if o.LogFormat != LogFormatJSON && o.LogFormat != LogFormatText {
+		p.addf("%s: %q is not json or text", named(FlagLogFormat), o.LogFormat)
+	}
+	if o.ShutdownTimeout <= 0 {
+		p.addf("%s: must be positive", named(FlagShutdownTimeout))
+	}
+	if o.LogLevel < slog.LevelDebug || o.LogLevel > slog.LevelError {
+		p.addf("%s: level %v is out of range", named(FlagLogLevel), o.LogLevel)
+	}
+	return p
+}
+
+func (p problems) mentions(flagName string) bool {
+	for _, s := range p {
+		if strings.Contains(s, "--"+flagName+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseHTTPURL accepts absolute http(s) URLs with a host. Its errors never
+// repeat the URL (it may carry a password).
+func parseHTTPURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("the scheme must be http or https")
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("the URL has no host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("the URL must not have a query or fragment")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func checkListenAddr(addr string) error {
+	if addr == "" {
+		return fmt.Errorf("empty; use host:port such as 127.0.0.1:3235")
+	}
+	return checkHostPort(addr)
+}
+
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host; fnmgr listens on 127.0.0.1 by default", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port must be 0-65535", addr)
+	}
+	return nil
+}
