@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -98,4 +99,51 @@ func (p *Producer) Publish(ctx context.Context, topic string, v any) error {
 func (p *Producer) Invalidate(ctx context.Context, docid string) error {
 	return p.Publish(ctx, message.TopicCacheInvalidation,
 		message.CacheInvalidation{Key: message.CacheKey{MainID: docid}, InstanceID: p.o.InstanceID})
+}
+
+// Lazy connects on first use and again after a failure, so fnmgr starts
+// while Kafka is down and catches up once it is back. It is safe for
+// concurrent use.
+type Lazy struct {
+	o  Options
+	mu sync.Mutex
+	p  *Producer
+}
+
+// NewLazy returns a producer that connects on first use.
+func NewLazy(o Options) *Lazy { return &Lazy{o: o} }
+
+func (l *Lazy) get() (*Producer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p != nil {
+		return l.p, nil
+	}
+	p, err := New(l.o)
+	if err != nil {
+		return nil, err
+	}
+	l.p = p
+	return p, nil
+}
+
+// Invalidate implements openwhisk.Invalidator.
+func (l *Lazy) Invalidate(ctx context.Context, docid string) error {
+	p, err := l.get()
+	if err != nil {
+		return err
+	}
+	return p.Invalidate(ctx, docid)
+}
+
+// Close closes the producer if it was connected.
+func (l *Lazy) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p == nil {
+		return nil
+	}
+	err := l.p.Close()
+	l.p = nil
+	return err
 }

@@ -37,6 +37,8 @@ type Options struct {
 	Ready func(ctx context.Context) []string
 	// MaxBodyBytes bounds request bodies (DefaultMaxBodyBytes when zero).
 	MaxBodyBytes int64
+	// Functions serves the function endpoints; they answer 501 when nil.
+	Functions *Functions
 }
 
 // API is the admin API's http.Handler.
@@ -71,6 +73,11 @@ func New(o Options) (*API, error) {
 		"readyz":  a.readyz,
 		"metrics": a.metrics(),
 		"openapi": a.openapi,
+	}
+	if o.Functions != nil {
+		for op, h := range o.Functions.ops(a) {
+			a.ops[op] = h
+		}
 	}
 	a.build()
 	return a, nil

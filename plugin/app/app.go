@@ -111,19 +111,27 @@ func (a *App) Start(ctx context.Context) (err error) {
 	cfg := a.opts.Config
 	a.log.Info("starting fnmgr", "config", cfg)
 
+	client, err := couch.NewClient(ctx, cfg.CouchURL.String(), couch.ClientOptions{Lazy: true, Logger: a.opts.Logger})
+	if err != nil {
+		return fmt.Errorf("app: couchdb client: %w", err)
+	}
+	a.lc.onStop("couchdb client", func(context.Context) error { return client.Close() })
 	auth := a.opts.Authenticator
 	if auth == nil {
-		client, err := couch.NewClient(ctx, cfg.CouchURL.String(), couch.ClientOptions{Lazy: true, Logger: a.opts.Logger})
-		if err != nil {
-			return fmt.Errorf("app: couchdb client: %w", err)
-		}
-		a.lc.onStop("couchdb client", func(context.Context) error { return client.Close() })
 		auth = admin.NewSubjectsAuthenticator(client.DB(cfg.SubjectsDB()), admin.SubjectsOptions{})
+	}
+	d, err := a.startDomain(ctx, client, auth)
+	if err != nil {
+		return err
+	}
+	router := a.opts.Router
+	if router == nil {
+		router = d.router
 	}
 
 	gw, err := gateway.New(gateway.Options{
 		Controllers: cfg.Controllers,
-		Router:      a.opts.Router,
+		Router:      router,
 		Logger:      a.opts.Logger,
 		HTTPMetrics: a.httpM,
 		Registerer:  a.reg,
@@ -138,6 +146,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Authenticator: auth,
 		AdminToken:    cfg.AdminToken,
 		Ready:         a.ready.reasons,
+		Functions:     d.functions,
 	})
 	if err != nil {
 		return fmt.Errorf("app: %w", err)

@@ -23,6 +23,12 @@ const (
 	FlagLogLevel        = "log-level"
 	FlagLogFormat       = "log-format"
 	FlagShutdownTimeout = "shutdown-timeout"
+	FlagStorage         = "storage"
+	FlagStorageDir      = "storage-dir"
+	FlagRetention       = "revision-retention"
+	FlagMaxMemory       = "max-memory"
+	FlagMaxGPUNum       = "max-gpu-num"
+	FlagRetireGrace     = "retire-grace"
 )
 
 // Environment variables, one for each flag.
@@ -39,6 +45,12 @@ const (
 	EnvLogLevel        = "FNMGR_LOG_LEVEL"
 	EnvLogFormat       = "FNMGR_LOG_FORMAT"
 	EnvShutdownTimeout = "FNMGR_SHUTDOWN_TIMEOUT"
+	EnvStorage         = "FNMGR_STORAGE"
+	EnvStorageDir      = "FNMGR_STORAGE_DIR"
+	EnvRetention       = "FNMGR_REVISION_RETENTION"
+	EnvMaxMemory       = "FNMGR_MAX_MEMORY"
+	EnvMaxGPUNum       = "FNMGR_MAX_GPU_NUM"
+	EnvRetireGrace     = "FNMGR_RETIRE_GRACE"
 )
 
 // raw holds the settings as strings, before validation.
@@ -47,6 +59,8 @@ type raw struct {
 	owDBPrefix, dbPrefix, kafkaBrokers            string
 	adminToken, adminTokenFile                    string
 	logLevel, logFormat, shutdownTimeout          string
+	storage, storageDir, retention                string
+	maxMemory, maxGPUNum, retireGrace             string
 }
 
 func defaultRaw() raw {
@@ -61,6 +75,11 @@ func defaultRaw() raw {
 		logLevel:        DefaultLogLevel,
 		logFormat:       DefaultLogFormat,
 		shutdownTimeout: DefaultShutdownTimeout.String(),
+		storage:         StorageCouch,
+		retention:       "50",
+		maxMemory:       "0",
+		maxGPUNum:       "8",
+		retireGrace:     DefaultRetireGrace.String(),
 	}
 }
 
@@ -84,6 +103,12 @@ var settings = []setting{
 	{FlagLogLevel, EnvLogLevel, "log level: debug, info, warn or error", false, func(r *raw) *string { return &r.logLevel }},
 	{FlagLogFormat, EnvLogFormat, "log format: json or text", false, func(r *raw) *string { return &r.logFormat }},
 	{FlagShutdownTimeout, EnvShutdownTimeout, "how long a graceful stop may take (Go duration)", false, func(r *raw) *string { return &r.shutdownTimeout }},
+	{FlagStorage, EnvStorage, "Storage Handler backend for code artifacts: couch (attachments in <db-prefix>artifacts) or bucket (a folder)", false, func(r *raw) *string { return &r.storage }},
+	{FlagStorageDir, EnvStorageDir, "the bucket folder (with --storage bucket): <account>/<function>/<version>/<file>", false, func(r *raw) *string { return &r.storageDir }},
+	{FlagRetention, EnvRetention, "revisions kept per function (published versions are kept until retired)", false, func(r *raw) *string { return &r.retention }},
+	{FlagMaxMemory, EnvMaxMemory, "MAX_MEMORY in MB for run-time settings; 0 takes the largest invoker user memory from health pings", false, func(r *raw) *string { return &r.maxMemory }},
+	{FlagMaxGPUNum, EnvMaxGPUNum, "MAX_GPU_NUM: the most GPUs a node offers a function", false, func(r *raw) *string { return &r.maxGPUNum }},
+	{FlagRetireGrace, EnvRetireGrace, "default grace period before a retired function is purged (Go duration)", false, func(r *raw) *string { return &r.retireGrace }},
 }
 
 // Parse builds Options from args (without the program and subcommand

@@ -19,9 +19,16 @@ const (
 	DefaultLogLevel        = "info"
 	DefaultLogFormat       = "json"
 	DefaultShutdownTimeout = 15 * time.Second
+	DefaultRetireGrace     = 24 * time.Hour
 
 	// MinAdminTokenLen is the shortest admin token accepted.
 	MinAdminTokenLen = 16
+)
+
+// Storage backends.
+const (
+	StorageCouch  = "couch"
+	StorageBucket = "bucket"
 )
 
 // Log formats.
@@ -62,7 +69,25 @@ type Options struct {
 	LogFormat string
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration
+	// Storage is the Storage Handler backend (StorageCouch or
+	// StorageBucket); StorageDir is the bucket's folder.
+	Storage    string
+	StorageDir string
+	// Retention is how many revisions are kept per function.
+	Retention int
+	// MaxMemoryMB overrides MAX_MEMORY (0: from invoker health pings).
+	MaxMemoryMB int
+	// MaxGPUNum is MAX_GPU_NUM.
+	MaxGPUNum int
+	// RetireGrace is the default grace period before a purge.
+	RetireGrace time.Duration
 }
+
+// RegistryDB is fnmgr's Meta Registry database.
+func (o Options) RegistryDB() string { return o.DBPrefix + "registry" }
+
+// ArtifactsDB is the couch Storage Handler's database.
+func (o Options) ArtifactsDB() string { return o.DBPrefix + "artifacts" }
 
 // Default returns the Options every flag defaults to.
 func Default() Options {
@@ -109,6 +134,12 @@ func (o Options) LogValue() slog.Value {
 		slog.String("log_level", o.LogLevel.String()),
 		slog.String("log_format", o.LogFormat),
 		slog.Duration("shutdown_timeout", o.ShutdownTimeout),
+		slog.String("storage", o.Storage),
+		slog.String("storage_dir", o.StorageDir),
+		slog.Int("revision_retention", o.Retention),
+		slog.Int("max_memory_mb", o.MaxMemoryMB),
+		slog.Int("max_gpu_num", o.MaxGPUNum),
+		slog.Duration("retire_grace", o.RetireGrace),
 	)
 }
 

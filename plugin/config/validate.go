@@ -67,6 +67,26 @@ func build(r raw) (Options, error) {
 	} else {
 		o.ShutdownTimeout = d
 	}
+	o.Storage = strings.ToLower(strings.TrimSpace(r.storage))
+	o.StorageDir = strings.TrimSpace(r.storageDir)
+	for _, n := range []struct {
+		flag string
+		v    string
+		dst  *int
+	}{{FlagRetention, r.retention, &o.Retention}, {FlagMaxMemory, r.maxMemory, &o.MaxMemoryMB}, {FlagMaxGPUNum, r.maxGPUNum, &o.MaxGPUNum}} {
+		v, err := strconv.Atoi(strings.TrimSpace(n.v))
+		if err != nil {
+			p.addf("%s: %q is not a whole number", named(n.flag), n.v)
+			continue
+		}
+		*n.dst = v
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(r.retireGrace)); err != nil {
+		p.addf("%s: %q is not a duration such as 24h", named(FlagRetireGrace), r.retireGrace)
+		o.RetireGrace = DefaultRetireGrace
+	} else {
+		o.RetireGrace = d
+	}
 	p = append(p, o.check()...)
 	return o, p.err()
 }
@@ -112,6 +132,27 @@ func (o Options) check() problems {
 	}
 	if o.ShutdownTimeout <= 0 {
 		p.addf("%s: must be positive", named(FlagShutdownTimeout))
+	}
+	switch o.Storage {
+	case StorageCouch:
+	case StorageBucket:
+		if o.StorageDir == "" {
+			p.addf("%s: the bucket backend needs %s", named(FlagStorage), named(FlagStorageDir))
+		}
+	default:
+		p.addf("%s: %q is not couch or bucket", named(FlagStorage), o.Storage)
+	}
+	if o.Retention < 1 {
+		p.addf("%s: keep at least 1 revision", named(FlagRetention))
+	}
+	if o.MaxMemoryMB < 0 || (o.MaxMemoryMB > 0 && o.MaxMemoryMB%64 != 0) {
+		p.addf("%s: %d MB must be 0 (from health pings) or a positive multiple of 64", named(FlagMaxMemory), o.MaxMemoryMB)
+	}
+	if o.MaxGPUNum < 0 {
+		p.addf("%s: must not be negative", named(FlagMaxGPUNum))
+	}
+	if o.RetireGrace < 0 {
+		p.addf("%s: must not be negative", named(FlagRetireGrace))
 	}
 	if o.LogLevel < slog.LevelDebug || o.LogLevel > slog.LevelError {
 		p.addf("%s: level %v is out of range", named(FlagLogLevel), o.LogLevel)

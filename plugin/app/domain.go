@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/go-kivik/kivik/v4"
+
+	"github.com/fnmgr/fnmgr/couch"
+	"github.com/fnmgr/fnmgr/couch/feed"
+	"github.com/fnmgr/fnmgr/couch/whiskdb"
+	"github.com/fnmgr/fnmgr/kafka/consumer"
+	"github.com/fnmgr/fnmgr/kafka/message"
+	"github.com/fnmgr/fnmgr/kafka/producer"
+	"github.com/fnmgr/fnmgr/plugin/admin"
+	"github.com/fnmgr/fnmgr/plugin/analyzer"
+	"github.com/fnmgr/fnmgr/plugin/config"
+	"github.com/fnmgr/fnmgr/plugin/deployment"
+	"github.com/fnmgr/fnmgr/plugin/invokers"
+	fnlifecycle "github.com/fnmgr/fnmgr/plugin/lifecycle"
+	"github.com/fnmgr/fnmgr/plugin/openwhisk"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/routes"
+	"github.com/fnmgr/fnmgr/plugin/storage"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+)
+
+// Readiness conditions of the domain.
+const (
+	condChanges = "changes"
+	condRoutes  = "routes"
+	condKafka   = "kafka"
+)
+
+// domain is fnmgr's own machinery: the Meta Registry, the Storage Handler,
+// the version and lifecycle controllers, the gateway's routing table, and
+// the change-feed followers and Kafka listeners that keep them current.
+type domain struct {
+	functions *admin.Functions
+	router    *routes.Router
+	table     *routes.Table
+	analyzer  *analyzer.Analyzer
+	tracker   *invokers.Tracker
+}
+
+// startDomain creates the domain's components, registers their teardown,
+// and starts its background work.
+func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.Authenticator) (*domain, error) {
+	cfg := a.opts.Config
+	for _, db := range []string{cfg.RegistryDB(), cfg.ArtifactsDB()} {
+		if db == cfg.ArtifactsDB() && cfg.Storage != config.StorageCouch {
+			continue
+		}
+		if err := couch.EnsureDB(ctx, client, db); err != nil {
+			return nil, fmt.Errorf("app: create database %s: %w", db, err)
+		}
+	}
+	reg := registry.New(client.DB(cfg.RegistryDB()))
+	var store storage.Store
+	if cfg.Storage == config.StorageBucket {
+		b, err := storage.NewBucket(cfg.StorageDir)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		store = b
+	} else {
+		store = storage.NewCouch(client.DB(cfg.ArtifactsDB()))
+	}
+	prod := producer.NewLazy(producer.Options{Brokers: cfg.KafkaBrokers, InstanceID: "fnmgr"})
+	a.lc.onStop("kafka producer", func(context.Context) error { return prod.Close() })
+	actions := openwhisk.NewActions(whiskdb.New(client.DB(cfg.WhisksDB())), prod)
+	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
+		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg)})
+	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))}
+	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, DefaultGrace: cfg.RetireGrace,
+		Logger: a.opts.Logger, Registerer: a.reg})
+	tracker := invokers.New(10*time.Second, 0)
+	dep := deployment.New(deployment.Options{ControllerURL: cfg.Controllers[0].String(), Memory: tracker,
+		MaxMemoryMB: cfg.MaxMemoryMB, MaxGPUNum: cfg.MaxGPUNum})
+	table := routes.New()
+	router := routes.NewRouter(table, func(ctx context.Context, uuid, key string) (string, error) {
+		id, err := auth.Authenticate(ctx, uuid, key)
+		return id.Namespace, err
+	})
+	an := analyzer.New(func(ns, name string) (registry.State, bool) {
+		e, ok := table.Lookup(ns, name)
+		return e.State, ok
+	}, a.reg)
+	d := &domain{
+		functions: &admin.Functions{Registry: reg, Versions: ver, Lifecycle: lc, Deployment: dep},
+		router:    router, table: table, analyzer: an, tracker: tracker,
+	}
+
+	whisks, err := feed.New(feed.Options{URL: dbURL(cfg.CouchURL, cfg.WhisksDB()), Handler: ver.Observe,
+		Checkpoints: reg.Checkpoint("whisks"), Logger: a.opts.Logger, Metrics: feed.NewMetrics(a.reg)})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	regFeed, err := feed.New(feed.Options{URL: dbURL(cfg.CouchURL, cfg.RegistryDB()), Handler: table.Observe,
+		Checkpoints: &routes.MemoryCheckpoints{}, Logger: a.opts.Logger, CheckpointEvery: time.Hour})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	km := consumer.NewMetrics(a.reg)
+	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-health",
+		Topics: []string{message.TopicHealth}, Handler: tracker.Handle, Logger: a.opts.Logger, Metrics: km})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	events, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-events",
+		Topics: []string{message.TopicEvents}, Handler: an.Handle, Logger: a.opts.Logger, Metrics: km})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(bg); err != nil && bg.Err() == nil {
+				a.report(fmt.Errorf("app: %s: %w", name, err))
+			}
+		}()
+	}
+	a.lc.onStop("background work", func(ctx context.Context) error {
+		cancel()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("background work did not stop: %w", ctx.Err())
+		}
+	})
+	a.ready.set(condChanges, "catching up with the whisks change feed")
+	a.ready.set(condRoutes, "loading the routing table")
+	a.ready.set(condKafka, "joining the Kafka consumer groups")
+	run("whisks change feed", whisks.Run)
+	run("registry change feed", regFeed.Run)
+	run("health listener", health.Run)
+	run("events listener", events.Run)
+	run("readiness", func(ctx context.Context) error {
+		recovered := false
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			a.ready.set(condChanges, pending(whisks.CaughtUp(), "catching up with the whisks change feed"))
+			a.ready.set(condRoutes, pending(regFeed.CaughtUp(), "loading the routing table"))
+			a.ready.set(condKafka, pending(health.Joined() && events.Joined(), "joining the Kafka consumer groups"))
+			if !recovered && whisks.CaughtUp() {
+				// Transitions a crash cut short are finished once the
+				// registry has seen every change.
+				if err := lc.Recover(ctx); err != nil {
+					a.log.Warn("recovering interrupted transitions", "err", err)
+				} else {
+					recovered = true
+					run("purge", func(ctx context.Context) error { return lc.Run(ctx, 30*time.Second) })
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	})
+	return d, nil
+}
+
+func pending(ok bool, why string) string {
+	if ok {
+		return ""
+	}
+	return why
+}
+
+// dbURL is the URL of database db on the server at base.
+func dbURL(base *url.URL, db string) string { return base.JoinPath(url.PathEscape(db)).String() }
