@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
@@ -73,7 +74,9 @@ type Identity struct {
 }
 
 // LogValue keeps the key out of structured logs.
-func (i Identity) LogValue() string { return i.Subject + "/" + i.Namespace.Name }
+func (i Identity) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("subject", i.Subject), slog.String("namespace", i.Namespace.Name))
+}
 
 // Activation is the ActivationMessage a controller sends to invoker{N}.
 type Activation struct {

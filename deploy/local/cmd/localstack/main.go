@@ -1,0 +1,54 @@
+// Command localstack runs fnmgr's local stack in the foreground (`make run`):
+// CouchDB, Kafka, the OpenWhisk-compatible controller and invoker, and fnmgr,
+// on 127.0.0.1. It writes LOCAL_DIR/endpoints.json when everything is ready
+// and stops everything on Ctrl-C or SIGTERM. See `localstack --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fnmgr/fnmgr/deploy/local/stack"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts, err := stack.ParseFlags("localstack", os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		return 2
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := stack.New(opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		return 1
+	}
+	if err := s.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		return 1
+	}
+	<-ctx.Done()
+	stop() // a second Ctrl-C kills the process the default way
+	sctx, cancel := context.WithTimeout(context.Background(), 2*stack.DefaultStopTimeout)
+	defer cancel()
+	if err := s.Stop(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		return 1
+	}
+	return 0
+}

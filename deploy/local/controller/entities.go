@@ -1,0 +1,128 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+)
+
+// loadDoc returns the whisks document docid through the entity cache.
+func (c *Controller) loadDoc(ctx context.Context, docid string) ([]byte, error) {
+	if raw, ok := c.cache.get(docid); ok {
+		return raw, nil
+	}
+	gen := c.cache.generation()
+	raw, err := getRaw(ctx, c.store.wdb, docid)
+	if err != nil {
+		return nil, err
+	}
+	c.cache.put(docid, raw, gen)
+	return raw, nil
+}
+
+// getEntity reads docid into v, failing with errWrongType when the document
+// is of another entity type (OpenWhisk's conformance check).
+func (c *Controller) getEntity(ctx context.Context, docid, entityType string, v any) error {
+	raw, err := c.loadDoc(ctx, docid)
+	if err != nil {
+		return err
+	}
+	kind, err := entity.Kind(raw)
+	if err != nil {
+		return fmt.Errorf("controller: %s: %w", docid, err)
+	}
+	if kind != entityType {
+		return fmt.Errorf("controller: %s is a %q: %w", docid, kind, errWrongType)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("controller: decode %s: %w", docid, err)
+	}
+	return nil
+}
+
+func (c *Controller) getAction(ctx context.Context, f fqn) (entity.Action, error) {
+	var a entity.Action
+	err := c.getEntity(ctx, f.DocID(), entity.TypeAction, &a)
+	return a, err
+}
+
+func (c *Controller) getPackage(ctx context.Context, f fqn) (entity.Package, error) {
+	var p entity.Package
+	err := c.getEntity(ctx, f.DocID(), entity.TypePackage, &p)
+	return p, err
+}
+
+func (c *Controller) getTrigger(ctx context.Context, f fqn) (entity.Trigger, error) {
+	var t entity.Trigger
+	err := c.getEntity(ctx, f.DocID(), entity.TypeTrigger, &t)
+	return t, err
+}
+
+func (c *Controller) getRule(ctx context.Context, f fqn) (entity.Rule, error) {
+	var r entity.Rule
+	err := c.getEntity(ctx, f.DocID(), entity.TypeRule, &r)
+	return r, err
+}
+
+// existing reads docid for a PUT: it returns found=false when there is no
+// document, and the conformance error when it is another entity type.
+func (c *Controller) existing(ctx context.Context, docid, entityType string, v any) (bool, error) {
+	// Bypass the cache: the revision must be current.
+	raw, err := getRaw(ctx, c.store.wdb, docid)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	kind, err := entity.Kind(raw)
+	if err != nil {
+		return false, fmt.Errorf("controller: %s: %w", docid, err)
+	}
+	if kind != entityType {
+		return false, fmt.Errorf("controller: %s is a %q: %w", docid, kind, errWrongType)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("controller: decode %s: %w", docid, err)
+	}
+	return true, nil
+}
+
+// writeEntity puts an entity document (not an action with code) and
+// announces it.
+func (c *Controller) writeEntity(ctx context.Context, docid string, v any) (string, error) {
+	rev, err := putDoc(ctx, c.store.wdb, docid, v)
+	c.cache.invalidate(docid)
+	if err != nil {
+		return "", err
+	}
+	c.publishInvalidation(ctx, docid)
+	return rev, nil
+}
+
+// writeAction stores an action with its code through whiskdb, exactly as
+// OpenWhisk does, and announces it.
+func (c *Controller) writeAction(ctx context.Context, a entity.Action, code []byte, contentType string) (entity.Action, error) {
+	out, err := c.store.whisks.PutAction(ctx, a, code, contentType)
+	c.cache.invalidate(a.ID)
+	if err != nil {
+		return entity.Action{}, classify("put action "+a.ID, err)
+	}
+	c.publishInvalidation(ctx, a.ID)
+	return out, nil
+}
+
+// deleteEntity deletes docid at rev and announces it.
+func (c *Controller) deleteEntity(ctx context.Context, docid, rev string) error {
+	_, err := c.store.wdb.Delete(ctx, docid, rev)
+	c.cache.invalidate(docid)
+	if err != nil {
+		return classify("delete "+docid, err)
+	}
+	c.publishInvalidation(ctx, docid)
+	return nil
+}
+
+func isNotFound(err error) bool { return err != nil && asAPIError(err) == errNotFound }

@@ -1,0 +1,153 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/kafka/message"
+)
+
+// inflight counts the activations of each namespace that were sent and not
+// yet completed (the load balancer's activation slots), for the
+// ConcurrentInvocations metric.
+type inflight struct {
+	mu   sync.Mutex
+	byID map[string]inflightEntry
+	byNS map[string]int
+}
+
+type inflightEntry struct {
+	ns      string
+	expires time.Time
+}
+
+func newInflight() *inflight {
+	return &inflight{byID: map[string]inflightEntry{}, byNS: map[string]int{}}
+}
+
+// add records activation id of ns and returns the namespace's count. An
+// entry whose completion never arrives is dropped after ttl.
+func (f *inflight) add(id, ns string, ttl time.Duration) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if len(f.byID) >= 1024 {
+		for k, e := range f.byID {
+			if now.After(e.expires) {
+				f.dropLocked(k, e)
+			}
+		}
+	}
+	f.byID[id] = inflightEntry{ns: ns, expires: now.Add(ttl)}
+	f.byNS[ns]++
+	return f.byNS[ns]
+}
+
+// done frees the slot of id.
+func (f *inflight) done(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e, ok := f.byID[id]; ok {
+		f.dropLocked(id, e)
+	}
+}
+
+func (f *inflight) dropLocked(id string, e inflightEntry) {
+	delete(f.byID, id)
+	if f.byNS[e.ns]--; f.byNS[e.ns] <= 0 {
+		delete(f.byNS, e.ns)
+	}
+}
+
+// emitEvent publishes a user event unless they are disabled. A failure is
+// logged: events never fail an invocation.
+func (c *Controller) emitEvent(ctx context.Context, ev message.Event) {
+	if c.opts.DisableUserEvents {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.produce(ctx, message.TopicEvents, ev); err != nil {
+		c.log.Warn("user event not published", "type", ev.EventType, "err", err)
+	}
+}
+
+// emitConcurrency sends the ConcurrentInvocations metric of an admitted
+// activation.
+func (c *Controller) emitConcurrency(ctx context.Context, id *identity, n int) {
+	c.emitEvent(ctx, message.Event{
+		Source: c.instance, Subject: id.Subject, Namespace: id.Namespace, UserID: id.UUID,
+		EventType: message.EventMetric, Timestamp: time.Now().UnixMilli(),
+		Metric: &message.MetricEvent{MetricName: "ConcurrentInvocations", MetricValue: int64(n)},
+	})
+}
+
+// emitActivation sends the Activation event of an activation the controller
+// wrote (a sequence), as EventMessage.from does: name from the path
+// annotation, memory from the limits annotation, causedBy only "sequence".
+func (c *Controller) emitActivation(ctx context.Context, id *identity, a entity.Activation) {
+	path, _ := a.Annotations.String("path")
+	kind, _ := a.Annotations.String("kind")
+	if path == "" || kind == "" {
+		return
+	}
+	body := &message.ActivationEvent{Name: path, ActivationID: a.ActivationID, StatusCode: a.Response.StatusCode,
+		Kind: kind, Conductor: a.Annotations.Bool("conductor"), Size: a.Response.Size}
+	if a.Duration != nil {
+		body.Duration = *a.Duration
+	}
+	body.WaitTime = annotationInt(a.Annotations, "waitTime")
+	body.InitTime = annotationInt(a.Annotations, "initTime")
+	if raw, ok := a.Annotations.Get("limits"); ok {
+		var l entity.Limits
+		if json.Unmarshal(raw, &l) == nil {
+			body.Memory = l.Memory
+		}
+	}
+	if cb, _ := a.Annotations.String("causedBy"); cb == entity.KindSequence {
+		body.CausedBy = cb
+	}
+	body.UserDefinedStatusCode = userDefinedStatusCode(a.Response.Result)
+	c.emitEvent(ctx, message.Event{Source: c.instance, Subject: a.Subject, Namespace: a.Namespace, UserID: id.UUID,
+		EventType: message.EventActivation, Timestamp: time.Now().UnixMilli(), Activation: body})
+}
+
+func annotationInt(kv entity.KeyValues, key string) int64 {
+	raw, ok := kv.Get(key)
+	if !ok {
+		return 0
+	}
+	var n int64
+	_ = json.Unmarshal(raw, &n)
+	return n
+}
+
+// userDefinedStatusCode is result.error.statusCode or result.statusCode; a
+// value that is not an integer counts as 400.
+func userDefinedStatusCode(result json.RawMessage) *int {
+	var r struct {
+		StatusCode json.RawMessage `json:"statusCode"`
+		Error      json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(result, &r) != nil {
+		return nil
+	}
+	raw := r.StatusCode
+	var e struct {
+		StatusCode json.RawMessage `json:"statusCode"`
+	}
+	if json.Unmarshal(r.Error, &e) == nil && len(e.StatusCode) > 0 {
+		raw = e.StatusCode
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	var n int
+	if json.Unmarshal(raw, &n) != nil {
+		n = 400
+	}
+	return &n
+}
