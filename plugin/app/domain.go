@@ -74,6 +74,7 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	actions := openwhisk.NewActions(whiskdb.New(client.DB(cfg.WhisksDB())), prod)
 	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
 		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg)})
+	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
 	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))}
 	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, DefaultGrace: cfg.RetireGrace,
 		Logger: a.opts.Logger, Registerer: a.reg})

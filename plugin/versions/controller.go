@@ -46,9 +46,12 @@ type Options struct {
 	// StubKind is the runtime kind of stubs for functions whose own kind
 	// is neither nodejs nor python (default "nodejs:20").
 	StubKind string
-	Logger   *slog.Logger
-	Metrics  *Metrics
-	Now      func() time.Time
+	// AnnotateDelay is how long after the last observed change of a
+	// function fnmgr writes its state annotations (default 2s).
+	AnnotateDelay time.Duration
+	Logger        *slog.Logger
+	Metrics       *Metrics
+	Now           func() time.Time
 }
 
 // Controller is safe for concurrent use; changes of one function are
@@ -62,6 +65,7 @@ type Controller struct {
 	m         *Metrics
 	now       func() time.Time
 	stubKind  string
+	ann       *annotator
 }
 
 // New returns a Controller.
@@ -75,11 +79,15 @@ func New(o Options) *Controller {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AnnotateDelay <= 0 {
+		o.AnnotateDelay = 2 * time.Second
+	}
 	if o.StubKind == "" {
 		o.StubKind = "nodejs:20"
 	}
 	return &Controller{reg: o.Registry, store: o.Storage, ow: o.Actions, retention: o.Retention,
-		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind}
+		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind,
+		ann: newAnnotator(o.AnnotateDelay)}
 }
 
 // Annotations fnmgr writes on the actions it manages.

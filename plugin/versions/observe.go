@@ -240,8 +240,8 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		if err := c.enforce(ctx, f); err != nil {
 			return err
 		}
-	} else if err := c.syncAnnotations(ctx, f); err != nil {
-		return err
+	} else {
+		c.scheduleAnnotations(ns, name)
 	}
 	return c.trim(ctx, f)
 }

@@ -53,7 +53,9 @@ func New(t *testing.T, backend string, retention int) *Env {
 		e.Store = storage.NewCouch(couchtest.DB(t, c, p+"artifacts"))
 	}
 	e.Actions = openwhisk.NewActions(e.Whisks, nil)
-	e.Ctl = versions.New(versions.Options{Registry: e.Reg, Storage: e.Store, Actions: e.Actions, Retention: retention})
+	e.Ctl = versions.New(versions.Options{Registry: e.Reg, Storage: e.Store, Actions: e.Actions, Retention: retention,
+		AnnotateDelay: 50 * time.Millisecond})
+	t.Cleanup(e.Ctl.Close)
 	e.Follow()
 	t.Cleanup(func() { e.Stop() })
 	return e
