@@ -22,7 +22,7 @@ COUCH_STAMP := $(COUCH_DIR)/node_modules/.npm-ci.stamp
 GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*')
 
 .DEFAULT_GOAL := build
-.PHONY: deps build run test test-unit bench lint fmt tidy-check clean
+.PHONY: deps build run test test-unit bench bench-stack lint fmt tidy-check clean
 
 deps: $(COUCH_STAMP)
 	$(GO) mod download
@@ -46,6 +46,14 @@ test-unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The gateway's added latency against the real local stack, side by side
+# with direct calls (docs/benchmarks.md). BENCH_STACK_FLAGS passes flags,
+# such as -endpoints .local/endpoints.json for a stack `make run` started.
+BENCH_STACK_FLAGS ?=
+bench-stack: deps build
+	$(GO) build -trimpath -o $(BIN)/gatewaylat ./tests/load/gatewaylat
+	./$(BIN)/gatewaylat $(BENCH_STACK_FLAGS)
 
 lint:
 	@out="$$($(GOFMT) -l $(GO_FILES) </dev/null)"; \

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,9 @@ type Options struct {
 	// CheckpointEvery bounds how often the checkpoint is written (default
 	// 500ms); it is always written when the feed goes idle.
 	CheckpointEvery time.Duration
+	// Workers is how many documents' changes are handled at once (default
+	// 16); changes of one document are always handled in feed order.
+	Workers int
 	// MinBackoff and MaxBackoff bound the reconnect delay (defaults 100ms, 10s).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
@@ -95,6 +99,9 @@ func New(o Options) (*Follower, error) {
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
 	}
 	if o.CheckpointEvery <= 0 {
 		o.CheckpointEvery = 500 * time.Millisecond
@@ -225,10 +232,34 @@ func (f *Follower) follow(ctx context.Context) (int, error) {
 			if r.err != nil {
 				return processed, fmt.Errorf("feed: read change: %w", r.err)
 			}
-			if err := f.handle(ctx, r.c); err != nil {
+			// Take what else has arrived, so a burst is handled
+			// concurrently; an idle feed handles one change at once.
+			batch := []Change{r.c}
+			var readErr error
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case r, ok := <-rows:
+					if !ok {
+						readErr = errors.New("feed: changes stream ended")
+						break more
+					}
+					if r.err != nil {
+						readErr = fmt.Errorf("feed: read change: %w", r.err)
+						break more
+					}
+					batch = append(batch, r.c)
+				default:
+					break more
+				}
+			}
+			if err := f.handleBatch(ctx, batch); err != nil {
 				return processed, err
 			}
-			processed++
+			processed += len(batch)
+			if readErr != nil {
+				return processed, readErr
+			}
 		}
 	}
 }
@@ -237,9 +268,8 @@ func (f *Follower) follow(ctx context.Context) (int, error) {
 // batches, so that CaughtUp means everything up to the connection was seen.
 func (f *Follower) catchUp(ctx context.Context, since string) error {
 	f.caughtUp.Store(false)
-	const batch = 500
 	for {
-		params := url.Values{"include_docs": {"true"}, "style": {"main_only"}, "limit": {strconv.Itoa(batch)}}
+		params := url.Values{"include_docs": {"true"}, "style": {"main_only"}, "limit": {strconv.Itoa(maxBatch)}}
 		if since != "" {
 			params.Set("since", since)
 		}
@@ -255,20 +285,22 @@ func (f *Follower) catchUp(ctx context.Context, since string) error {
 		if err != nil {
 			return fmt.Errorf("feed: catch up: decode: %w", err)
 		}
+		batch := make([]Change, 0, len(page.Results))
 		for _, raw := range page.Results {
 			c, _, err := decodeRow(raw)
 			if err != nil {
 				return err
 			}
-			if err := f.handle(ctx, c); err != nil {
-				return err
-			}
+			batch = append(batch, c)
+		}
+		if err := f.handleBatch(ctx, batch); err != nil {
+			return err
 		}
 		last := *f.lastSeq.Load()
 		if err := f.o.Checkpoints.Save(ctx, last); err != nil {
 			return fmt.Errorf("feed: save checkpoint: %w", err)
 		}
-		if len(page.Results) < batch {
+		if len(page.Results) < maxBatch {
 			return nil
 		}
 		since = last
@@ -311,14 +343,71 @@ func redact(err error) error {
 	return err
 }
 
-func (f *Follower) handle(ctx context.Context, c Change) error {
-	start := time.Now()
-	if err := f.o.Handler(ctx, c); err != nil {
-		f.o.Metrics.failed()
-		return fmt.Errorf("feed: handle change of %s: %w", c.ID, err)
+// maxBatch bounds the changes handled together.
+const maxBatch = 500
+
+// handleBatch hands a batch of changes to the Handler: changes of one
+// document in feed order, different documents concurrently (Options.Workers
+// at a time). The checkpoint moves past the batch only once all of it was
+// handled; after an error the whole batch is handed over again (Handlers
+// are idempotent).
+func (f *Follower) handleBatch(ctx context.Context, batch []Change) error {
+	if len(batch) == 0 {
+		return nil
 	}
-	f.o.Metrics.handled(time.Since(start))
-	seq := c.Seq
+	var order []string
+	byID := map[string][]Change{}
+	for _, c := range batch {
+		if _, ok := byID[c.ID]; !ok {
+			order = append(order, c.ID)
+		}
+		byID[c.ID] = append(byID[c.ID], c)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, f.o.Workers)
+	for _, id := range order {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(changes []Change) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, c := range changes {
+				start := time.Now()
+				if err := f.o.Handler(ctx, c); err != nil {
+					f.o.Metrics.failed()
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("feed: handle change of %s: %w", c.ID, err)
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+				f.o.Metrics.handled(time.Since(start))
+				f.o.Metrics.processed(c, f.caughtUp.Load())
+			}
+		}(byID[id])
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	seq := batch[len(batch)-1].Seq
 	f.lastSeq.Store(&seq)
 	return nil
 }

@@ -39,6 +39,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Functions serves the function endpoints; they answer 501 when nil.
 	Functions *Functions
+	// Controllers is the gateway's controller set behind /v1/controllers;
+	// those endpoints answer 501 when nil.
+	Controllers Controllers
 }
 
 // API is the admin API's http.Handler.
@@ -79,6 +82,11 @@ func New(o Options) (*API, error) {
 			a.ops[op] = h
 		}
 	}
+	if o.Controllers != nil {
+		for op, h := range controllerOps(a, o.Controllers) {
+			a.ops[op] = h
+		}
+	}
 	a.build()
 	return a, nil
 }
@@ -116,6 +124,9 @@ func (a *API) newRouter() *mux.Router {
 // template, bound the body, and (unless public) authenticate and authorize.
 func (a *API) wrap(rt route, h http.Handler) http.Handler {
 	tmpl := template(rt.path)
+	if rt.admin {
+		h = adminOnly(h)
+	}
 	if !rt.public {
 		h = a.authenticate(h)
 	}

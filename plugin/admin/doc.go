@@ -1,6 +1,8 @@
 // Package admin serves fnmgr's admin API (SPEC.md section 2): the function
-// routes under /v1/namespaces/{ns}/functions, /healthz, /readyz, /metrics
-// and the API's own OpenAPI description at /v1/openapi.json.
+// routes under /v1/namespaces/{ns}/functions, the gateway's controller set
+// at /v1/controllers (list, add, remove: admin token only, since it is the
+// deployment's), /healthz, /readyz, /metrics and the API's own OpenAPI
+// description at /v1/openapi.json.
 //
 // Routes are one table (routes.go); the embedded openapi.json describes
 // exactly that table, which a test checks both ways. A function route whose

@@ -67,7 +67,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 }
 
 // TestOpenAPIDescribesAuthAndErrors checks the policy the router applies:
-// public routes declare no security, the others declare 401 and 403.
+// public routes declare no security, admin-only routes the admin token,
+// the others the document's; all but the public declare 401 and 403.
 func TestOpenAPIDescribesAuthAndErrors(t *testing.T) {
 	var doc openAPIDocument
 	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
@@ -77,6 +78,14 @@ func TestOpenAPIDescribesAuthAndErrors(t *testing.T) {
 			if rt.public {
 				require.NotNil(t, op.Security)
 				require.Empty(t, *op.Security)
+				return
+			}
+			if rt.admin {
+				require.NotNil(t, op.Security, "admin-only routes declare their security")
+				require.Equal(t, []map[string][]string{{"adminToken": {}}}, *op.Security)
+				for _, code := range []string{"401", "403", "501"} {
+					require.Contains(t, op.Responses, code)
+				}
 				return
 			}
 			require.Nil(t, op.Security, "authenticated routes use the document's security")

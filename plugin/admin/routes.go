@@ -8,8 +8,9 @@ import (
 // Path templates. {fn} matches "name" or "package/name" (see the package
 // doc); with the router matching encoded paths, "pkg%2Fname" is one segment.
 const (
-	functionsPath = "/v1/namespaces/{ns}/functions"
-	fnPattern     = "{fn:[^/]+(?:/[^/]+)?}"
+	functionsPath   = "/v1/namespaces/{ns}/functions"
+	controllersPath = "/v1/controllers"
+	fnPattern       = "{fn:[^/]+(?:/[^/]+)?}"
 )
 
 // route is one admin API route. The table below is the single source of
@@ -19,13 +20,15 @@ type route struct {
 	path   string // mux template, variables may carry a pattern
 	op     string // the OpenAPI operationId
 	public bool   // served without credentials
+	admin  bool   // deployment-wide: the admin token only (403 for subject keys)
 }
 
 func fnRoute(method, sub, op string) route {
 	return route{method: method, path: functionsPath + "/" + fnPattern + sub, op: op}
 }
 
-// routes lists every route of SPEC.md section 2. Order matters: mux takes
+// routes lists every route of SPEC.md section 2, and the gateway's
+// controller set (section 4). Order matters: mux takes
 // the first match, so the sub-resources of a function come before the
 // function itself (otherwise "pkg/versions" would be read as a function).
 var routes = []route{
@@ -55,6 +58,10 @@ var routes = []route{
 	fnRoute(http.MethodGet, "/optimizations/{id}", "getOptimization"),
 	fnRoute(http.MethodDelete, "/optimizations/{id}", "cancelOptimization"),
 	fnRoute(http.MethodGet, "", "getFunction"),
+
+	{method: http.MethodGet, path: controllersPath, op: "listControllers", admin: true},
+	{method: http.MethodPost, path: controllersPath, op: "addController", admin: true},
+	{method: http.MethodDelete, path: controllersPath, op: "removeController", admin: true},
 }
 
 var varPatternRE = regexp.MustCompile(`\{(\w+):[^}]*\}`)

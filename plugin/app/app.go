@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -60,6 +61,7 @@ type App struct {
 	started     bool
 	adminAddr   string
 	gatewayAddr string
+	gw          *gateway.Gateway
 }
 
 // New validates o and registers the metrics; it starts nothing.
@@ -139,6 +141,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
+	if err := gw.Start(ctx); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	a.lc.onStop("gateway health checks", gw.Stop)
+	a.gw = gw
 	api, err := admin.New(admin.Options{
 		Logger:        a.opts.Logger,
 		Metrics:       a.httpM,
@@ -147,6 +154,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		AdminToken:    cfg.AdminToken,
 		Ready:         a.ready.reasons,
 		Functions:     d.functions,
+		Controllers:   gw,
 	})
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
@@ -220,6 +228,22 @@ func (a *App) GatewayAddr() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.gatewayAddr
+}
+
+// SetControllers replaces the gateway's controllers (on a configuration
+// reload): calls in flight finish where they are, new calls go to the new
+// set. Before Start it fails.
+func (a *App) SetControllers(urls []*url.URL) error {
+	a.mu.Lock()
+	gw := a.gw
+	a.mu.Unlock()
+	if gw == nil {
+		return errors.New("app: SetControllers before Start")
+	}
+	if err := gw.SetControllers(urls); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	return nil
 }
 
 // Stop stops every component in reverse order of start. When ctx has no

@@ -30,9 +30,10 @@ import (
 
 // Readiness conditions of the domain.
 const (
-	condChanges = "changes"
-	condRoutes  = "routes"
-	condKafka   = "kafka"
+	condChanges  = "changes"
+	condRoutes   = "routes"
+	condKafka    = "kafka"
+	condRecovery = "recovery"
 )
 
 // domain is fnmgr's own machinery: the Meta Registry, the Storage Handler,
@@ -142,6 +143,7 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	a.ready.set(condChanges, "catching up with the whisks change feed")
 	a.ready.set(condRoutes, "loading the routing table")
 	a.ready.set(condKafka, "joining the Kafka consumer groups")
+	a.ready.set(condRecovery, "finishing transitions a restart cut short")
 	run("whisks change feed", whisks.Run)
 	run("registry change feed", regFeed.Run)
 	run("health listener", health.Run)
@@ -161,7 +163,8 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 					a.log.Warn("recovering interrupted transitions", "err", err)
 				} else {
 					recovered = true
-					run("purge", func(ctx context.Context) error { return lc.Run(ctx, 30*time.Second) })
+					a.ready.set(condRecovery, "")
+					run("purge", func(ctx context.Context) error { return lc.Run(ctx, time.Minute) })
 				}
 			}
 			select {

@@ -29,6 +29,7 @@ const (
 	FlagMaxMemory       = "max-memory"
 	FlagMaxGPUNum       = "max-gpu-num"
 	FlagRetireGrace     = "retire-grace"
+	FlagConfig          = "config"
 )
 
 // Environment variables, one for each flag.
@@ -51,6 +52,7 @@ const (
 	EnvMaxMemory       = "FNMGR_MAX_MEMORY"
 	EnvMaxGPUNum       = "FNMGR_MAX_GPU_NUM"
 	EnvRetireGrace     = "FNMGR_RETIRE_GRACE"
+	EnvConfig          = "FNMGR_CONFIG"
 )
 
 // raw holds the settings as strings, before validation.
@@ -61,6 +63,7 @@ type raw struct {
 	logLevel, logFormat, shutdownTimeout          string
 	storage, storageDir, retention                string
 	maxMemory, maxGPUNum, retireGrace             string
+	configFile                                    string
 }
 
 func defaultRaw() raw {
@@ -90,6 +93,9 @@ type setting struct {
 	field            func(*raw) *string
 }
 
+// reloadable lists the settings `fnmgr serve` applies again on SIGHUP.
+var reloadable = map[string]bool{FlagControllers: true, FlagLogLevel: true}
+
 var settings = []setting{
 	{FlagAdminAddr, EnvAdminAddr, "admin API listen address (host:port)", false, func(r *raw) *string { return &r.adminAddr }},
 	{FlagGatewayAddr, EnvGatewayAddr, "gateway listen address (host:port)", false, func(r *raw) *string { return &r.gatewayAddr }},
@@ -109,6 +115,7 @@ var settings = []setting{
 	{FlagMaxMemory, EnvMaxMemory, "MAX_MEMORY in MB for run-time settings; 0 takes the largest invoker user memory from health pings", false, func(r *raw) *string { return &r.maxMemory }},
 	{FlagMaxGPUNum, EnvMaxGPUNum, "MAX_GPU_NUM: the most GPUs a node offers a function", false, func(r *raw) *string { return &r.maxGPUNum }},
 	{FlagRetireGrace, EnvRetireGrace, "default grace period before a retired function is purged (Go duration)", false, func(r *raw) *string { return &r.retireGrace }},
+	{FlagConfig, EnvConfig, "JSON configuration file: an object whose keys are these flags' names (see docs/configuration.md)", false, func(r *raw) *string { return &r.configFile }},
 }
 
 // Parse builds Options from args (without the program and subcommand
@@ -122,9 +129,19 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(output)
 	r := defaultRaw()
+	defaults := r
+	file := configFileArg(args)
+	if file == "" {
+		file = getenv(EnvConfig)
+	}
+	if file != "" {
+		if err := loadFile(file, &r); err != nil {
+			return Options{}, err
+		}
+	}
 	for _, s := range settings {
 		p := s.field(&r)
-		def := *p
+		def := *s.field(&defaults)
 		if v := getenv(s.env); v != "" {
 			*p = v
 		}
@@ -142,7 +159,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		fs.StringVar(p, s.flag, *p, usage)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nFlags (a flag wins over its environment variable):\n", name)
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nFlags (a flag wins over its environment variable, which wins over the --config file):\n", name)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -81,6 +81,9 @@ type Options struct {
 	MaxGPUNum int
 	// RetireGrace is the default grace period before a purge.
 	RetireGrace time.Duration
+	// ConfigFile is the JSON file the settings were read from, if any;
+	// `fnmgr serve` reads it again on SIGHUP.
+	ConfigFile string
 }
 
 // RegistryDB is fnmgr's Meta Registry database.
@@ -140,6 +143,7 @@ func (o Options) LogValue() slog.Value {
 		slog.Int("max_memory_mb", o.MaxMemoryMB),
 		slog.Int("max_gpu_num", o.MaxGPUNum),
 		slog.Duration("retire_grace", o.RetireGrace),
+		slog.String("config_file", o.ConfigFile),
 	)
 }
 

@@ -28,6 +28,7 @@ func build(r raw) (Options, error) {
 		AdminToken:     strings.TrimSpace(r.adminToken),
 		AdminTokenFile: strings.TrimSpace(r.adminTokenFile),
 		LogFormat:      strings.ToLower(strings.TrimSpace(r.logFormat)),
+		ConfigFile:     strings.TrimSpace(r.configFile),
 	}
 	for _, c := range splitList(r.controllers) {
 		u, err := parseHTTPURL(c)

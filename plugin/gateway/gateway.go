@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -18,13 +17,20 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
 )
 
+// Health check defaults.
+const (
+	DefaultHealthInterval = time.Second
+	DefaultHealthTimeout  = time.Second
+)
+
 // Options configures a Gateway.
 type Options struct {
 	// Controllers are the controllers' base URLs; at least one.
 	Controllers []*url.URL
 	// Router decides before proxying; PassThrough when nil.
 	Router Router
-	// Logger gets one debug line per request and the proxy's errors.
+	// Logger gets one debug line per request, the proxy's errors and
+	// every change of a controller's health.
 	Logger *slog.Logger
 	// HTTPMetrics counts and times requests; optional.
 	HTTPMetrics *httpapi.Metrics
@@ -32,35 +38,61 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Transport reaches the controllers; when nil, a transport like
 	// http.DefaultTransport without automatic compression (so bodies and
-	// Content-Encoding pass unchanged).
+	// Content-Encoding pass unchanged) that counts the bytes it writes.
+	// With another Transport, a failed invocation is sent again only when
+	// no connection was made.
 	Transport http.RoundTripper
+	// HealthInterval is the period of the active health checks (GET / on
+	// every controller) once Start has run; DefaultHealthInterval when
+	// zero, none when negative (then an ejected controller stays out until
+	// Upstream.SetHealthy(true)).
+	HealthInterval time.Duration
+	// HealthTimeout bounds one health check; DefaultHealthTimeout when
+	// zero.
+	HealthTimeout time.Duration
+	// MaxReplayBody is the largest request body kept to be sent again on
+	// another controller; DefaultMaxReplayBody when zero.
+	MaxReplayBody int64
 }
 
 // Gateway proxies the OpenWhisk API to the controllers. It is safe for
 // concurrent use.
 type Gateway struct {
+	opts    Options
 	log     *slog.Logger
 	router  Router
 	metrics *metrics
 	proxy   *httputil.ReverseProxy
 	handler http.Handler
+	tr      http.RoundTripper
 
 	// upstreams is the current set: every request loads it; SetControllers
 	// builds a new set aside and swaps it in, serialized by setMu.
 	upstreams atomic.Pointer[upstreamSet]
 	setMu     sync.Mutex
+
+	health *checker
 }
 
-// New builds a Gateway.
+// New builds a Gateway. Its health checks start with Start.
 func New(o Options) (*Gateway, error) {
 	if len(o.Controllers) == 0 {
-		return nil, errors.New("gateway: at least one controller URL is needed")
+		return nil, ErrNoController
 	}
 	if o.Registerer == nil {
 		return nil, errors.New("gateway: Options.Registerer is required")
 	}
 	if o.Router == nil {
 		o.Router = PassThrough
+	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.HealthTimeout <= 0 {
+		o.HealthTimeout = DefaultHealthTimeout
+	}
+	if o.MaxReplayBody <= 0 {
+		o.MaxReplayBody = DefaultMaxReplayBody
 	}
 	log := o.Logger
 	if log == nil {
@@ -74,14 +106,19 @@ func New(o Options) (*Gateway, error) {
 	if tr == nil {
 		tr = defaultTransport()
 	}
-	g := &Gateway{log: log.With("component", "gateway"), router: o.Router, metrics: m}
+	g := &Gateway{opts: o, log: log.With("component", "gateway"), router: o.Router, metrics: m, tr: tr}
 	if err := g.SetControllers(o.Controllers); err != nil {
 		return nil, err
 	}
+	g.health = newChecker(g, o.HealthInterval, o.HealthTimeout)
 	g.proxy = &httputil.ReverseProxy{
-		Rewrite:        g.rewrite,
-		Transport:      instrumentedTransport{next: tr, m: m},
-		FlushInterval:  -1, // stream: flush after every write
+		Rewrite:   g.rewrite,
+		Transport: balancer{g: g, next: tr},
+		// 0: a response of known length is written once; one of unknown
+		// length (chunked, streaming) or an event stream is flushed after
+		// every write (httputil.ReverseProxy decides per response).
+		FlushInterval:  0,
+		BufferPool:     newBufferPool(),
 		ErrorHandler:   g.proxyError,
 		ModifyResponse: dropUpstreamRequestID,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
@@ -95,48 +132,22 @@ func New(o Options) (*Gateway, error) {
 	return g, nil
 }
 
-func defaultTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil, // controllers are reached directly
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     false,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
+// Start starts the active health checks (unless Options.HealthInterval is
+// negative). They run until Stop.
+func (g *Gateway) Start(ctx context.Context) error { return g.health.start(ctx) }
+
+// Stop ends the health checks and closes idle connections to the
+// controllers. Requests in flight are the HTTP server's to drain.
+func (g *Gateway) Stop(ctx context.Context) error {
+	err := g.health.stop(ctx)
+	if ci, ok := g.tr.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
 	}
+	return err
 }
 
 // ServeHTTP proxies one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
-
-// SetControllers replaces the controllers. Requests already on their way
-// finish on the controller they picked; a controller that stays keeps its
-// health. Removed controllers' metrics are dropped.
-func (g *Gateway) SetControllers(urls []*url.URL) error {
-	g.setMu.Lock()
-	defer g.setMu.Unlock()
-	old := g.upstreams.Load()
-	next, err := newUpstreamSet(urls, old)
-	if err != nil {
-		return err
-	}
-	g.upstreams.Store(next)
-	if old != nil {
-		for _, up := range old.list {
-			if next.find(up.URL.String()) == nil {
-				g.metrics.forget(up.Name)
-			}
-		}
-	}
-	return nil
-}
-
-// Upstreams returns the current controllers, for health checks to mark.
-func (g *Gateway) Upstreams() []*Upstream {
-	return append([]*Upstream(nil), g.upstreams.Load().list...)
-}
 
 // routeLabel is the route template of a proxied path, for logs and
 // metrics; "" for paths the gateway does not serve.
@@ -154,19 +165,8 @@ func routeLabel(path string) string {
 	return ""
 }
 
-type targetKey struct{}
-
-// target is where the proxy sends one request.
-type target struct {
-	upstream *Upstream
-	// path and rawPath replace the request's path when a Router asked.
-	path, rawPath string
-}
-
-func targetFrom(ctx context.Context) (target, bool) {
-	t, ok := ctx.Value(targetKey{}).(target)
-	return t, ok
-}
+// msgNoController answers when no controller is healthy.
+const msgNoController = "No OpenWhisk controller is available: every controller failed its health check or refused the connection; try again shortly."
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	route := routeLabel(r.URL.Path)
@@ -180,12 +180,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, d.Status, d.Message)
 		return
 	}
-	up := g.upstreams.Load().pick()
-	if up == nil {
-		httpapi.WriteError(w, r, http.StatusServiceUnavailable, "No controller is available; try again shortly.")
-		return
-	}
-	t := target{upstream: up}
+	c := &call{path: r.URL.Path, rawPath: r.URL.RawPath, idempotent: idempotent(r)}
 	if d.Path != "" {
 		p, err := url.PathUnescape(d.Path)
 		if err != nil || !strings.HasPrefix(p, "/") {
@@ -193,18 +188,32 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 			httpapi.WriteError(w, r, http.StatusInternalServerError, "The gateway could not route the request.")
 			return
 		}
-		t.path = strings.TrimRight(up.URL.Path, "/") + p
-		t.rawPath = strings.TrimRight(up.URL.EscapedPath(), "/") + d.Path
+		c.path, c.rawPath = p, d.Path
 	}
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+	if c.upstream = g.upstreams.Load().pick(nil); c.upstream == nil {
+		httpapi.WriteError(w, r, http.StatusServiceUnavailable, msgNoController)
+		return
+	}
+	var err error
+	if c.body, c.replayable, err = replayBody(r, g.opts.MaxReplayBody); err != nil {
+		if r.Context().Err() == nil {
+			httpapi.WriteError(w, r, http.StatusBadRequest, "The request body could not be read.")
+		}
+		return
+	}
+	if !c.replayable {
+		c.streamed = &trackedBody{ReadCloser: r.Body}
+		r.Body = c.streamed
+	}
+	c.upstream.inFlight.Add(1)
+	defer func() { c.upstream.inFlight.Add(-1) }()
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
 }
 
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
-	t, _ := targetFrom(pr.In.Context())
-	pr.SetURL(t.upstream.URL)
-	if t.path != "" {
-		pr.Out.URL.Path, pr.Out.URL.RawPath = t.path, t.rawPath
-	}
+	c := callFrom(pr.In.Context())
+	u := c.upstream.target(c.path, c.rawPath, pr.Out.URL.RawQuery)
+	pr.Out.URL, pr.Out.Host = &u, ""
 	pr.SetXForwarded()
 	// The controller uses X-Request-ID as its transaction id, so its errors
 	// carry the same code as ours.
@@ -222,12 +231,27 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	if r.Context().Err() != nil {
 		return // the client went away; nobody reads the answer
 	}
-	t, _ := targetFrom(r.Context())
 	name := ""
-	if t.upstream != nil {
-		name = t.upstream.Name
+	if c := callFrom(r.Context()); c != nil {
+		name = c.upstream.Name
 	}
 	g.log.WarnContext(r.Context(), "controller did not answer", "controller", name, "err", err,
 		"request_id", httpapi.RequestID(r.Context()))
+	var ns notSentError
+	if errors.As(err, &ns) {
+		httpapi.WriteError(w, r, http.StatusServiceUnavailable, msgNoController)
+		return
+	}
 	httpapi.WriteError(w, r, http.StatusBadGateway, "The controller did not answer; try again shortly.")
 }
+
+// bufferPool lends the proxy its 32 KiB copy buffers, which it would
+// otherwise allocate for every response.
+type bufferPool struct{ p *sync.Pool }
+
+func newBufferPool() bufferPool {
+	return bufferPool{p: &sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (b bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b bufferPool) Put(p []byte) { b.p.Put(&p) }

@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -17,7 +20,7 @@ import (
 )
 
 func TestTransparent(t *testing.T) {
-	up := newUpstream(t, "c0", func(w http.ResponseWriter, r *http.Request) {
+	up := newFake(t, "c0", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Openwhisk-Activation-Id", "0123456789abcdef0123456789abcdef")
 		w.Header().Add("X-Multi", "a")
 		w.Header().Add("X-Multi", "b")
@@ -56,7 +59,7 @@ func TestTransparent(t *testing.T) {
 }
 
 func TestRoutesAndRefusals(t *testing.T) {
-	up := newUpstream(t, "c0", nil)
+	up := newFake(t, "c0", nil)
 	router := RouterFunc(func(r *http.Request) Decision {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/actions/blocked"):
@@ -107,7 +110,7 @@ func TestRoutesAndRefusals(t *testing.T) {
 }
 
 func TestRoundRobinAndSwap(t *testing.T) {
-	a, b, c := newUpstream(t, "a", nil), newUpstream(t, "b", nil), newUpstream(t, "c", nil)
+	a, b, c := newFake(t, "a", nil), newFake(t, "b", nil), newFake(t, "c", nil)
 	f := newFixture(t, nil, a, b, c)
 	get := func() string {
 		resp, err := http.Get(f.srv.URL + "/api/v1")
@@ -143,20 +146,9 @@ func TestRoundRobinAndSwap(t *testing.T) {
 	for range 3 {
 		require.Equal(t, "c", get())
 	}
-	require.Equal(t, 0, seriesCount(t, f.reg, "fnmgr_gateway_upstream_errors_total"))
-	names := map[string]bool{}
-	mfs, err := f.reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != "fnmgr_gateway_upstream_duration_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			names[m.GetLabel()[0].GetValue()] = true
-		}
-	}
-	require.Equal(t, map[string]bool{mustURL(t, c.URL).Host: true, mustURL(t, a.URL).Host: true}, names,
-		"the removed controller's label set is gone")
+	require.Equal(t, map[string]bool{mustURL(t, c.URL).Host: true, mustURL(t, a.URL).Host: true}, controllerLabels(t, f.reg),
+		"the removed controller's series are gone")
+	require.Zero(t, metricValue(t, f.reg, "fnmgr_gateway_upstream_errors_total", map[string]string{"controller": mustURL(t, a.URL).Host}))
 
 	require.Error(t, f.gw.SetControllers([]*url.URL{mustURL(t, c.URL), mustURL(t, c.URL)}), "duplicates are refused")
 	require.Error(t, f.gw.SetControllers([]*url.URL{mustURL(t, "ftp://x")}))
@@ -164,7 +156,7 @@ func TestRoundRobinAndSwap(t *testing.T) {
 
 func TestStreaming(t *testing.T) {
 	release := make(chan struct{})
-	up := newUpstream(t, "c0", func(w http.ResponseWriter, r *http.Request) {
+	up := newFake(t, "c0", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "first\n")
 		w.(http.Flusher).Flush()
@@ -186,23 +178,27 @@ func TestStreaming(t *testing.T) {
 }
 
 func TestControllerDown(t *testing.T) {
-	up := newUpstream(t, "c0", nil)
+	up := newFake(t, "c0", nil)
 	f := newFixture(t, nil, up)
 	up.Close()
 	resp, err := http.Get(f.srv.URL + "/api/v1")
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	require.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "nothing was sent: the only controller refused the connection")
 	var e entity.Error
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 	require.Equal(t, resp.Header.Get(httpapi.RequestIDHeader), e.Code)
-	require.Equal(t, 1, seriesCount(t, f.reg, "fnmgr_gateway_upstream_errors_total"))
+	require.Contains(t, e.Error, "No OpenWhisk controller is available")
+	host := mustURL(t, up.URL).Host
+	require.Equal(t, 1.0, metricValue(t, f.reg, "fnmgr_gateway_upstream_errors_total", map[string]string{"controller": host}))
+	require.Equal(t, 0.0, metricValue(t, f.reg, "fnmgr_gateway_controller_healthy", map[string]string{"controller": host}))
+	require.Equal(t, 1.0, metricValue(t, f.reg, "fnmgr_gateway_ejections_total", map[string]string{"controller": host, "reason": ReasonConnectionError}))
 }
 
 // TestConcurrentSwap runs requests while the controller set changes (run
 // with -race).
 func TestConcurrentSwap(t *testing.T) {
-	a, b := newUpstream(t, "a", nil), newUpstream(t, "b", nil)
+	a, b := newFake(t, "a", nil), newFake(t, "b", nil)
 	f := newFixture(t, nil, a)
 	sets := [][]*url.URL{{mustURL(t, a.URL)}, {mustURL(t, b.URL)}, {mustURL(t, a.URL), mustURL(t, b.URL)}}
 	done := make(chan struct{})
@@ -236,4 +232,73 @@ func TestConcurrentSwap(t *testing.T) {
 	}
 	wg.Wait()
 	<-done
+}
+
+// TestBodies: bodies reach the controller whole, replayable or streamed,
+// and the controller's own size limit (OpenWhisk's 1 MB payload) answers.
+func TestBodies(t *testing.T) {
+	const limit = 1 << 20
+	ctrl := newFake(t, "c0", func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, `{"error":"The request content was malformed:\nrequest entity too large"}`)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		_, _ = fmt.Fprintf(w, "%d %d %s", r.ContentLength, len(b), r.Header.Get(httpapi.RequestIDHeader))
+	})
+	f := newFixture(t, nil, ctrl)
+	big := strings.Repeat("x", 2*limit)
+	tests := []struct {
+		name    string
+		body    io.Reader
+		length  int64 // -1: chunked
+		want    int
+		wantLen int
+	}{
+		{"small, with length", strings.NewReader(`{"a":1}`), 7, 200, 7},
+		{"small, chunked", io.MultiReader(strings.NewReader(`{"a":`), strings.NewReader(`1}`)), -1, 200, 7},
+		{"empty", nil, 0, 200, 0},
+		{"over the limit, with length: the controller's 413", strings.NewReader(big), int64(len(big)), 413, 0},
+		{"over the limit, chunked: streamed", io.MultiReader(strings.NewReader(big)), -1, 200, len(big)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", f.srv.URL+"/api/v1/namespaces/guest/actions/x", tc.body)
+			require.NoError(t, err)
+			req.ContentLength = tc.length
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, resp.StatusCode, string(b))
+			if tc.want != 200 {
+				require.Contains(t, string(b), "too large")
+				return
+			}
+			var cl, n int
+			var rid string
+			_, err = fmt.Sscanf(string(b), "%d %d %s", &cl, &n, &rid)
+			require.NoError(t, err, string(b))
+			require.Equal(t, tc.wantLen, n)
+			require.Equal(t, resp.Header.Get(httpapi.RequestIDHeader), rid, "a request id is added and sent on")
+		})
+	}
+}
+
+// TestBasePath: a controller behind a path prefix gets it on every call
+// and on its health check.
+func TestBasePath(t *testing.T) {
+	ctrl := newFake(t, "c0", nil)
+	f := newFixtureWith(t, func(o *Options) {
+		o.Controllers = urls(t, ctrl.URL+"/ow/")
+		o.HealthInterval = time.Hour
+	})
+	status, _ := f.do(t, "GET", "/api/v1/namespaces/guest/actions/demo%2Fhello?x=1", "")
+	require.Equal(t, 200, status)
+	require.Equal(t, "/ow/api/v1/namespaces/guest/actions/demo%2Fhello?x=1", ctrl.lastSeen().uri)
+	require.NoError(t, f.gw.Start(context.Background()))
+	require.Eventually(t, func() bool { return ctrl.lastSeen().uri == "/ow/" }, 5*time.Second, tick)
+	require.Equal(t, mustURL(t, ctrl.URL).Host+"/ow", f.gw.Controllers()[0].Name)
 }

@@ -2,35 +2,52 @@ package gateway
 
 import (
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // metrics are the gateway's own; request counts come from httpapi.Metrics.
+// Every series is labelled by controller (its host:port, a bounded set);
+// a removed controller's series are deleted.
 type metrics struct {
 	upstreamDuration *prometheus.HistogramVec
 	upstreamErrors   *prometheus.CounterVec
+	healthy          *prometheus.GaugeVec
+	retries          *prometheus.CounterVec
+	ejections        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "fnmgr", "gateway"
 	m := &metrics{
 		upstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "fnmgr",
-			Subsystem: "gateway",
-			Name:      "upstream_duration_seconds",
-			Help:      "Time from sending a request to a controller to its response headers, by controller.",
-			Buckets:   []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+			Namespace: ns, Subsystem: sub,
+			Name:    "upstream_duration_seconds",
+			Help:    "Time from sending a request to a controller to its response headers, by controller.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"controller"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "fnmgr",
-			Subsystem: "gateway",
-			Name:      "upstream_errors_total",
-			Help:      "Requests a controller did not answer (connection refused, reset, …), by controller.",
+			Namespace: ns, Subsystem: sub,
+			Name: "upstream_errors_total",
+			Help: "Requests a controller did not answer (connection refused, reset, …), by controller.",
 		}, []string{"controller"}),
+		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub,
+			Name: "controller_healthy",
+			Help: "1 while the controller takes requests, 0 while it is ejected.",
+		}, []string{"controller"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub,
+			Name: "retries_total",
+			Help: "Requests sent again to another controller after this one failed them before they could have started, by the controller that failed.",
+		}, []string{"controller"}),
+		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub,
+			Name: "ejections_total",
+			Help: "Times a controller was marked unhealthy, by controller and reason (health_check, connection_error, unavailable, manual).",
+		}, []string{"controller", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.upstreamDuration, m.upstreamErrors} {
+	for _, c := range []prometheus.Collector{m.upstreamDuration, m.upstreamErrors, m.healthy, m.retries, m.ejections} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}
@@ -38,28 +55,42 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// forget drops the label sets of a controller that was removed.
+// upstreamMetrics are one controller's series, resolved once so that the
+// request path does no label lookup, and so that a request finishing on a
+// removed controller does not bring its deleted series back.
+type upstreamMetrics struct {
+	duration  prometheus.Observer
+	errors    prometheus.Counter
+	healthy   prometheus.Gauge
+	retries   prometheus.Counter
+	ejections map[string]prometheus.Counter
+}
+
+func (m *metrics) forUpstream(name string) upstreamMetrics {
+	um := upstreamMetrics{
+		duration:  m.upstreamDuration.WithLabelValues(name),
+		errors:    m.upstreamErrors.WithLabelValues(name),
+		healthy:   m.healthy.WithLabelValues(name),
+		retries:   m.retries.WithLabelValues(name),
+		ejections: map[string]prometheus.Counter{},
+	}
+	for _, r := range []string{ReasonHealthCheck, ReasonConnectionError, ReasonUnavailable, ReasonManual} {
+		um.ejections[r] = m.ejections.WithLabelValues(name, r)
+	}
+	return um
+}
+
+func (um upstreamMetrics) ejected(reason string) {
+	if c, ok := um.ejections[reason]; ok {
+		c.Inc()
+	}
+}
+
+// forget drops the series of a controller that was removed.
 func (m *metrics) forget(controller string) {
 	m.upstreamDuration.DeleteLabelValues(controller)
 	m.upstreamErrors.DeleteLabelValues(controller)
-}
-
-// instrumentedTransport times each round trip to the controller the
-// request was sent to.
-type instrumentedTransport struct {
-	next http.RoundTripper
-	m    *metrics
-}
-
-func (t instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := time.Now()
-	resp, err := t.next.RoundTrip(req)
-	if tg, ok := targetFrom(req.Context()); ok {
-		if err != nil && req.Context().Err() == nil {
-			t.m.upstreamErrors.WithLabelValues(tg.upstream.Name).Inc()
-		} else if err == nil {
-			t.m.upstreamDuration.WithLabelValues(tg.upstream.Name).Observe(time.Since(start).Seconds())
-		}
-	}
-	return resp, err
+	m.healthy.DeleteLabelValues(controller)
+	m.retries.DeleteLabelValues(controller)
+	m.ejections.DeletePartialMatch(prometheus.Labels{"controller": controller})
 }

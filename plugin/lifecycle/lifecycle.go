@@ -47,6 +47,7 @@ type Controller struct {
 	log         *slog.Logger
 	now         func() time.Time
 	transitions *prometheus.CounterVec
+	wake        chan struct{} // a retire asks the purge loop to look again
 }
 
 // New returns a Controller.
@@ -61,7 +62,7 @@ func New(o Options) *Controller {
 		o.Now = time.Now
 	}
 	c := &Controller{reg: o.Registry, ver: o.Versions, inv: o.Invoker, grace: o.DefaultGrace,
-		log: o.Logger.With("component", "lifecycle"), now: o.Now,
+		log: o.Logger.With("component", "lifecycle"), now: o.Now, wake: make(chan struct{}, 1),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "lifecycle",
 			Name: "transitions_total", Help: "Lifecycle transitions completed, by operation and resulting state."},
 			[]string{"op", "state"})}
@@ -216,7 +217,12 @@ func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, gr
 	if err != nil {
 		return f, err
 	}
-	return c.finish(ctx, f, registry.Retired, "")
+	f, err = c.finish(ctx, f, registry.Retired, "")
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return f, err
 }
 
 // History returns the audit of ns/name's transitions.

@@ -196,3 +196,19 @@ func TestRecoverFinishesInterruptedBlock(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestPurgeLoopWakesOnRetire(t *testing.T) {
+	e, lc := newLC(t)
+	ctx, cancel := context.WithCancel(e.Ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = lc.Run(ctx, time.Minute) }()
+	defer func() { cancel(); <-done }()
+	e.Put("soon", "nodejs:20", "function main(){return {}}", 256, nil)
+	e.WaitRevisions("soon", 1)
+	_, err := lc.Retire(ctx, "guest", "soon", "", "ops", 300*time.Millisecond)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		f, err := e.Reg.GetFunction(ctx, "guest", "soon")
+		return err == nil && f.Purged
+	}, 5*time.Second, 20*time.Millisecond, "purged soon after its grace period, long before the loop's interval")
+}

@@ -76,18 +76,27 @@ func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error 
 	}
 }
 
-// Run purges retired functions whose grace period has elapsed, checking
-// every interval, until ctx ends.
+// Run purges retired functions when their grace period ends, until ctx
+// ends. It sleeps until the earliest purge due (or rescan, at most, every
+// interval) and wakes early when a function is retired.
 func (c *Controller) Run(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
-		if err := c.PurgeDue(ctx); err != nil && ctx.Err() == nil {
+		next, err := c.purgeDue(ctx)
+		if err != nil && ctx.Err() == nil {
 			c.log.Warn("purge", "err", err)
+			next = c.now().Add(min(interval, 5*time.Second))
 		}
+		wait := interval
+		if !next.IsZero() {
+			wait = min(max(next.Sub(c.now()), 10*time.Millisecond), interval)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
+		case <-c.wake:
+			t.Stop()
 		case <-t.C:
 		}
 	}
@@ -95,15 +104,28 @@ func (c *Controller) Run(ctx context.Context, interval time.Duration) error {
 
 // PurgeDue purges every retired function whose grace period has elapsed.
 func (c *Controller) PurgeDue(ctx context.Context) error {
+	_, err := c.purgeDue(ctx)
+	return err
+}
+
+// purgeDue purges what is due and returns when the next purge is due (zero
+// when none is pending).
+func (c *Controller) purgeDue(ctx context.Context) (time.Time, error) {
 	now := c.now()
 	var due []registry.Function
+	var next time.Time
 	if err := c.reg.Functions(ctx, "", func(f registry.Function) error {
-		if f.State == registry.Retired && !f.Purged && f.Transition == nil && f.PurgeAt != nil && !now.Before(*f.PurgeAt) {
+		if f.State != registry.Retired || f.Purged || f.Transition != nil || f.PurgeAt == nil {
+			return nil
+		}
+		if !now.Before(*f.PurgeAt) {
 			due = append(due, f)
+		} else if next.IsZero() || f.PurgeAt.Before(next) {
+			next = *f.PurgeAt
 		}
 		return nil
 	}); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	var errs []error
 	for _, f := range due {
@@ -119,5 +141,5 @@ func (c *Controller) PurgeDue(ctx context.Context) error {
 			}
 		}()
 	}
-	return errors.Join(errs...)
+	return next, errors.Join(errs...)
 }

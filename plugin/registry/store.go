@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -87,6 +88,30 @@ func (s *Store) Update(ctx context.Context, ns, name string, fn func(f *Function
 			return Function{}, ctx.Err()
 		}
 	}
+}
+
+// UpdateKnown is Update for a function just read (f): it writes from f
+// without reading it again, and falls back to Update on a conflict.
+func (s *Store) UpdateKnown(ctx context.Context, f Function, fn func(f *Function) error) (Function, error) {
+	if f.Rev == "" {
+		return s.Update(ctx, f.Namespace, f.Name, fn)
+	}
+	next := f
+	next.Versions = append([]VersionRef(nil), f.Versions...)
+	next.Aliases = maps.Clone(f.Aliases)
+	if err := fn(&next); err != nil {
+		return Function{}, err
+	}
+	next.Updated = s.now().UTC()
+	rev, err := s.db.Put(ctx, next.ID, next)
+	if err == nil {
+		next.Rev = rev
+		return next, nil
+	}
+	if kivik.HTTPStatus(err) != http.StatusConflict {
+		return Function{}, classify("update "+next.ID, err)
+	}
+	return s.Update(ctx, f.Namespace, f.Name, fn)
 }
 
 // create writes a new immutable document; when one exists already it is

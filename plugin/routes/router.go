@@ -37,18 +37,33 @@ var _ gateway.Router = (*Router)(nil)
 type target struct {
 	ns, pkg, name string // name may carry @suffix
 	invoke, write bool
-	segments      []string // the escaped path, split on "/"
-	nameIdx       int      // index of the segment holding the name
-	ext           string   // web action extension, kept on rewrite
+	// path is the escaped path; the name's segment (with a web action's
+	// extension) is path[nameStart:nameEnd].
+	path               string
+	nameStart, nameEnd int
+	ext                string // web action extension, kept on rewrite
 }
 
-// Route implements gateway.Router.
+// Route implements gateway.Router. It reads the table's current snapshot
+// without locking, and calls the Resolver only for a path on the caller's
+// own namespace "_" that names a function the table may act on.
 func (rt *Router) Route(r *http.Request) gateway.Decision {
 	t, ok := parse(r)
-	if !ok {
+	if !ok || (!t.invoke && !t.write) {
 		return gateway.Decision{}
 	}
+	base, suffix, managed := registry.SplitManaged(t.name)
+	if !managed {
+		base = t.name
+	}
+	fn := base
+	if t.pkg != "" {
+		fn = t.pkg + "/" + base
+	}
 	if t.ns == "_" {
+		if !rt.table.decisive(fn) {
+			return gateway.Decision{} // whoever calls, nothing to refuse or route
+		}
 		uuid, key, ok := r.BasicAuth()
 		if !ok || rt.resolve == nil {
 			return gateway.Decision{}
@@ -61,22 +76,11 @@ func (rt *Router) Route(r *http.Request) gateway.Decision {
 		}
 		t.ns = ns
 	}
-	base, suffix, managed := registry.SplitManaged(t.name)
-	if !managed {
-		base = t.name
-	}
-	fn := base
-	if t.pkg != "" {
-		fn = t.pkg + "/" + base
-	}
 	e, ok := rt.table.Lookup(t.ns, fn)
 	if !ok {
 		return gateway.Decision{}
 	}
-	if !t.invoke && !t.write {
-		return gateway.Decision{}
-	}
-	if d, refused := refusal(t.ns+"/"+fn, e.State); refused {
+	if d, refused := refusal(t.ns, fn, e.State); refused {
 		return d
 	}
 	if !managed || !t.invoke {
@@ -87,67 +91,82 @@ func (rt *Router) Route(r *http.Request) gateway.Decision {
 		return gateway.Decision{}
 	}
 	v := Pick(routing)
-	segs := append([]string(nil), t.segments...)
-	segs[t.nameIdx] = url.PathEscape(base+"@"+strconv.Itoa(v)) + t.ext
-	return gateway.Decision{Path: strings.Join(segs, "/")}
+	return gateway.Decision{Path: t.path[:t.nameStart] + url.PathEscape(base+"@"+strconv.Itoa(v)) + t.ext + t.path[t.nameEnd:]}
 }
 
-func refusal(fqn string, s registry.State) (gateway.Decision, bool) {
+func refusal(ns, fn string, s registry.State) (gateway.Decision, bool) {
 	switch s {
 	case registry.Blocked:
 		return gateway.Decision{Status: http.StatusLocked,
-			Message: fmt.Sprintf("Function %s is BLOCKED: its invocations and updates are refused until it is unblocked.", fqn)}, true
+			Message: fmt.Sprintf("Function %s/%s is BLOCKED: its invocations and updates are refused until it is unblocked.", ns, fn)}, true
 	case registry.Updating:
 		return gateway.Decision{Status: http.StatusLocked,
-			Message: fmt.Sprintf("Function %s is UPDATING: its invocations and updates are refused until the update ends.", fqn)}, true
+			Message: fmt.Sprintf("Function %s/%s is UPDATING: its invocations and updates are refused until the update ends.", ns, fn)}, true
 	case registry.Retired:
 		return gateway.Decision{Status: http.StatusGone,
-			Message: fmt.Sprintf("Function %s is RETIRED and no longer runs.", fqn)}, true
+			Message: fmt.Sprintf("Function %s/%s is RETIRED and no longer runs.", ns, fn)}, true
 	}
 	return gateway.Decision{}, false
 }
 
 // parse recognises /api/v1/namespaces/{ns}/actions/[{pkg}/]{name} and
-// /api/v1/web/{ns}/{pkg|default}/{name}[.ext][/...].
+// /api/v1/web/{ns}/{pkg|default}/{name}[.ext][/...], without allocating
+// for paths without escapes.
 func parse(r *http.Request) (target, bool) {
-	segs := strings.Split(r.URL.EscapedPath(), "/")
-	// segs[0] is "" (leading slash).
-	if len(segs) < 6 || segs[1] != "api" || segs[2] != "v1" {
+	const v1 = "/api/v1/"
+	p := r.URL.EscapedPath()
+	if !strings.HasPrefix(p, v1) {
 		return target{}, false
 	}
-	un := func(i int) string {
-		s, err := url.PathUnescape(segs[i])
-		if err != nil {
-			return segs[i]
-		}
-		return s
+	kind, rest, ok := strings.Cut(p[len(v1):], "/")
+	if !ok {
+		return target{}, false
 	}
-	t := target{segments: segs}
-	switch segs[3] {
+	off := len(v1) + len(kind) + 1 // where rest starts in p
+	t := target{path: p}
+	switch kind {
 	case "namespaces":
-		if len(segs) < 7 || segs[5] != "actions" || len(segs) > 8 {
+		ns, rest, ok := strings.Cut(rest, "/")
+		if !ok {
 			return target{}, false
 		}
-		t.ns = un(4)
-		if len(segs) == 8 {
-			t.pkg, t.name, t.nameIdx = un(6), un(7), 7
-		} else {
-			t.name, t.nameIdx = un(6), 6
+		coll, rest, ok := strings.Cut(rest, "/")
+		if !ok || coll != "actions" {
+			return target{}, false
 		}
+		off += len(ns) + len(coll) + 2
+		nameSeg := rest
+		if pkg, name, ok := strings.Cut(rest, "/"); ok {
+			if strings.IndexByte(name, '/') >= 0 {
+				return target{}, false
+			}
+			t.pkg, nameSeg = unescape(pkg), name
+			off += len(pkg) + 1
+		}
+		t.ns, t.name = unescape(ns), unescape(nameSeg)
+		t.nameStart, t.nameEnd = off, off+len(nameSeg)
 		if t.name == "" {
 			return target{}, false // a list
 		}
 		t.invoke = r.Method == http.MethodPost
 		t.write = r.Method == http.MethodPut || r.Method == http.MethodDelete
 	case "web":
-		if len(segs) < 7 {
+		ns, rest, ok := strings.Cut(rest, "/")
+		if !ok {
 			return target{}, false
 		}
-		t.ns, t.nameIdx = un(4), 6
-		if p := un(5); p != "default" {
-			t.pkg = p
+		pkg, rest, ok := strings.Cut(rest, "/")
+		if !ok {
+			return target{}, false
 		}
-		name := un(6)
+		nameSeg, _, _ := strings.Cut(rest, "/")
+		off += len(ns) + len(pkg) + 2
+		t.ns = unescape(ns)
+		if pkg := unescape(pkg); pkg != "default" {
+			t.pkg = pkg
+		}
+		t.nameStart, t.nameEnd = off, off+len(nameSeg)
+		name := unescape(nameSeg)
 		if i := strings.LastIndexByte(name, '.'); i > 0 {
 			switch name[i:] {
 			case ".json", ".http", ".html", ".svg", ".text":
@@ -160,4 +179,13 @@ func parse(r *http.Request) (target, bool) {
 		return target{}, false
 	}
 	return t, true
+}
+
+// unescape decodes one path segment; a malformed one stays as it is.
+func unescape(s string) string {
+	d, err := url.PathUnescape(s)
+	if err != nil {
+		return s
+	}
+	return d
 }

@@ -24,41 +24,101 @@ type Entry struct {
 	Aliases map[string][]registry.Route
 }
 
-// Table maps "namespace/name" to an Entry. It is safe for concurrent use.
+// Table maps "namespace/name" to an Entry. It is safe for concurrent use:
+// readers load the current snapshot without locking; writers build the
+// next one aside and swap it in.
 type Table struct {
-	cur     atomic.Pointer[map[string]Entry]
+	cur     atomic.Pointer[snapshot]
 	writeMu sync.Mutex
 	ready   atomic.Bool
+}
+
+// snapshot is one immutable state of the table.
+type snapshot struct {
+	// byNS maps a namespace to its functions' entries, by name (which may
+	// be package/name); two levels so that a lookup builds no key.
+	byNS map[string]map[string]Entry
+	// decisive counts, by function name across namespaces, the entries
+	// the Router may act on (a refusing state or aliases): a request on
+	// the caller's own namespace "_" needs the namespace resolved only
+	// when this is not zero.
+	decisive map[string]int
+	n        int
 }
 
 // New returns an empty Table.
 func New() *Table {
 	t := &Table{}
-	m := map[string]Entry{}
-	t.cur.Store(&m)
+	t.cur.Store(&snapshot{byNS: map[string]map[string]Entry{}, decisive: map[string]int{}})
 	return t
 }
 
 // Lookup returns the entry of function ns/name.
 func (t *Table) Lookup(ns, name string) (Entry, bool) {
-	e, ok := (*t.cur.Load())[ns+"/"+name]
+	e, ok := t.cur.Load().byNS[ns][name]
 	return e, ok
 }
 
-// Len is the number of functions known.
-func (t *Table) Len() int { return len(*t.cur.Load()) }
+// decisive reports whether some namespace has a function called name that
+// the Router may refuse or reroute.
+func (t *Table) decisive(name string) bool { return t.cur.Load().decisive[name] > 0 }
 
-// Set replaces the entry of a function (or removes it when e is nil).
+// Len is the number of functions known.
+func (t *Table) Len() int { return t.cur.Load().n }
+
+// Set replaces the entry of a function (or removes it when e is nil); fqn
+// is "namespace/name" or "namespace/package/name".
 func (t *Table) Set(fqn string, e *Entry) {
+	ns, name, _ := strings.Cut(fqn, "/")
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
-	next := maps.Clone(*t.cur.Load())
-	if e == nil {
-		delete(next, fqn)
-	} else {
-		next[fqn] = *e
+	cur := t.cur.Load()
+	next := &snapshot{byNS: maps.Clone(cur.byNS), decisive: cur.decisive, n: cur.n}
+	fns := maps.Clone(cur.byNS[ns])
+	if fns == nil {
+		fns = map[string]Entry{}
 	}
-	t.cur.Store(&next)
+	old, had := fns[name]
+	delta := 0
+	if had {
+		next.n--
+		if old.decisive() {
+			delta--
+		}
+	}
+	if e == nil {
+		delete(fns, name)
+	} else {
+		fns[name] = *e
+		next.n++
+		if e.decisive() {
+			delta++
+		}
+	}
+	if len(fns) == 0 {
+		delete(next.byNS, ns)
+	} else {
+		next.byNS[ns] = fns
+	}
+	if delta != 0 {
+		next.decisive = maps.Clone(cur.decisive)
+		if c := next.decisive[name] + delta; c > 0 {
+			next.decisive[name] = c
+		} else {
+			delete(next.decisive, name)
+		}
+	}
+	t.cur.Store(next)
+}
+
+// decisive reports whether the Router may act on e: it refuses in this
+// state, or it has aliases to route.
+func (e Entry) decisive() bool {
+	switch e.State {
+	case registry.Blocked, registry.Updating, registry.Retired:
+		return true
+	}
+	return len(e.Aliases) > 0
 }
 
 // Ready reports whether the table has caught up with the registry.

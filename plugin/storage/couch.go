@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -30,44 +29,29 @@ type artifactDoc struct {
 	Size    int       `json:"size"`
 	Created time.Time `json:"created"`
 	Refs    []string  `json:"refs"`
+
+	Attachments map[string]inlineAttachment `json:"_attachments,omitempty"`
 }
 
-// Put implements Store.
+// Put implements Store: one request writes the document and its bytes
+// together, so an artifact is never seen without them; a conflict means
+// the same bytes are stored already.
 func (c *Couch) Put(ctx context.Context, ref Ref, data []byte) (string, error) {
 	d := entity.Digest(data)
-	if ok, err := c.Has(ctx, d); err != nil || ok {
-		return d, err
-	}
-	doc := artifactDoc{ID: d, Type: "artifact", Size: len(data), Created: time.Now().UTC(), Refs: []string{LayoutPath(ref)}}
-	rev, err := c.db.Put(ctx, d, doc)
-	if err != nil {
+	doc := artifactDoc{ID: d, Type: "artifact", Size: len(data), Created: time.Now().UTC(), Refs: []string{LayoutPath(ref)},
+		Attachments: map[string]inlineAttachment{attachmentName: {ContentType: "application/octet-stream", Data: data}}}
+	if _, err := c.db.Put(ctx, d, doc); err != nil {
 		if kivik.HTTPStatus(err) == http.StatusConflict {
-			// Another writer created it; it may still be adding the
-			// attachment, which Has checks.
-			return d, c.await(ctx, d)
+			return d, nil
 		}
 		return "", fmt.Errorf("storage: put %s: %w", d, err)
-	}
-	_, err = c.db.PutAttachment(ctx, d, &kivik.Attachment{Filename: attachmentName, ContentType: "application/octet-stream",
-		Content: io.NopCloser(bytes.NewReader(data))}, kivik.Rev(rev))
-	if err != nil {
-		return "", fmt.Errorf("storage: put attachment %s: %w", d, err)
 	}
 	return d, nil
 }
 
-func (c *Couch) await(ctx context.Context, d string) error {
-	for i := 0; i < 50; i++ {
-		if ok, err := c.Has(ctx, d); err != nil || ok {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("storage: %s was created without its bytes", d)
+type inlineAttachment struct {
+	ContentType string `json:"content_type"`
+	Data        []byte `json:"data"` // base64 in JSON, as CouchDB wants inline attachments
 }
 
 // Get implements Store.

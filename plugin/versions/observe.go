@@ -27,6 +27,11 @@ func (c *Controller) Observe(ctx context.Context, ch feed.Change) error {
 		return nil
 	}
 	if ch.Deleted {
+		base, _, managed := registry.SplitManaged(name)
+		if !managed {
+			base = name
+		}
+		defer Lock(ns, base)()
 		return c.observeDeleted(ctx, ns, name)
 	}
 	kind, err := entity.Kind(ch.Doc)
@@ -44,7 +49,14 @@ func (c *Controller) Observe(ctx context.Context, ch feed.Change) error {
 		c.log.Warn("skipping malformed action document", "id", ch.ID, "err", err)
 		return nil
 	}
-	if base, suffix, ok := registry.SplitManaged(name); ok {
+	base, suffix, managed := registry.SplitManaged(name)
+	if !managed {
+		base = name
+	}
+	// One function's changes (its own action, name@N, name@alias) are
+	// handled one at a time, and not while fnmgr operates on it.
+	defer Lock(ns, base)()
+	if managed {
 		if handled, err := c.observeManaged(ctx, ns, base, suffix, a); handled || err != nil {
 			return err
 		}
@@ -206,7 +218,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		// update a crash cut short: keep it, and record this one after it.
 		n++
 	}
-	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+	update := func(f *registry.Function) error {
 		if f.Revisions >= n && f.Head.Revision >= n {
 			return nil
 		}
@@ -230,7 +242,12 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 			c.m.adopted()
 		}
 		return nil
-	})
+	}
+	if known {
+		f, err = c.reg.UpdateKnown(ctx, f, update)
+	} else {
+		f, err = c.reg.Update(ctx, ns, name, update)
+	}
 	if err != nil {
 		return err
 	}

@@ -43,16 +43,31 @@ func refusal(fqn string, s registry.State, reason string) string {
 	return msg + "."
 }
 
-// stubCode returns the stub source for kind's family.
-func stubCode(kind, msg string) (string, []byte) {
-	m, _ := json.Marshal(msg)
+// stubCode returns the stub source for kind's family. A web action's stub
+// returns its refusal as an HTTP response (423 for BLOCKED and UPDATING,
+// 410 for RETIRED, a JSON body naming the function and state), since a
+// web action's application error is its response; others return the
+// sentence as the error.
+func stubCode(kind, msg string, s registry.State, web bool) (string, []byte) {
+	var errVal []byte
+	if web {
+		status := 423
+		if s == registry.Retired {
+			status = 410
+		}
+		errVal, _ = json.Marshal(map[string]any{"statusCode": status,
+			"headers": map[string]string{"Content-Type": "application/json"},
+			"body":    map[string]string{"error": msg, "state": string(s)}})
+	} else {
+		errVal, _ = json.Marshal(msg)
+	}
 	if entity.Family(kind) == "python" {
-		return kind, []byte(fmt.Sprintf("# %s\ndef main(args):\n    return {\"error\": %s}\n", StubMarker, m))
+		return kind, []byte(fmt.Sprintf("# %s\nimport json\ndef main(args):\n    return {\"error\": json.loads(%q)}\n", StubMarker, errVal))
 	}
 	if entity.Family(kind) != "nodejs" {
 		kind = "nodejs:20"
 	}
-	return kind, []byte(fmt.Sprintf("// %s\nfunction main() {\n  return { error: %s };\n}\n", StubMarker, m))
+	return kind, []byte(fmt.Sprintf("// %s\nfunction main() {\n  return { error: %s };\n}\n", StubMarker, errVal))
 }
 
 // IsStub reports whether code is a stub's.
@@ -64,7 +79,7 @@ func stubAction(a entity.Action, fqn string, s registry.State, reason, stubKind 
 	if entity.Family(kind) != "nodejs" && entity.Family(kind) != "python" {
 		kind = stubKind
 	}
-	kind, code := stubCode(kind, refusal(fqn, s, reason))
+	kind, code := stubCode(kind, refusal(fqn, s, reason), s, a.Annotations.Bool("web-export"))
 	a.Exec = entity.Exec{Kind: kind, Code: &entity.Code{}}
 	if a.Limits.Timeout == 0 {
 		a.Limits = entity.DefaultLimits()

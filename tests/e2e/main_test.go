@@ -160,7 +160,7 @@ func adminAs(t *testing.T, cred, method, path string, body any, out any) int {
 		u, k, _ := strings.Cut(cred, ":")
 		req.SetBasicAuth(u, k)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -181,6 +181,7 @@ type fnView struct {
 	Versions []struct {
 		Version int `json:"version"`
 	} `json:"versions"`
+	Purged bool `json:"purged"`
 }
 
 func fnPath(name string) string { return "/v1/namespaces/guest/functions/" + url.PathEscape(name) }
@@ -196,17 +197,25 @@ func waitFn(t *testing.T, name string, within time.Duration, ok func(fnView) boo
 	return f
 }
 
+// httpClient bounds every call the tests make.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
 // waitReady waits for fnmgr's /readyz.
 func waitReady(t *testing.T) {
 	t.Helper()
+	last := ""
+	c := &http.Client{Timeout: 2 * time.Second}
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(eps.Admin + "/readyz")
+		resp, err := c.Get(eps.Admin + "/readyz")
 		if err != nil {
+			last = err.Error()
 			return false
 		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		last = string(b)
 		return resp.StatusCode == 200
-	}, 60*time.Second, 20*time.Millisecond)
+	}, 60*time.Second, 20*time.Millisecond, "fnmgr not ready: %s", &last)
 }
 
 // couchClient is a kivik client for the stack's CouchDB.

@@ -7,16 +7,44 @@ import (
 	"flag"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/plugin/app"
+	"github.com/fnmgr/fnmgr/plugin/cli"
+	"github.com/fnmgr/fnmgr/tests/couchtest"
 )
 
-func testEnv(vars map[string]string) (env, *bytes.Buffer, *bytes.Buffer) {
-	var out, errOut bytes.Buffer
-	return env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }}, &out, &errOut
+func TestMain(m *testing.M) { couchtest.Main(m) }
+
+// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testEnv(vars map[string]string) (cli.Env, *syncBuffer, *syncBuffer) {
+	var out, errOut syncBuffer
+	return cli.Env{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return vars[k] }, Version: version}, &out, &errOut
 }
 
 func TestDispatch(t *testing.T) {
@@ -30,17 +58,18 @@ func TestDispatch(t *testing.T) {
 	}{
 		{"help lists commands", []string{"--help"}, nil, "", "serve", ""},
 		{"help lists version", []string{"help"}, nil, "", "version", ""},
-		{"no command", nil, errUsage, "", "", "Commands:"},
-		{"unknown command", []string{"frobnicate"}, errUsage, `"frobnicate"`, "", "serve"},
+		{"no command", nil, cli.ErrUsage, "", "", "Commands:"},
+		{"unknown command", []string{"frobnicate"}, cli.ErrUsage, `"frobnicate"`, "", "serve"},
 		{"version", []string{"version"}, nil, "", "fnmgr dev", ""},
 		{"--version", []string{"--version"}, nil, "", "fnmgr dev", ""},
 		{"serve help shows flags", []string{"serve", "--help"}, flag.ErrHelp, "", "", "FNMGR_ADMIN_ADDR"},
+		{"serve help shows the config file", []string{"serve", "--help"}, flag.ErrHelp, "", "", "FNMGR_CONFIG"},
 		{"serve with a bad flag value", []string{"serve", "--log-format", "xml"}, nil, "--log-format", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e, out, errOut := testEnv(nil)
-			err := dispatch(context.Background(), tc.args, e)
+			err := cli.Run(context.Background(), tc.args, e, serveCommand(nil))
 			switch {
 			case tc.wantErr != nil:
 				require.True(t, errors.Is(err, tc.wantErr), "err %v", err)
@@ -56,34 +85,86 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
-// TestServeStopsOnCancel runs the daemon on free ports and cancels it, as
-// SIGTERM does through signal.NotifyContext.
-func TestServeStopsOnCancel(t *testing.T) {
-	e, _, logs := testEnv(map[string]string{
-		"FNMGR_ADMIN_ADDR":   freeAddr(t),
-		"FNMGR_GATEWAY_ADDR": "127.0.0.1:0",
-		"FNMGR_COUCHDB_URL":  "http://127.0.0.1:1",
-	})
-	adminAddr := e.getenv("FNMGR_ADMIN_ADDR")
+// startServe runs the daemon on free ports and returns its admin address
+// and a function that cancels it, as SIGTERM does through
+// signal.NotifyContext, and waits for it.
+func startServe(t *testing.T, vars map[string]string, args []string, hup chan os.Signal) (*syncBuffer, func() error) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the daemon against pouchdb-server; skipped with -short")
+	}
+	prefix := couchtest.Prefix(t)
+	vars["FNMGR_ADMIN_ADDR"] = freeAddr(t)
+	vars["FNMGR_GATEWAY_ADDR"] = "127.0.0.1:0"
+	vars["FNMGR_COUCHDB_URL"] = couchtest.URL(t)
+	vars["FNMGR_DB_PREFIX"] = prefix + "fnmgr_"
+	vars["FNMGR_OW_DB_PREFIX"] = prefix + "whisk_"
+	vars["FNMGR_KAFKA_BROKERS"] = "127.0.0.1:1"
+	e, _, logs := testEnv(vars)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, nil, e) }()
+	go func() { done <- serve(ctx, args, e, hup) }()
 	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + adminAddr + "/healthz")
+		resp, err := http.Get("http://" + vars["FNMGR_ADMIN_ADDR"] + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not return after cancel")
+	}, 10*time.Second, 20*time.Millisecond, "logs: %s", logs)
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not return after cancel")
+			return nil
+		}
 	}
+	t.Cleanup(func() { _ = stop() })
+	return logs, stop
+}
+
+func TestServeStopsOnCancel(t *testing.T) {
+	logs, stop := startServe(t, map[string]string{}, nil, nil)
+	require.NoError(t, stop())
 	require.True(t, strings.Contains(logs.String(), "fnmgr stopped"), logs.String())
+}
+
+// TestServeReloadsOnHUP changes the config file and sends SIGHUP (through
+// the channel main feeds from signal.Notify).
+func TestServeReloadsOnHUP(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "fnmgr.json")
+	write := func(body string) { require.NoError(t, os.WriteFile(file, []byte(body), 0o600)) }
+	write(`{"log-level": "info", "controllers": ["http://127.0.0.1:3233"]}`)
+	hup := make(chan os.Signal, 1)
+	logs, stop := startServe(t, map[string]string{}, []string{"--config", file}, hup)
+
+	write(`{"log-level": "debug", "controllers": ["http://127.0.0.1:3233", "http://127.0.0.1:3299"], "retire-grace": "1h"}`)
+	hup <- syscall.SIGHUP
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "configuration reloaded") }, 10*time.Second, 10*time.Millisecond)
+	out := logs.String()
+	require.Regexp(t, `"applied":\[[^]]*"log_level"`, out)
+	require.Contains(t, out, "these settings change only on a restart")
+	require.Contains(t, out, `"retire_grace"`)
+	if _, ok := any(&app.App{}).(controllerSetter); ok {
+		require.Contains(t, out, `"applied":["controllers","log_level"]`)
+	} else {
+		require.Regexp(t, `"settings":\[[^]]*"controllers"`, out, "needs a restart in this build")
+	}
+
+	write(`{"log-level": "loud"}`)
+	hup <- syscall.SIGHUP
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), "the configuration is invalid; keeping the running one")
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, stop())
 }
 
 func freeAddr(t *testing.T) string {

@@ -3,26 +3,55 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fnmgr/fnmgr/plugin/app"
+	"github.com/fnmgr/fnmgr/plugin/cli"
 	"github.com/fnmgr/fnmgr/plugin/config"
 )
 
+const serveLong = `Runs fnmgr: the admin API (--admin-addr) and the gateway (--gateway-addr), the
+change-feed followers and the Kafka listeners, until SIGINT or SIGTERM. Settings come
+from flags, FNMGR_* variables and a JSON --config file, in that order of precedence.
+On SIGHUP it reads its configuration again and applies the controllers and the log
+level; other settings need a restart.`
+
+const serveExample = "fnmgr serve --config /etc/fnmgr/fnmgr.json"
+
+// serveCommand is `fnmgr serve`; hup delivers SIGHUP.
+func serveCommand(hup <-chan os.Signal) *cli.Command {
+	return &cli.Command{Name: "serve", Summary: "run the daemon: admin API and gateway", Long: serveLong,
+		Example: serveExample,
+		Raw: func(ctx context.Context, args []string, e cli.Env) error {
+			return serve(ctx, args, e, hup)
+		}}
+}
+
 // serve runs the daemon until ctx ends (SIGINT, SIGTERM) or a component
 // fails, then stops it within the shutdown timeout.
-func serve(ctx context.Context, args []string, e env) error {
-	cfg, err := config.Parse("fnmgr serve", args, e.getenv, e.stderr)
+func serve(ctx context.Context, args []string, e cli.Env, hup <-chan os.Signal) error {
+	cfg, err := config.Parse("fnmgr serve", args, e.Getenv, e.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(e.Stderr, "\n%s\n\nExamples:\n  %s\n", serveLong, serveExample)
+	}
 	if err != nil {
 		return err
 	}
-	log := newLogger(e.stderr, cfg)
+	level := new(slog.LevelVar)
+	level.Set(cfg.LogLevel)
+	log := newLogger(e.Stderr, cfg, level)
 	reg := prometheus.NewRegistry()
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "fnmgr", Subsystem: "config", Name: "reloads_total",
+		Help: "Configuration reloads on SIGHUP, by outcome (ok, invalid).",
+	}, []string{"outcome"})
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -31,6 +60,7 @@ func serve(ctx context.Context, args []string, e env) error {
 			Help:        "Always 1; the version label is fnmgr's version.",
 			ConstLabels: prometheus.Labels{"version": version},
 		}, func() float64 { return 1 }),
+		reloads,
 	)
 	a, err := app.New(app.Options{Config: cfg, Logger: log, Registry: reg})
 	if err != nil {
@@ -40,12 +70,20 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err := a.Start(ctx); err != nil {
 		return err
 	}
+	r := reloader{args: args, getenv: e.Getenv, log: log.With("component", "config"), level: level, app: a, current: cfg, metric: reloads}
 	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("signal received; stopping")
-	case runErr = <-a.Err():
-		log.Error("a component failed; stopping", "err", runErr)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("signal received; stopping")
+			break loop
+		case runErr = <-a.Err():
+			log.Error("a component failed; stopping", "err", runErr)
+			break loop
+		case <-hup:
+			r.reload()
+		}
 	}
 	// ctx is done: stop under a fresh deadline (Stop applies the timeout).
 	if err := a.Stop(context.WithoutCancel(ctx)); err != nil {
@@ -54,8 +92,8 @@ func serve(ctx context.Context, args []string, e env) error {
 	return runErr
 }
 
-func newLogger(w io.Writer, cfg config.Options) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+func newLogger(w io.Writer, cfg config.Options, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == config.LogFormatText {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}

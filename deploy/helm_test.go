@@ -1,0 +1,171 @@
+package deploy
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+// dns1123 is a Kubernetes object name.
+var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+func find(t *testing.T, ms []manifest, kind string) manifest {
+	t.Helper()
+	for _, m := range ms {
+		if m.kind() == kind {
+			return m
+		}
+	}
+	t.Fatalf("no %s rendered", kind)
+	return nil
+}
+
+// path walks a manifest: path(m, "spec", "template", "spec", "containers", 0).
+func path(t *testing.T, v any, keys ...any) any {
+	t.Helper()
+	if m, ok := v.(manifest); ok {
+		v = map[string]any(m)
+	}
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			require.True(t, ok, "at %q: not an object", k)
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			require.True(t, ok && len(l) > k, "at %d: not a list", k)
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func envOf(t *testing.T, d manifest) map[string]any {
+	out := map[string]any{}
+	for _, e := range path(t, d, "spec", "template", "spec", "containers", 0, "env").([]any) {
+		m := e.(map[string]any)
+		if v, ok := m["value"]; ok {
+			out[m["name"].(string)] = v
+		} else {
+			out[m["name"].(string)] = m["valueFrom"]
+		}
+	}
+	return out
+}
+
+// TestHelmTemplate renders the chart with its defaults and checks it is
+// valid Kubernetes YAML pointing at the openwhisk-deploy-kube services of
+// release owdev.
+func TestHelmTemplate(t *testing.T) {
+	ms, text := render(t, nil)
+	kinds := map[string]int{}
+	for _, m := range ms {
+		kinds[m.kind()]++
+		require.NotEmpty(t, m["apiVersion"], "%s has an apiVersion", m.kind())
+		require.True(t, dns1123.MatchString(m.name()), "%s name %q", m.kind(), m.name())
+		labels := path(t, m, "metadata", "labels").(map[string]any)
+		require.Equal(t, "fnmgr", labels["app.kubernetes.io/name"])
+	}
+	require.Equal(t, map[string]int{"Deployment": 1, "Service": 1, "ServiceAccount": 1, "Secret": 1}, kinds,
+		"no ServiceMonitor by default, no admin token secret without a token")
+
+	d := find(t, ms, "Deployment")
+	require.Equal(t, "owdev-fnmgr", d.name())
+	env := envOf(t, d)
+	require.Equal(t, "http://owdev-controller:8080", env["FNMGR_CONTROLLERS"])
+	require.Equal(t, "owdev-kafka:9092", env["FNMGR_KAFKA_BROKERS"])
+	require.Equal(t, "http://$(COUCHDB_USER):$(COUCHDB_PASSWORD)@owdev-couchdb:5984", env["FNMGR_COUCHDB_URL"])
+	require.Equal(t, "test_", env["FNMGR_OW_DB_PREFIX"])
+	require.Equal(t, "0.0.0.0:3235", env["FNMGR_ADMIN_ADDR"])
+	require.NotContains(t, env, "FNMGR_ADMIN_TOKEN")
+	require.Equal(t, "owdev-fnmgr-couchdb", path(t, env["COUCHDB_PASSWORD"], "secretKeyRef", "name"))
+	require.NotContains(t, text, "some_passw0rd", "the password is only in the secret, base64")
+
+	c := path(t, d, "spec", "template", "spec", "containers", 0)
+	require.Equal(t, "/healthz", path(t, c, "livenessProbe", "httpGet", "path"))
+	require.Equal(t, "/readyz", path(t, c, "readinessProbe", "httpGet", "path"))
+	require.Equal(t, "admin", path(t, c, "readinessProbe", "httpGet", "port"))
+	require.Equal(t, 3234, path(t, c, "ports", 0, "containerPort"))
+	require.Equal(t, 3235, path(t, c, "ports", 1, "containerPort"))
+	require.Equal(t, false, path(t, c, "securityContext", "allowPrivilegeEscalation"))
+	require.Equal(t, true, path(t, d, "spec", "template", "spec", "securityContext", "runAsNonRoot"))
+	require.Equal(t, "fnmgr:0.1.0", path(t, c, "image"))
+	require.Equal(t, "owdev-fnmgr", path(t, d, "spec", "template", "spec", "serviceAccountName"))
+
+	s := find(t, ms, "Secret")
+	require.Equal(t, "d2hpc2tfYWRtaW4=", path(t, s, "data", "db_username"), "whisk_admin")
+	require.Equal(t, "c29tZV9wYXNzdzByZA==", path(t, s, "data", "db_password"), "some_passw0rd")
+
+	svc := find(t, ms, "Service")
+	require.Equal(t, "gateway", path(t, svc, "spec", "ports", 0, "name"))
+	require.Equal(t, path(t, d, "spec", "selector", "matchLabels"), path(t, svc, "spec", "selector"))
+}
+
+// TestHelmValues renders the chart with other values.
+func TestHelmValues(t *testing.T) {
+	tests := []struct {
+		name   string
+		values string
+		check  func(t *testing.T, ms []manifest, text string)
+	}{
+		{"OpenWhisk under another release, its own db secret", `
+openwhisk:
+  releaseName: ow
+  couchdb: {auth: {existingSecret: ow-db.auth}}`, func(t *testing.T, ms []manifest, text string) {
+			env := envOf(t, find(t, ms, "Deployment"))
+			require.Equal(t, "http://ow-controller:8080", env["FNMGR_CONTROLLERS"])
+			require.Equal(t, "ow-kafka:9092", env["FNMGR_KAFKA_BROKERS"])
+			require.Contains(t, env["FNMGR_COUCHDB_URL"], "@ow-couchdb:5984")
+			require.Equal(t, "ow-db.auth", path(t, env["COUCHDB_USER"], "secretKeyRef", "name"))
+			for _, m := range ms {
+				require.NotEqual(t, "Secret", m.kind(), "no secret of ours")
+			}
+		}},
+		{"admin token and ServiceMonitor", `
+fnmgr: {adminToken: "0123456789abcdef0123"}
+serviceMonitor: {enabled: true, labels: {release: prom}}`, func(t *testing.T, ms []manifest, text string) {
+			sm := find(t, ms, "ServiceMonitor")
+			require.Equal(t, "monitoring.coreos.com/v1", sm["apiVersion"])
+			require.Equal(t, "/metrics", path(t, sm, "spec", "endpoints", 0, "path"))
+			require.Equal(t, "admin", path(t, sm, "spec", "endpoints", 0, "port"))
+			require.Equal(t, "prom", path(t, sm, "metadata", "labels", "release"))
+			env := envOf(t, find(t, ms, "Deployment"))
+			require.Equal(t, "owdev-fnmgr-admin-token", path(t, env["FNMGR_ADMIN_TOKEN"], "secretKeyRef", "name"))
+			require.NotContains(t, text, "0123456789abcdef0123")
+		}},
+		{"several controllers and brokers, extra env", `
+openwhisk:
+  controller: {urls: ["http://owdev-controller-0.owdev-controller:8080", "http://owdev-controller-1.owdev-controller:8080"]}
+  kafka: {brokers: ["owdev-kafka-0.owdev-kafka:9092"]}
+fnmgr: {extraEnv: [{name: FNMGR_STORAGE, value: bucket}]}`, func(t *testing.T, ms []manifest, text string) {
+			env := envOf(t, find(t, ms, "Deployment"))
+			require.Equal(t, "http://owdev-controller-0.owdev-controller:8080,http://owdev-controller-1.owdev-controller:8080", env["FNMGR_CONTROLLERS"])
+			require.Equal(t, "owdev-kafka-0.owdev-kafka:9092", env["FNMGR_KAFKA_BROKERS"])
+			require.Equal(t, "bucket", env["FNMGR_STORAGE"])
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var over map[string]any
+			require.NoError(t, yaml.Unmarshal([]byte(tc.values), &over))
+			ms, text := render(t, over)
+			tc.check(t, ms, text)
+		})
+	}
+}
+
+// TestHelmSettingsExist: every FNMGR_* variable the chart sets is a
+// setting fnmgr knows.
+func TestHelmSettingsExist(t *testing.T) {
+	ms, _ := render(t, map[string]any{"fnmgr": map[string]any{"adminToken": "0123456789abcdef0123"}})
+	known := knownEnv()
+	for name := range envOf(t, find(t, ms, "Deployment")) {
+		if strings.HasPrefix(name, "FNMGR_") {
+			require.True(t, known[name], "%s is not a setting of fnmgr", name)
+		}
+	}
+}

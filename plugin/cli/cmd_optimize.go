@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fnmgr/fnmgr/plugin/client"
+)
+
+func optimizeCommand() *Command {
+	return &Command{Name: "optimize", Args: "NAME", Summary: "find a function's best memory (and GPU) settings by running it",
+		Long: "Starts the pre-optimizer on function NAME: it invokes the function with the given\n" +
+			"payloads under candidate settings, within --max-invocations, and reports duration and\n" +
+			"cost for each. On a terminal a progress bar shows the invocations made; then the result\n" +
+			"table is printed. --apply applies the best setting. --status ID follows a run started\n" +
+			"earlier, --cancel ID stops one.",
+		Example: "fnmgr optimize hello --payload '{\"n\":1000}' --memory 128,256,512\n" +
+			"fnmgr optimize hello --payload-file payloads.json --objective duration --apply\n" +
+			"fnmgr optimize hello --status 6f1c…",
+		Flags: func(fs *flag.FlagSet) Action {
+			var payloads stringsFlag
+			fs.Var(&payloads, "payload", "a `JSON` object to invoke the function with (repeatable)")
+			payloadFile := fs.String("payload-file", "", "payloads from `FILE`: a JSON array of objects, or one object per line")
+			objective := fs.String("objective", "", "what to minimise: `cost` or duration (default: the optimizer's)")
+			tolerance := fs.String("tolerance", "", "how much worse than the best is acceptable, as a `FRACTION` such as 0.1")
+			memory := fs.String("memory", "", "memory candidates in `MB`, comma-separated (default: the optimizer's)")
+			maxInv := fs.Int("max-invocations", 0, "spend at most `N` invocations")
+			gpu := fs.Bool("gpu", false, "tune GPU settings too (needs DCGM on the invokers)")
+			apply := fs.Bool("apply", false, "apply the best setting when done")
+			noWait := fs.Bool("no-wait", false, "print the run's id and return at once")
+			status := fs.String("status", "", "follow the run with this `ID` instead of starting one")
+			cancel := fs.String("cancel", "", "cancel the run with this `ID`")
+			poll := fs.Duration("poll", time.Second, "how often to ask for progress")
+			return func(ctx context.Context, s *Session, args []string) error {
+				if err := need(s, args, "NAME"); err != nil {
+					return err
+				}
+				name := args[0]
+				if *cancel != "" {
+					if err := s.client.CancelOptimization(ctx, name, *cancel); err != nil {
+						return err
+					}
+					return s.okf(map[string]any{"id": *cancel, "cancelled": true}, "cancelled optimization %s of %s", *cancel, name)
+				}
+				id := *status
+				if id == "" {
+					req, err := optimizationRequest(payloads, *payloadFile, *objective, *tolerance, *memory, *maxInv, *gpu, *apply)
+					if err != nil {
+						return err
+					}
+					if id, err = s.client.StartOptimization(ctx, name, req); err != nil {
+						return err
+					}
+					if *noWait {
+						return s.okf(map[string]string{"id": id}, "started optimization %s of %s; follow it with: fnmgr optimize %s --status %s", id, name, name, id)
+					}
+				}
+				o, err := follow(ctx, s, name, id, max(*poll, 50*time.Millisecond))
+				if err != nil {
+					return err
+				}
+				if err := s.emit(o, func(w io.Writer) error { return optimizationResult(w, name, o) }); err != nil {
+					return err
+				}
+				if o.Status != client.OptimizationDone {
+					return fmt.Errorf("optimization %s of %s %s%s", id, name, o.Status, suffix(": ", o.Error))
+				}
+				return nil
+			}
+		}}
+}
+
+func suffix(sep, s string) string {
+	if s == "" {
+		return ""
+	}
+	return sep + s
+}
+
+// optimizationRequest builds the request from the flags.
+func optimizationRequest(payloads []string, file, objective, tolerance, memory string, maxInv int, gpu, apply bool) (client.OptimizationRequest, error) {
+	req := client.OptimizationRequest{Objective: objective, MaxInvocations: maxInv, Apply: apply}
+	for _, p := range payloads {
+		if !isObject([]byte(p)) {
+			return req, fmt.Errorf("%w: --payload %q is not a JSON object", ErrUsage, p)
+		}
+		req.Payloads = append(req.Payloads, json.RawMessage(p))
+	}
+	if file != "" {
+		ps, err := readPayloads(file)
+		if err != nil {
+			return req, err
+		}
+		req.Payloads = append(req.Payloads, ps...)
+	}
+	if len(req.Payloads) == 0 {
+		return req, fmt.Errorf("%w: optimize needs at least one --payload or a --payload-file", ErrUsage)
+	}
+	if tolerance != "" {
+		t, err := strconv.ParseFloat(tolerance, 64)
+		if err != nil || t < 0 {
+			return req, fmt.Errorf("%w: --tolerance %q is not a fraction such as 0.1", ErrUsage, tolerance)
+		}
+		req.Tolerance = &t
+	}
+	if memory != "" {
+		for _, m := range strings.Split(memory, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(m))
+			if err != nil || n <= 0 {
+				return req, fmt.Errorf("%w: --memory %q: write MB values such as 128,256,512", ErrUsage, memory)
+			}
+			req.MemoryCandidates = append(req.MemoryCandidates, n)
+		}
+	}
+	if gpu {
+		req.GPU = &gpu
+	}
+	return req, nil
+}
+
+func isObject(b []byte) bool {
+	return json.Valid(b) && strings.HasPrefix(strings.TrimSpace(string(b)), "{")
+}
+
+// readPayloads reads a JSON array of objects, or one object per line.
+func readPayloads(file string) ([]json.RawMessage, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--payload-file: %w", err)
+	}
+	var arr []json.RawMessage
+	if json.Unmarshal(b, &arr) == nil {
+		for _, p := range arr {
+			if !isObject(p) {
+				return nil, fmt.Errorf("%w: --payload-file %s: every payload must be a JSON object", ErrUsage, file)
+			}
+		}
+		return arr, nil
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if !isObject([]byte(line)) {
+			return nil, fmt.Errorf("%w: --payload-file %s line %d is not a JSON object", ErrUsage, file, i+1)
+		}
+		arr = append(arr, json.RawMessage(line))
+	}
+	return arr, nil
+}
+
+// follow polls the run until it ends, drawing a progress bar on a
+// terminal's stderr.
+func follow(ctx context.Context, s *Session, name, id string, every time.Duration) (client.Optimization, error) {
+	tty := s.env.isTerminal(s.env.Stderr)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		o, err := s.client.Optimization(ctx, name, id)
+		if err != nil {
+			if tty {
+				fmt.Fprint(s.env.Stderr, "\n")
+			}
+			return o, err
+		}
+		if tty {
+			fmt.Fprint(s.env.Stderr, "\r"+progressBar(o.Progress, 30)+" "+o.Status+"  ")
+		}
+		if o.Finished() {
+			if tty {
+				fmt.Fprint(s.env.Stderr, "\n")
+			}
+			return o, nil
+		}
+		select {
+		case <-ctx.Done():
+			if tty {
+				fmt.Fprint(s.env.Stderr, "\n")
+			}
+			return o, fmt.Errorf("stopped following optimization %s, which goes on (follow it with: fnmgr optimize %s --status %s): %w",
+				id, name, id, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// progressBar draws "[#######.......]  7/16 invocations".
+func progressBar(p client.Progress, width int) string {
+	filled := 0
+	if p.Total > 0 {
+		filled = min(width, p.Done*width/p.Total)
+	}
+	return fmt.Sprintf("[%s%s] %d/%d invocations", strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.Done, p.Total)
+}

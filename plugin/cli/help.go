@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// groupUsage lists a group's commands.
+func (c *Command) groupUsage(w io.Writer, path []string) {
+	var b strings.Builder
+	name := strings.Join(path, " ")
+	if len(path) == 1 {
+		fmt.Fprintf(&b, "%s: %s\n\n", c.Name, c.Summary)
+	} else {
+		fmt.Fprintf(&b, "%s\n\n", c.Summary)
+	}
+	fmt.Fprintf(&b, "Usage: %s <command> [flags]\n\n", name)
+	if c.Long != "" && len(path) == 1 {
+		b.WriteString(c.Long + "\n\n")
+	}
+	b.WriteString("Commands:\n")
+	width := 0
+	for _, s := range c.Sub {
+		width = max(width, len(s.Name))
+	}
+	for _, s := range c.Sub {
+		fmt.Fprintf(&b, "  %-*s   %s\n", width, s.Name, s.Summary)
+	}
+	if c.Example != "" {
+		b.WriteString("\nExamples:\n" + indent(c.Example))
+	}
+	fmt.Fprintf(&b, "\nRun '%s <command> --help' for a command's flags and an example.\n", name)
+	_, _ = io.WriteString(w, b.String())
+}
+
+// usage explains one command.
+func (c *Command) usage(w io.Writer, path []string, fs *flag.FlagSet) {
+	var b strings.Builder
+	line := strings.Join(path, " ")
+	if c.Args != "" {
+		line += " " + c.Args
+	}
+	fmt.Fprintf(&b, "Usage: %s [flags]\n\n%s\n", line, c.Summary)
+	if c.Long != "" {
+		b.WriteString("\n" + c.Long + "\n")
+	}
+	own := false
+	fs.VisitAll(func(f *flag.Flag) { own = own || !globalNames[f.Name] })
+	if own {
+		b.WriteString("\nFlags:\n")
+		printFlags(&b, fs, false)
+	}
+	b.WriteString("\nGlobal flags:\n")
+	printFlags(&b, fs, true)
+	if c.Example != "" {
+		b.WriteString("\nExamples:\n" + indent(c.Example))
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
+}
+
+// sortCommands orders commands by name.
+func sortCommands(cmds []*Command) {
+	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+}

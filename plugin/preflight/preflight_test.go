@@ -1,0 +1,117 @@
+package preflight
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/fnmgr/fnmgr/plugin/config"
+)
+
+// fakeCouch answers GET / and HEAD of the databases in dbs; with auth set,
+// it wants those Basic credentials.
+func fakeCouch(t *testing.T, dbs []string, user, pass string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, _ := r.BasicAuth(); user != "" && (u != user || p != pass) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path == "/" {
+			_, _ = w.Write([]byte(`{"couchdb":"Welcome","version":"3.3.3"}`))
+			return
+		}
+		for _, db := range dbs {
+			if r.URL.Path == "/"+db {
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func fakeController(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"api_paths":["/api/v1"],"description":"OpenWhisk"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func kafka(t *testing.T, topics ...string) string {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	return u
+}
+
+func TestRun(t *testing.T) {
+	owDBs := []string{"test_whisks", "test_subjects", "test_activations"}
+	allTopics := []string{"health", "events", "cacheInvalidation", "invoker0", "completed0"}
+	ctl := fakeController(t)
+	notController := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(notController.Close)
+	tests := []struct {
+		name     string
+		dbs      []string
+		topics   []string
+		couchURL func(srv *httptest.Server) string
+		ctl      string
+		failed   []string // "name target" of the failures
+	}{
+		{"everything there", owDBs, allTopics, nil, ctl.URL, nil},
+		{"wrong prefix", []string{"whisk_local_whisks"}, allTopics, nil, ctl.URL,
+			[]string{"couchdb database test_whisks", "couchdb database test_subjects", "couchdb database test_activations"}},
+		{"wrong password", owDBs, allTopics, func(srv *httptest.Server) string {
+			return strings.Replace(srv.URL, "http://", "http://whisk_admin:wrong@", 1)
+		}, ctl.URL, []string{"couchdb "}},
+		{"no user events", owDBs, []string{"health", "cacheInvalidation", "invoker0"}, nil, ctl.URL, []string{"kafka topic events"}},
+		{"no invokers", owDBs, []string{"health", "events", "cacheInvalidation"}, nil, ctl.URL, []string{"kafka topic invoker*"}},
+		{"not a controller", owDBs, allTopics, nil, notController.URL, []string{"controller "}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			couch := fakeCouch(t, tc.dbs, "whisk_admin", "some_passw0rd")
+			couchURL := strings.Replace(couch.URL, "http://", "http://whisk_admin:some_passw0rd@", 1)
+			if tc.couchURL != nil {
+				couchURL = tc.couchURL(couch)
+			}
+			cfg := config.Default()
+			cfg.CouchURL = mustURL(t, couchURL)
+			cfg.OWDBPrefix = "test_"
+			cfg.KafkaBrokers = []string{kafka(t, tc.topics...)}
+			cfg.Controllers = []*url.URL{mustURL(t, tc.ctl)}
+			rs := Run(context.Background(), Options{Config: cfg, Timeout: 5 * time.Second})
+			var failed []string
+			for _, r := range rs {
+				if !r.OK {
+					failed = append(failed, r.Name+" "+r.Target)
+					require.NotEmpty(t, r.Fix, "a failure says how to fix it: %+v", r)
+				}
+			}
+			require.Equal(t, len(tc.failed), Failed(rs), "%v", failed)
+			for i, f := range tc.failed {
+				require.True(t, strings.HasPrefix(failed[i], f), "failure %d: %q, want %q", i, failed[i], f)
+			}
+			var out bytes.Buffer
+			require.NoError(t, Print(&out, rs))
+			require.NotContains(t, out.String(), "some_passw0rd")
+			require.NotContains(t, out.String(), "wrong@")
+		})
+	}
+}
