@@ -33,9 +33,14 @@ type Options struct {
 	Topics  []string
 	Handler Handler
 	// Oldest starts a new group at the oldest offset instead of the newest.
-	Oldest  bool
-	Logger  *slog.Logger
-	Metrics *Metrics
+	Oldest bool
+	// InstanceID, when set, makes this a static member of its group
+	// (KIP-345): after a crash, the restarted process takes its partitions
+	// back at once instead of waiting out the dead member's session. It
+	// must differ between replicas (the host name does).
+	InstanceID string
+	Logger     *slog.Logger
+	Metrics    *Metrics
 }
 
 // Group is one consumer group.
@@ -69,6 +74,12 @@ func (g *Group) Run(ctx context.Context) error {
 	cfg.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
 	cfg.Consumer.MaxWaitTime = 100 * time.Millisecond
 	cfg.Consumer.Group.Rebalance.Retry.Backoff = 200 * time.Millisecond
+	cfg.Consumer.Group.Session.Timeout = 10 * time.Second
+	cfg.Consumer.Group.Heartbeat.Interval = time.Second
+	if g.o.InstanceID != "" {
+		cfg.Version = sarama.V2_3_0_0
+		cfg.Consumer.Group.InstanceId = g.o.InstanceID
+	}
 	cfg.Metadata.Retry.Backoff = 200 * time.Millisecond
 	if g.o.Oldest {
 		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest

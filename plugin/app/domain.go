@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -107,12 +108,13 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	km := consumer.NewMetrics(a.reg)
-	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-health",
+	host, _ := os.Hostname()
+	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-health", InstanceID: "fnmgr-health-" + host,
 		Topics: []string{message.TopicHealth}, Handler: tracker.Handle, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	events, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-events",
+	events, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-events", InstanceID: "fnmgr-events-" + host,
 		Topics: []string{message.TopicEvents}, Handler: an.Handle, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
