@@ -17,6 +17,9 @@ BUILD_FLAGS := -trimpath -ldflags "-X main.version=$(VERSION)"
 # kept inside node_modules, is newer than the lockfile after a good `npm ci`.
 COUCH_DIR   := deploy/local/couchdb
 COUCH_STAMP := $(COUCH_DIR)/node_modules/.npm-ci.stamp
+# The official openwhisk npm client, for the integration tests.
+NPMTEST_DIR   := tests/npm
+NPMTEST_STAMP := $(NPMTEST_DIR)/node_modules/.npm-ci.stamp
 
 # Our Go files (node_modules and testdata excluded).
 GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*')
@@ -24,11 +27,15 @@ GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path 
 .DEFAULT_GOAL := build
 .PHONY: deps build run test test-unit bench bench-stack lint fmt tidy-check clean
 
-deps: $(COUCH_STAMP)
+deps: $(COUCH_STAMP) $(NPMTEST_STAMP)
 	$(GO) mod download
 
 $(COUCH_STAMP): $(COUCH_DIR)/package.json $(COUCH_DIR)/package-lock.json
 	cd $(COUCH_DIR) && $(NPM) ci
+	touch $@
+
+$(NPMTEST_STAMP): $(NPMTEST_DIR)/package.json $(NPMTEST_DIR)/package-lock.json
+	cd $(NPMTEST_DIR) && $(NPM) ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 build:
