@@ -167,11 +167,28 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		if !known || f.Revisions == 0 {
 			return nil // a stub of a function fnmgr no longer knows: nothing to record
 		}
-		head, err := c.reg.GetRevision(ctx, ns, name, f.Head.Revision)
+		// The stub names the revision it stands for; what differs from that
+		// revision (limits, parameters, annotations) a user changed.
+		src := f.Head.Revision
+		if n, err := strconv.Atoi(stubSource(a)); err == nil && n > 0 {
+			src = n
+		}
+		base, err := c.reg.GetRevision(ctx, ns, name, src)
+		if errors.Is(err, registry.ErrNotFound) {
+			base, err = c.reg.GetRevision(ctx, ns, name, f.Head.Revision)
+		}
 		if err != nil {
 			return err
 		}
-		snap = fromStub(a, head.Snapshot)
+		snap = fromStub(a, base.Snapshot)
+		if snap.Digest() == base.Digest {
+			// fnmgr's own stub, unchanged (perhaps of an older head):
+			// nothing to record; only enforcement may be due.
+			if f.Transition == nil && f.State.Runnable() {
+				return c.enforce(ctx, f)
+			}
+			return nil
+		}
 	}
 	digest := snap.Digest()
 	// Enforcement: a function that may not run must show stubs, one that
@@ -275,6 +292,16 @@ func (c *Controller) enforce(ctx context.Context, f registry.Function) error {
 			"function", f.FQN(), "state", f.State)
 	}
 	return c.writeHead(ctx, f, head.Snapshot)
+}
+
+// stubSource is the revision number a head stub stands for ("" when the
+// stub does not say).
+func stubSource(a entity.Action) string {
+	raw, ok := a.Annotations.Get(AnnotationStub)
+	if !ok {
+		return ""
+	}
+	return strings.Trim(string(raw), `"`)
 }
 
 // fromStub is what a user meant by changing a stubbed action: the real

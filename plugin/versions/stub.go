@@ -74,7 +74,9 @@ func stubCode(kind, msg string, s registry.State, web bool) (string, []byte) {
 func IsStub(code []byte) bool { return bytes.Contains(code, []byte(StubMarker)) }
 
 // stubAction turns a (an action built from a snapshot) into its stub.
-func stubAction(a entity.Action, fqn string, s registry.State, reason, stubKind string) (entity.Action, []byte) {
+// src is the head revision the stub stands for (0 for version and alias
+// actions).
+func stubAction(a entity.Action, fqn string, s registry.State, reason, stubKind string, src int) (entity.Action, []byte) {
 	kind := a.Exec.Kind
 	if entity.Family(kind) != "nodejs" && entity.Family(kind) != "python" {
 		kind = stubKind
@@ -84,7 +86,11 @@ func stubAction(a entity.Action, fqn string, s registry.State, reason, stubKind 
 	if a.Limits.Timeout == 0 {
 		a.Limits = entity.DefaultLimits()
 	}
-	a.Annotations = a.Annotations.With("exec", kind).With(AnnotationStub, true).With(AnnotationState, string(s))
+	var marker any = true
+	if src > 0 {
+		marker = src
+	}
+	a.Annotations = a.Annotations.With("exec", kind).With(AnnotationStub, marker).With(AnnotationState, string(s))
 	return a, code
 }
 
@@ -135,7 +141,7 @@ func (c *Controller) writeHead(ctx context.Context, f registry.Function, s regis
 			a.Annotations = a.Annotations.With(AnnotationVersion, v)
 		}
 	} else {
-		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.stubKind)
+		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.stubKind, f.Head.Revision)
 	}
 	docid := registry.DocID(f.Namespace, f.Name)
 	cur, err := c.ow.Get(ctx, docid)

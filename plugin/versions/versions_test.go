@@ -167,3 +167,49 @@ func TestDeletedOutsideRetires(t *testing.T) {
 	_, err = e.Ctl.Publish(e.Ctx, "guest", "gone", "", "test")
 	require.True(t, errors.Is(err, registry.ErrGone), "publish of a retired function: %v", err)
 }
+
+// TestEveryExecForm: code is read wherever OpenWhisk keeps it — a mem:
+// name, a couch: attachment, base64 zip code, a packaged action, a
+// blackbox image, a sequence — and each becomes a revision.
+func TestEveryExecForm(t *testing.T) {
+	e := newEnv(t, "couch")
+	ctx := e.Ctx
+	zip := "UEsDBBQAAAAIAAAAIQAAAAAAAAAAAAAAAAAIAAAAaW5kZXguanM=" // base64: a zip's bytes
+	put := func(a entity.Action, code []byte, ct string) {
+		t.Helper()
+		_, err := e.Whisks.PutAction(ctx, a, code, ct)
+		require.NoError(t, err)
+	}
+	zipBytes, _, err := entity.StoredCode(zip, true)
+	require.NoError(t, err)
+	base := func(ns, name, kind string) entity.Action {
+		return entity.Action{Namespace: ns, Name: name, Version: "0.0.1", Exec: entity.Exec{Kind: kind}, Limits: entity.DefaultLimits(),
+			Annotations: entity.KeyValues{}.With("exec", kind)}
+	}
+	zipped := base("guest", "zipped", "nodejs:20")
+	zipped.Exec.Binary = true
+	put(zipped, zipBytes, entity.BinaryContentType)
+	put(base("guest/demo", "inpkg", "python:3"), []byte("def main(a):\n    return {}\n"), entity.TextContentType)
+	bb := base("guest", "boxed", "blackbox")
+	bb.Exec.Image = "openwhisk/example:latest"
+	put(bb, nil, "")
+	seq := base("guest", "chain", "sequence")
+	seq.Exec.Components = []string{"/guest/zipped", "/guest/demo/inpkg"}
+	seq.Parameters = entity.KeyValues{}.With("_actions", seq.Exec.Components)
+	put(seq, nil, "")
+
+	for _, name := range []string{"zipped", "demo/inpkg", "boxed", "chain"} {
+		e.WaitRevisions(name, 1)
+	}
+	rs := e.revisions("zipped")
+	got, err := e.Store.Get(ctx, rs[0].Snapshot.Exec.CodeDigest)
+	require.NoError(t, err)
+	require.Equal(t, zipBytes, got, "binary code is kept as its bytes")
+	require.True(t, rs[0].Snapshot.Exec.Binary)
+	require.Equal(t, "openwhisk/example:latest", e.revisions("boxed")[0].Snapshot.Exec.Image)
+	require.Equal(t, []string{"/guest/zipped", "/guest/demo/inpkg"}, e.revisions("chain")[0].Snapshot.Exec.Components)
+	p, err := e.Ctl.Publish(ctx, "guest", "demo/inpkg", "", "t")
+	require.NoError(t, err)
+	require.Equal(t, "def main(a):\n    return {}\n", e.code("guest/demo/inpkg@1"), "a packaged function's versions live in its package")
+	require.Equal(t, 1, p.Version.Version)
+}

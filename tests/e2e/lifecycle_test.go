@@ -223,3 +223,48 @@ func TestRetireThroughGateway(t *testing.T) {
 	require.Equal(t, "RETIRED", f.State)
 	require.True(t, f.Purged)
 }
+
+// TestUpdateWithTestInvocation: POST …/update applies an update under
+// UPDATING, checks it with a real test invocation through OpenWhisk's API,
+// and returns the function to LATEST; a failing test puts back what was
+// there, with the failure in the history.
+func TestUpdateWithTestInvocation(t *testing.T) {
+	need(t)
+	c := wsk(t, eps.APIHost)
+	name := "updatable"
+	create(t, c, name, "nodejs:default", "function main(){ return {v: 'one'} }", 0, false)
+	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
+
+	var f fnView
+	require.Equal(t, 200, admin(t, "POST", fnPath(name)+"/update", map[string]any{
+		"exec":   map[string]any{"kind": "nodejs:20", "code": "function main(p){ return {v: 'two', echo: p.x} }"},
+		"limits": map[string]any{"memory": 512},
+		"test":   map[string]any{"x": 1},
+	}, &f))
+	require.Equal(t, "LATEST", f.State)
+	res, err := invokeResult(c, name, nil)
+	require.NoError(t, err)
+	require.Equal(t, "two", res["v"])
+	a, _, err := c.Actions.Get(name, false)
+	require.NoError(t, err)
+	var revs []map[string]any
+	admin(t, "GET", fnPath(name)+"/revisions", nil, &revs)
+	require.Equal(t, 512, *a.Limits.Memory, "%+v", revs)
+
+	var e struct {
+		Error string `json:"error"`
+	}
+	require.Equal(t, 409, admin(t, "POST", fnPath(name)+"/update", map[string]any{
+		"exec": map[string]any{"kind": "nodejs:20", "code": "function main(){ throw new Error('broken') }"},
+		"test": map[string]any{},
+	}, &e))
+	require.Contains(t, e.Error, "test invocation failed")
+	res, err = invokeResult(c, name, nil)
+	require.NoError(t, err)
+	require.Equal(t, "two", res["v"], "a failed update leaves the function as it was")
+	var hist []map[string]any
+	require.Equal(t, 200, admin(t, "GET", fnPath(name)+"/history", nil, &hist))
+	require.Contains(t, hist[len(hist)-1]["reason"], "update failed")
+	_, _, err = c.Actions.Get(name+"@fnmgr-update", false)
+	require.Error(t, err, "no probe copy is left")
+}
