@@ -2,6 +2,7 @@ package message
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -35,6 +36,9 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	if unit == "" || unit == "B" {
 		mult = 1
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("message: byte size %q: too large", s)
 	}
 	return n * mult, nil
 }

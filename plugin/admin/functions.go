@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
@@ -22,29 +23,35 @@ type Functions struct {
 	Versions   *versions.Controller
 	Lifecycle  *lifecycle.Controller
 	Deployment versions.Deployment
+	// Optimizer runs the pre-optimizer; its endpoints answer 409 when nil.
+	Optimizer *optimizer.Service
 }
 
 // ops returns the handlers by operationId.
 func (fs *Functions) ops(a *API) map[string]http.HandlerFunc {
 	h := &fnHandlers{a: a, fs: fs}
 	return map[string]http.HandlerFunc{
-		"listFunctions":    h.list,
-		"getFunction":      h.fn(h.get),
-		"listRevisions":    h.fn(h.revisions),
-		"publishVersion":   h.fn(h.publish),
-		"listVersions":     h.fn(h.versions),
-		"getVersion":       h.fn(h.version),
-		"retireVersion":    h.fn(h.retireVersion),
-		"putAlias":         h.fn(h.putAlias),
-		"getAlias":         h.fn(h.getAlias),
-		"deleteAlias":      h.fn(h.deleteAlias),
-		"rollbackFunction": h.fn(h.rollback),
-		"blockFunction":    h.fn(h.block),
-		"unblockFunction":  h.fn(h.unblock),
-		"updateFunction":   h.fn(h.update),
-		"retireFunction":   h.fn(h.retire),
-		"getHistory":       h.fn(h.history),
-		"putConfig":        h.fn(h.config),
+		"listFunctions":        h.list,
+		"getFunction":          h.fn(h.get),
+		"listRevisions":        h.fn(h.revisions),
+		"publishVersion":       h.fn(h.publish),
+		"listVersions":         h.fn(h.versions),
+		"getVersion":           h.fn(h.version),
+		"retireVersion":        h.fn(h.retireVersion),
+		"putAlias":             h.fn(h.putAlias),
+		"getAlias":             h.fn(h.getAlias),
+		"deleteAlias":          h.fn(h.deleteAlias),
+		"rollbackFunction":     h.fn(h.rollback),
+		"blockFunction":        h.fn(h.block),
+		"unblockFunction":      h.fn(h.unblock),
+		"updateFunction":       h.fn(h.update),
+		"retireFunction":       h.fn(h.retire),
+		"getHistory":           h.fn(h.history),
+		"putConfig":            h.fn(h.config),
+		"startOptimization":    h.fn(h.startOptimization),
+		"getOptimization":      h.fn(h.getOptimization),
+		"cancelOptimization":   h.fn(h.cancelOptimization),
+		"getOptimizationChart": h.fn(h.optimizationChart),
 	}
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sync"
@@ -11,11 +12,15 @@ import (
 	"github.com/go-kivik/kivik/v4"
 
 	"github.com/fnmgr/fnmgr/couch"
+	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/feed"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/kafka/consumer"
 	"github.com/fnmgr/fnmgr/kafka/message"
 	"github.com/fnmgr/fnmgr/kafka/producer"
+	"github.com/fnmgr/fnmgr/optimizer"
+	"github.com/fnmgr/fnmgr/optimizer/gpu"
+	"github.com/fnmgr/fnmgr/optimizer/probe"
 	"github.com/fnmgr/fnmgr/plugin/admin"
 	"github.com/fnmgr/fnmgr/plugin/analyzer"
 	"github.com/fnmgr/fnmgr/plugin/config"
@@ -74,10 +79,22 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	prod := producer.NewLazy(producer.Options{Brokers: cfg.KafkaBrokers, InstanceID: "fnmgr"})
 	a.lc.onStop("kafka producer", func(context.Context) error { return prod.Close() })
 	actions := openwhisk.NewActions(whiskdb.New(client.DB(cfg.WhisksDB())), prod)
+	// The optimizer needs the version controller (to apply a result) and
+	// the version controller tells it of new functions (its policy).
+	var opt *optimizer.Service
+	onNew := func(ctx context.Context, ns, name string, ann entity.KeyValues) {
+		if opt == nil {
+			return
+		}
+		if _, err := opt.OnNewFunction(ctx, ns, name, ann); err != nil {
+			a.log.Warn("optimize a new function", "function", ns+"/"+name, "err", err)
+		}
+	}
 	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
-		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg)})
+		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew})
 	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
-	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))}
+	keys := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))
+	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: keys}
 	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, DefaultGrace: cfg.RetireGrace,
 		Logger: a.opts.Logger, Registerer: a.reg})
 	tracker := invokers.New(10*time.Second, 0)
@@ -92,8 +109,22 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		e, ok := table.Lookup(ns, name)
 		return e.State, ok
 	}, a.reg)
+	var err error
+	opt, err = optimizer.New(optimizer.Options{Registry: reg, Actions: actions,
+		Whisks:     probe.DBLister{DB: client.DB(cfg.WhisksDB())},
+		Invoker:    probe.NewClient(probe.ClientOptions{APIHost: cfg.Controllers[0].String(), Keys: keys}),
+		Deployment: dep, Configurer: ver, Passive: an, GPU: gpuSampler(a.log),
+		StateOf: func(ns, name string) (registry.State, bool) {
+			e, ok := table.Lookup(ns, name)
+			return e.State, ok
+		},
+		Policy: optimizer.Policy(cfg.OptimizePolicy), Logger: a.opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.lc.onStop("optimizer", opt.Stop)
 	d := &domain{
-		functions: &admin.Functions{Registry: reg, Versions: ver, Lifecycle: lc, Deployment: dep},
+		functions: &admin.Functions{Registry: reg, Versions: ver, Lifecycle: lc, Deployment: dep, Optimizer: opt},
 		router:    router, table: table, analyzer: an, tracker: tracker,
 	}
 
@@ -109,7 +140,9 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	}
 	km := consumer.NewMetrics(a.reg)
 	host, _ := os.Hostname()
-	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-health", InstanceID: "fnmgr-health-" + host,
+	// A new health group reads the pings still on the topic, so MAX_MEMORY
+	// is known at once rather than after the next ping.
+	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-health", InstanceID: "fnmgr-health-" + host, Oldest: true,
 		Topics: []string{message.TopicHealth}, Handler: tracker.Handle, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -166,6 +199,10 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 				} else {
 					recovered = true
 					a.ready.set(condRecovery, "")
+					// Probe copies a crash left behind go before any new run.
+					if err := opt.Cleanup(ctx); err != nil {
+						a.log.Warn("delete probe copies left by an earlier run", "err", err)
+					}
 					run("purge", func(ctx context.Context) error { return lc.Run(ctx, time.Minute) })
 				}
 			}
@@ -188,3 +225,8 @@ func pending(ok bool, why string) string {
 
 // dbURL is the URL of database db on the server at base.
 func dbURL(base *url.URL, db string) string { return base.JoinPath(url.PathEscape(db)).String() }
+
+// gpuSampler is DCGM (embedded) for the optimizer's GPU probes. It opens
+// DCGM on first use; without DCGM the report says "GPU measurement
+// unavailable: <reason>" and the optimizer tunes memory only.
+func gpuSampler(log *slog.Logger) gpu.Sampler { return gpu.NewDCGM(gpu.DCGMOptions{Logger: log}) }

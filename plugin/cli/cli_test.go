@@ -244,7 +244,7 @@ COMP_WORDS=(fnmgr pub); COMP_CWORD=1; _fnmgr; echo "${COMPREPLY[@]}"`
 
 func TestOptimize(t *testing.T) {
 	const path = "/v1/namespaces/guest/functions/hello/optimizations"
-	report := `{"status":"done","progress":{"done":4,"total":4},"report":{"objective":"cost","best":{"memory":256},
+	report := `{"status":"succeeded","progress":{"done":4,"total":4},"report":{"objective":"cost","best":{"memory":256},
 		"candidates":[{"memory":128,"durationMs":120.5,"cost":1.2},{"memory":256,"durationMs":60.1,"cost":0.9,"best":true}]}}`
 	f := newFakeAPI(t).on("POST "+path, 202, `{"id":"op1"}`).
 		on("GET "+path+"/op1", 200, `{"status":"running","progress":{"done":1,"total":4}}`).
@@ -259,8 +259,8 @@ func TestOptimize(t *testing.T) {
 	code := Main(context.Background(), []string{"optimize", "hello", "--payload", `{"n":1}`, "--memory", "128,256", "--apply", "--poll", "10ms"}, e)
 	require.Equal(t, ExitOK, code, errOut.String())
 	require.Contains(t, errOut.String(), "[#######.......................] 1/4 invocations running")
-	require.Contains(t, errOut.String(), "[##############################] 4/4 invocations done")
-	require.Contains(t, out.String(), "optimization op1 of hello: done (4/4 invocations)")
+	require.Contains(t, errOut.String(), "[##############################] 4/4 invocations succeeded")
+	require.Contains(t, out.String(), "optimization op1 of hello: succeeded (4/4 invocations)")
 	require.Contains(t, out.String(), "best.memory: 256")
 	tbl := lines(out.String())
 	require.Equal(t, "memory   durationMs   cost   best", strings.TrimSpace(tbl[len(tbl)-3]))
@@ -275,7 +275,7 @@ func TestOptimize(t *testing.T) {
 		code, out, errOut := runCLI(t, f.props(), nil, "optimize", "hello", "--status", "op1")
 		require.Equal(t, ExitOK, code, errOut)
 		require.Empty(t, errOut)
-		require.Contains(t, out, "done")
+		require.Contains(t, out, "succeeded")
 	})
 	t.Run("cancel", func(t *testing.T) {
 		code, out, _ := runCLI(t, f.props(), nil, "optimize", "hello", "--cancel", "op1")

@@ -69,7 +69,7 @@ func optimizeCommand() *Command {
 				if err := s.emit(o, func(w io.Writer) error { return optimizationResult(w, name, o) }); err != nil {
 					return err
 				}
-				if o.Status != client.OptimizationDone {
+				if o.Status != client.OptimizationSucceeded {
 					return fmt.Errorf("optimization %s of %s %s%s", id, name, o.Status, suffix(": ", o.Error))
 				}
 				return nil

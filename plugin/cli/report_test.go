@@ -34,7 +34,7 @@ func TestReportShapes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			require.NoError(t, optimizationResult(&b, "hello", client.Optimization{ID: "x", Status: "done", Report: json.RawMessage(tc.report)}))
+			require.NoError(t, optimizationResult(&b, "hello", client.Optimization{ID: "x", Status: "succeeded", Report: json.RawMessage(tc.report)}))
 			out := strings.Join(strings.Fields(strings.ReplaceAll(b.String(), "\n", " \n ")), " ")
 			at := 0
 			for _, w := range tc.want {

@@ -19,8 +19,9 @@ type OptimizationRequest struct {
 
 // Optimization statuses.
 const (
+	OptimizationQueued    = "queued"
 	OptimizationRunning   = "running"
-	OptimizationDone      = "done"
+	OptimizationSucceeded = "succeeded"
 	OptimizationFailed    = "failed"
 	OptimizationCancelled = "cancelled"
 )
@@ -43,7 +44,9 @@ type Optimization struct {
 }
 
 // Finished reports whether the run has ended (done, failed or cancelled).
-func (o Optimization) Finished() bool { return o.Status != "" && o.Status != OptimizationRunning }
+func (o Optimization) Finished() bool {
+	return o.Status != "" && o.Status != OptimizationRunning && o.Status != OptimizationQueued
+}
 
 // StartOptimization starts a run and returns its id.
 func (c *Client) StartOptimization(ctx context.Context, name string, req OptimizationRequest) (string, error) {

@@ -29,6 +29,7 @@ const (
 	FlagMaxMemory       = "max-memory"
 	FlagMaxGPUNum       = "max-gpu-num"
 	FlagRetireGrace     = "retire-grace"
+	FlagOptimizePolicy  = "optimize-policy"
 	FlagConfig          = "config"
 )
 
@@ -52,6 +53,7 @@ const (
 	EnvMaxMemory       = "FNMGR_MAX_MEMORY"
 	EnvMaxGPUNum       = "FNMGR_MAX_GPU_NUM"
 	EnvRetireGrace     = "FNMGR_RETIRE_GRACE"
+	EnvOptimizePolicy  = "FNMGR_OPTIMIZE_POLICY"
 	EnvConfig          = "FNMGR_CONFIG"
 )
 
@@ -63,6 +65,7 @@ type raw struct {
 	logLevel, logFormat, shutdownTimeout          string
 	storage, storageDir, retention                string
 	maxMemory, maxGPUNum, retireGrace             string
+	optimizePolicy                                string
 	configFile                                    string
 }
 
@@ -83,6 +86,7 @@ func defaultRaw() raw {
 		maxMemory:       "0",
 		maxGPUNum:       "8",
 		retireGrace:     DefaultRetireGrace.String(),
+		optimizePolicy:  "off",
 	}
 }
 
@@ -115,6 +119,7 @@ var settings = []setting{
 	{FlagMaxMemory, EnvMaxMemory, "MAX_MEMORY in MB for run-time settings; 0 takes the largest invoker user memory from health pings", false, func(r *raw) *string { return &r.maxMemory }},
 	{FlagMaxGPUNum, EnvMaxGPUNum, "MAX_GPU_NUM: the most GPUs a node offers a function", false, func(r *raw) *string { return &r.maxGPUNum }},
 	{FlagRetireGrace, EnvRetireGrace, "default grace period before a retired function is purged (Go duration)", false, func(r *raw) *string { return &r.retireGrace }},
+	{FlagOptimizePolicy, EnvOptimizePolicy, "which new actions the pre-optimizer tunes unasked: off, new (every new action) or annotated (actions annotated fnmgr-optimize)", false, func(r *raw) *string { return &r.optimizePolicy }},
 	{FlagConfig, EnvConfig, "JSON configuration file: an object whose keys are these flags' names (see docs/configuration.md)", false, func(r *raw) *string { return &r.configFile }},
 }
 

@@ -81,6 +81,8 @@ type Options struct {
 	MaxGPUNum int
 	// RetireGrace is the default grace period before a purge.
 	RetireGrace time.Duration
+	// OptimizePolicy is off, new or annotated.
+	OptimizePolicy string
 	// ConfigFile is the JSON file the settings were read from, if any;
 	// `fnmgr serve` reads it again on SIGHUP.
 	ConfigFile string
@@ -143,6 +145,7 @@ func (o Options) LogValue() slog.Value {
 		slog.Int("max_memory_mb", o.MaxMemoryMB),
 		slog.Int("max_gpu_num", o.MaxGPUNum),
 		slog.Duration("retire_grace", o.RetireGrace),
+		slog.String("optimize_policy", o.OptimizePolicy),
 		slog.String("config_file", o.ConfigFile),
 	)
 }

@@ -88,6 +88,7 @@ func build(r raw) (Options, error) {
 	} else {
 		o.RetireGrace = d
 	}
+	o.OptimizePolicy = strings.ToLower(strings.TrimSpace(r.optimizePolicy))
 	p = append(p, o.check()...)
 	return o, p.err()
 }
@@ -151,6 +152,11 @@ func (o Options) check() problems {
 	}
 	if o.MaxGPUNum < 0 {
 		p.addf("%s: must not be negative", named(FlagMaxGPUNum))
+	}
+	switch o.OptimizePolicy {
+	case "off", "new", "annotated":
+	default:
+		p.addf("%s: %q is not off, new or annotated", named(FlagOptimizePolicy), o.OptimizePolicy)
 	}
 	if o.RetireGrace < 0 {
 		p.addf("%s: must not be negative", named(FlagRetireGrace))

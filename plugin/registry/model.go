@@ -311,3 +311,12 @@ func SplitManaged(name string) (base, suffix string, ok bool) {
 	}
 	return name[:i], name[i+1:], true
 }
+
+// TemporaryInfix marks the names of fnmgr's own short-lived copies of an
+// action (an update's test copy name@fnmgr-update, the optimizer's probe
+// copies name@fnmgr-probe-…): they are not functions and get no revisions.
+const TemporaryInfix = "@fnmgr-"
+
+// IsTemporary reports whether an action name is one of fnmgr's temporary
+// copies.
+func IsTemporary(name string) bool { return strings.Contains(name, TemporaryInfix) }

@@ -46,6 +46,9 @@ type Options struct {
 	// StubKind is the runtime kind of stubs for functions whose own kind
 	// is neither nodejs nor python (default "nodejs:20").
 	StubKind string
+	// OnNew is called once for every function fnmgr sees for the first
+	// time (the optimizer's policy hook); it must not block for long.
+	OnNew func(ctx context.Context, ns, name string, annotations entity.KeyValues)
 	// AnnotateDelay is how long after the last observed change of a
 	// function fnmgr writes its state annotations (default 2s).
 	AnnotateDelay time.Duration
@@ -66,6 +69,7 @@ type Controller struct {
 	now       func() time.Time
 	stubKind  string
 	ann       *annotator
+	onNew     func(ctx context.Context, ns, name string, annotations entity.KeyValues)
 }
 
 // New returns a Controller.
@@ -87,7 +91,7 @@ func New(o Options) *Controller {
 	}
 	return &Controller{reg: o.Registry, store: o.Storage, ow: o.Actions, retention: o.Retention,
 		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind,
-		ann: newAnnotator(o.AnnotateDelay)}
+		ann: newAnnotator(o.AnnotateDelay), onNew: o.OnNew}
 }
 
 // Annotations fnmgr writes on the actions it manages.

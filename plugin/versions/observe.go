@@ -23,7 +23,7 @@ func (c *Controller) Observe(ctx context.Context, ch feed.Change) error {
 		return nil
 	}
 	ns, name, ok := registry.SplitDocID(ch.ID)
-	if !ok {
+	if !ok || registry.IsTemporary(name) {
 		return nil
 	}
 	if ch.Deleted {
@@ -235,6 +235,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		// update a crash cut short: keep it, and record this one after it.
 		n++
 	}
+	isNew := false
 	update := func(f *registry.Function) error {
 		if f.Revisions >= n && f.Head.Revision >= n {
 			return nil
@@ -257,6 +258,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		}
 		if created {
 			c.m.adopted()
+			isNew = true
 		}
 		return nil
 	}
@@ -270,6 +272,9 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	}
 	c.m.revision()
 	c.log.Info("revision recorded", "function", f.FQN(), "revision", n, "state", f.State)
+	if isNew && c.onNew != nil {
+		c.onNew(ctx, ns, name, a.Annotations)
+	}
 	if f.Transition == nil && (!f.State.Runnable() || stub) {
 		if err := c.enforce(ctx, f); err != nil {
 			return err

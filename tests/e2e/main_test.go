@@ -226,3 +226,13 @@ func couchClient(t *testing.T) *kivik.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// authed is a request to the admin API as the guest.
+func authed(t *testing.T, method, path string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, eps.Admin+path, nil)
+	require.NoError(t, err)
+	u, k, _ := strings.Cut(eps.Auth, ":")
+	req.SetBasicAuth(u, k)
+	return req
+}

@@ -1,0 +1,263 @@
+package optimizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/optimizer/probe"
+	"github.com/fnmgr/fnmgr/optimizer/report"
+	"github.com/fnmgr/fnmgr/optimizer/search"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+)
+
+// Timeouts of a run's bookkeeping, which runs even when the run is
+// cancelled.
+const (
+	cleanupTimeout = 30 * time.Second
+	saveEvery      = 2 * time.Second
+)
+
+// execute runs lr to its end and stores the outcome.
+func (s *Service) execute(ctx context.Context, lr *liveRun, v settled) {
+	r := lr.snapshot()
+	key := RunID(r.Namespace, r.Name, r.ID)
+	defer func() {
+		s.mu.Lock()
+		delete(s.live, key)
+		s.mu.Unlock()
+	}()
+	lr.mu.Lock()
+	lr.tolerance = v.tolerance
+	lr.mu.Unlock()
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		s.finish(lr, nil, ctx.Err())
+		return
+	}
+	lr.mu.Lock()
+	lr.run.Status, lr.run.Updated = Running, s.o.Now().UTC()
+	run := lr.run
+	lr.mu.Unlock()
+	if err := s.st.put(ctx, run); err != nil {
+		s.log.Warn("storing optimization progress", "run", run.ID, "err", err)
+	}
+	rep, err := s.optimize(ctx, lr, v)
+	s.finish(lr, rep, err)
+}
+
+// finish stores the run's final state.
+func (s *Service) finish(lr *liveRun, rep *report.Report, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), cleanupTimeout)
+	defer cancel()
+	now := s.o.Now().UTC()
+	lr.mu.Lock()
+	run := lr.run
+	cancelled := lr.cancelled
+	lr.mu.Unlock()
+	run.Updated, run.Finished = now, &now
+	if rep != nil {
+		rep.Finished = now
+		run.Report = rep
+		run.Progress.Done = rep.Invocations
+	}
+	switch {
+	case cancelled || (err != nil && errors.Is(err, context.Canceled)):
+		run.Status = Cancelled
+		if !cancelled {
+			run.Error = "cancelled: fnmgr is shutting down"
+		}
+	case err != nil:
+		run.Status, run.Error = Failed, err.Error()
+	default:
+		run.Status = Succeeded
+	}
+	// Stored before it shows as ended, so a reader who sees the end finds
+	// it in the database too.
+	if perr := s.st.put(ctx, run); perr != nil {
+		s.log.Error("storing optimization result", "run", run.ID, "err", perr)
+	}
+	lr.mu.Lock()
+	lr.run = run
+	lr.mu.Unlock()
+	s.log.Info("optimization ended", "function", run.Namespace+"/"+run.Name, "run", run.ID, "status", run.Status,
+		"invocations", run.Progress.Done)
+}
+
+// optimize does the work of a run and returns its report (also, as far as
+// it got, with an error).
+func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report.Report, error) {
+	run := lr.snapshot()
+	ns, name := run.Namespace, run.Name
+	rep := &report.Report{Function: ns + "/" + name, RunID: run.ID, Mode: v.Mode, Objective: v.objective,
+		Tolerance: v.tolerance, Candidates: v.candidates, Started: s.o.Now().UTC()}
+	live, err := s.o.Actions.Get(ctx, registry.DocID(ns, name))
+	if err != nil {
+		return rep, fmt.Errorf("optimizer: read the action: %w", err)
+	}
+	rep.Current = currentSetting(live)
+
+	if s.o.Passive != nil || v.Mode != ModeActive {
+		if pr := s.passive(ns, name, v); pr.Enough || v.Mode != ModeActive {
+			rep.Passive = &report.Passive{PassiveResult: pr}
+		}
+	}
+	if v.Mode == ModePassive {
+		if p := rep.Passive; p != nil && p.Decision != nil {
+			rep.Recommendation = &report.Recommendation{Setting: report.Setting{MemoryMB: p.Decision.MemoryMB},
+				Source: "passive", Why: p.Decision.Why}
+			rep.Saving = passiveSaving(p.Sizes, rep.Current.MemoryMB, p.Decision)
+		}
+		return rep, nil
+	}
+
+	copies, err := probe.NewCopies(ctx, s.o.Actions, ns, name, run.ID)
+	if err != nil {
+		if errors.Is(err, probe.ErrNotCopyable) {
+			return rep, fmt.Errorf("%w: %w", err, registry.ErrInvalid)
+		}
+		return rep, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if err := copies.Remove(cctx); err != nil {
+			s.log.Error("deleting probe copies", "run", run.ID, "err", err)
+		}
+	}()
+	tester := probe.NewTester(probe.TesterOptions{Copies: copies, Invoker: s.guard(ns, name), Namespace: ns,
+		Payloads: v.payloads, MaxInvocations: v.MaxInvocations + gpuRuns(v), MaxGBSeconds: v.MaxGBSeconds,
+		Concurrency: s.o.Concurrency, Observe: func(o search.Observation) { s.observe(lr, o) }, Logger: s.o.Logger})
+	res, err := search.Run(ctx, tester, search.Config{Candidates: v.candidates, Objective: v.objective,
+		Tolerance: v.tolerance, MaxInvocations: v.MaxInvocations, MaxGBSeconds: v.MaxGBSeconds,
+		TimeoutMs: live.Limits.Timeout, Concurrency: s.o.Concurrency})
+	rep.Active = &res
+	rep.Invocations, rep.GBSeconds = tester.Spent()
+	if err != nil {
+		return rep, err
+	}
+	rep.Warnings = append(rep.Warnings, warnings(res)...)
+	d := res.Decision
+	if d.MemoryMB == 0 {
+		return rep, nil
+	}
+	rep.Recommendation = &report.Recommendation{Setting: report.Setting{MemoryMB: d.MemoryMB}, Source: "active",
+		Predicted: d.Predicted, Why: d.Why}
+	rep.Saving = report.EstimateSaving(res.Points, rep.Current.MemoryMB, d.MemoryMB, d.MedianMs)
+	if v.GPU {
+		rep.GPU = s.measureGPU(ctx, tester, d.MemoryMB)
+		if g := rep.GPU.Recommendation; g != nil {
+			rep.Recommendation.GPUNum = &g.GPUNum
+			if g.GPUNum > 0 {
+				rep.Recommendation.GPUMemorySize, rep.Recommendation.GPUPercentage = &g.GPUMemorySize, &g.GPUPercentage
+			}
+		}
+		rep.Invocations, rep.GBSeconds = tester.Spent()
+	}
+	if v.Apply {
+		if err := s.apply(ctx, ns, name, run, rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// observe records an observation of a live run and, now and then, stores
+// its progress.
+func (s *Service) observe(lr *liveRun, o search.Observation) {
+	lr.mu.Lock()
+	lr.obs = append(lr.obs, o)
+	lr.run.Progress.Done = len(lr.obs)
+	lr.run.Updated = s.o.Now().UTC()
+	save := time.Since(lr.saved) >= saveEvery
+	if save {
+		lr.saved = time.Now()
+	}
+	run := lr.run
+	lr.mu.Unlock()
+	if save {
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		defer cancel()
+		if err := s.st.put(ctx, run); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("storing optimization progress", "run", run.ID, "err", err)
+		}
+	}
+}
+
+// currentSetting reads the live action's memory and GPU annotations.
+func currentSetting(a entity.Action) report.Setting {
+	st := report.Setting{MemoryMB: a.Limits.Memory}
+	for key, dst := range map[string]**int{probe.AnnotationGPUNum: &st.GPUNum,
+		probe.AnnotationGPUMemorySize: &st.GPUMemorySize, probe.AnnotationGPUPercentage: &st.GPUPercentage} {
+		if raw, ok := a.Annotations.Get(key); ok {
+			var n int
+			if json.Unmarshal(raw, &n) == nil {
+				*dst = &n
+			}
+		}
+	}
+	return st
+}
+
+// warnings notes what the caller should know about the measurements.
+func warnings(res search.Result) []string {
+	var out []string
+	appErr, total := 0, 0
+	for _, p := range res.Points {
+		for _, o := range append(append([]search.Observation{}, p.Cold...), p.Warm...) {
+			total++
+			if o.Outcome == search.AppError {
+				appErr++
+			}
+		}
+	}
+	if appErr > 0 {
+		out = append(out, fmt.Sprintf("%d of %d invocations ended with an error of the action itself (not of its memory): check the payloads", appErr, total))
+	}
+	if !res.Settled && res.Decision.MemoryMB > 0 {
+		out = append(out, "the decision is not statistically settled ("+res.StopReason+"); a larger maxInvocations would settle it")
+	}
+	return out
+}
+
+// errNotRunnable stops probing a function that may no longer run.
+var errNotRunnable = errors.New("optimizer: the function may no longer run")
+
+// guard wraps the invoker: before every invocation it checks that the
+// function may still run (a function BLOCKED meanwhile runs no code, not
+// even its probes).
+func (s *Service) guard(ns, name string) probe.Invoker {
+	return guardInvoker{s: s, ns: ns, name: name}
+}
+
+type guardInvoker struct {
+	s        *Service
+	ns, name string
+}
+
+func (g guardInvoker) Invoke(ctx context.Context, ns, action string, payload json.RawMessage) (probe.Activation, error) {
+	var st registry.State
+	ok := false
+	if g.s.o.StateOf != nil {
+		st, ok = g.s.o.StateOf(g.ns, g.name)
+	}
+	if !ok {
+		f, err := g.s.o.Registry.GetFunction(ctx, g.ns, g.name)
+		if err != nil {
+			return probe.Activation{}, fmt.Errorf("optimizer: check %s/%s: %w", g.ns, g.name, err)
+		}
+		st = f.State
+		if f.Gone {
+			st = registry.Retired
+		}
+	}
+	if !st.Runnable() {
+		return probe.Activation{}, fmt.Errorf("%w: %s/%s became %s during the optimization; stopped", errNotRunnable, g.ns, g.name, st)
+	}
+	return g.s.o.Invoker.Invoke(ctx, ns, action, payload)
+}

@@ -1,0 +1,212 @@
+package probe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fnmgr/fnmgr/optimizer/search"
+)
+
+// Classify reads an activation the way the optimizer needs it: running out
+// of memory (OpenWhisk's Docker message, or the Kubernetes "exited
+// unexpectedly"), a timeout and a failed initialisation make the setting
+// infeasible; success and application errors are measurements; a whisk
+// internal error is the platform's.
+func Classify(a Activation) search.Outcome {
+	switch a.Status {
+	case "success":
+		return search.OK
+	case "application error":
+		return search.AppError
+	case "action developer error":
+		e := strings.ToLower(a.Error)
+		switch {
+		case a.TimedOut || strings.Contains(e, "exceeded its time limits"):
+			return search.Timeout
+		case strings.Contains(e, "exhausted its memory"), strings.Contains(e, "exited unexpectedly"):
+			return search.OOM
+		case strings.Contains(e, "failed during initialization"), strings.Contains(e, "did not initialize"):
+			return search.InitFailure
+		}
+		return search.AppError // a bug of the action with this payload, not of the setting
+	}
+	return search.SystemError
+}
+
+// Payload is one of the caller's inputs, drawn in proportion to Weight.
+type Payload struct {
+	Body   json.RawMessage
+	Weight float64
+}
+
+// TesterOptions configure a Tester.
+type TesterOptions struct {
+	Copies  *Copies
+	Invoker Invoker
+	// Namespace the copies live in (the function's).
+	Namespace string
+	Payloads  []Payload
+	// MaxInvocations and MaxGBSeconds are hard budgets (0: none): past
+	// them Probe answers search.ErrBudget.
+	MaxInvocations int
+	MaxGBSeconds   float64
+	// Concurrency bounds probes running at once (default 2).
+	Concurrency int
+	// Retries of an invocation the platform refused (429, 5xx, network),
+	// with a growing pause from RetryPause (defaults 3 and 500 ms).
+	Retries    int
+	RetryPause time.Duration
+	// Observe, when set, sees every observation as it is made.
+	Observe func(search.Observation)
+	Logger  *slog.Logger
+}
+
+// Tester runs the invocations of one optimisation: it implements
+// search.Prober over probe copies. Warm and cold runs are told apart (the
+// first run of a copy, and any run that reports an initTime, is cold).
+type Tester struct {
+	o   TesterOptions
+	sem chan struct{}
+	log *slog.Logger
+
+	mu      sync.Mutex
+	inv     int
+	gbs     float64
+	runs    map[int]int // invocations made per memory size
+	sched   []int       // payload index of the k-th run at any size
+	credits []float64   // smooth weighted round robin state
+}
+
+// NewTester returns a Tester.
+func NewTester(o TesterOptions) *Tester {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
+	}
+	if o.Retries <= 0 {
+		o.Retries = 3
+	}
+	if o.RetryPause <= 0 {
+		o.RetryPause = 500 * time.Millisecond
+	}
+	if len(o.Payloads) == 0 {
+		o.Payloads = []Payload{{Body: json.RawMessage(`{}`), Weight: 1}}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Tester{o: o, sem: make(chan struct{}, o.Concurrency), log: o.Logger.With("component", "optimizer"),
+		runs: map[int]int{}, credits: make([]float64, len(o.Payloads))}
+}
+
+// Spent is what the tester has used so far.
+func (t *Tester) Spent() (invocations int, gbSeconds float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.inv, t.gbs
+}
+
+// payload returns the index of the payload for the k-th run at a size:
+// the same sequence at every size (so sizes are compared on the same mix),
+// drawn by smooth weighted round robin.
+func (t *Tester) payloadLocked(k int) int {
+	for len(t.sched) <= k {
+		total, best := 0.0, 0
+		for i, p := range t.o.Payloads {
+			w := p.Weight
+			if w <= 0 {
+				w = 1
+			}
+			t.credits[i] += w
+			total += w
+			if t.credits[i] > t.credits[best] {
+				best = i
+			}
+		}
+		t.credits[best] -= total
+		t.sched = append(t.sched, best)
+	}
+	return t.sched[k]
+}
+
+// Probe implements search.Prober.
+func (t *Tester) Probe(ctx context.Context, memoryMB, n int) ([]search.Observation, error) {
+	select {
+	case t.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-t.sem }()
+	action, err := t.o.Copies.Ensure(ctx, Limits{MemoryMB: memoryMB})
+	if err != nil {
+		return nil, err
+	}
+	var out []search.Observation
+	for i := 0; i < n; i++ {
+		o, err := t.once(ctx, action, memoryMB)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, o)
+		if o.Outcome.Infeasible() {
+			break
+		}
+	}
+	return out, nil
+}
+
+// once runs one invocation at memoryMB, retrying what the platform
+// refused.
+func (t *Tester) once(ctx context.Context, action string, mem int) (search.Observation, error) {
+	t.mu.Lock()
+	if t.o.MaxInvocations > 0 && t.inv >= t.o.MaxInvocations {
+		t.mu.Unlock()
+		return search.Observation{}, search.ErrBudget
+	}
+	if t.o.MaxGBSeconds > 0 && t.gbs >= t.o.MaxGBSeconds {
+		t.mu.Unlock()
+		return search.Observation{}, search.ErrBudget
+	}
+	k := t.runs[mem]
+	t.runs[mem]++
+	t.inv++
+	pi := t.payloadLocked(k)
+	t.mu.Unlock()
+
+	var act Activation
+	var err error
+	for attempt := 0; ; attempt++ {
+		act, err = t.o.Invoker.Invoke(ctx, t.o.Namespace, action, t.o.Payloads[pi].Body)
+		if err == nil || !errors.Is(err, ErrUnavailable) || attempt >= t.o.Retries || ctx.Err() != nil {
+			break
+		}
+		t.log.Warn("probe invocation refused; retrying", "action", t.o.Namespace+"/"+action, "attempt", attempt+1, "err", err)
+		select {
+		case <-time.After(t.o.RetryPause << attempt):
+		case <-ctx.Done():
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return search.Observation{}, fmt.Errorf("probe: %d MB: %w", mem, err)
+	}
+	o := search.Observation{MemoryMB: mem, Payload: pi, Cold: k == 0 || act.InitMs > 0, DurationMs: act.DurationMs,
+		InitMs: act.InitMs, WaitMs: act.WaitMs, Outcome: Classify(act), ActivationID: act.ID}
+	if o.Outcome != search.OK {
+		o.Message = act.Error
+	}
+	t.mu.Lock()
+	t.gbs += o.GBSeconds()
+	t.mu.Unlock()
+	if t.o.Observe != nil {
+		t.o.Observe(o)
+	}
+	return o, nil
+}

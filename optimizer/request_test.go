@@ -1,0 +1,79 @@
+package optimizer_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/optimizer"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestStartValidation(t *testing.T) {
+	x := newFixture(t, flat())
+	x.function("hello", 256, registry.Latest)
+	x.function("blocked", 256, registry.Blocked)
+	x.function("updating", 256, registry.Updating)
+	x.function("retired", 256, registry.Retired)
+	seq := entity.Action{Namespace: "guest", Name: "seq", Exec: entity.Exec{Kind: entity.KindSequence, Components: []string{"/guest/hello"}}}
+	_, _ = x.acts.Put(x.ctx, seq, nil)
+	_, err := x.reg.Update(x.ctx, "guest", "seq", func(*registry.Function) error { return nil })
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, fn string
+		req      optimizer.Request
+		want     error
+		text     string
+	}{
+		{"unknown function", "nope", optimizer.Request{}, registry.ErrNotFound, ""},
+		{"objective", "hello", optimizer.Request{Objective: "speed"}, registry.ErrInvalid, "objective"},
+		{"tolerance", "hello", optimizer.Request{Tolerance: ptr(5.0)}, registry.ErrInvalid, "tolerance"},
+		{"candidate not a multiple of 64", "hello", optimizer.Request{MemoryCandidates: []int{100}}, registry.ErrInvalid, "multiple of 64"},
+		{"candidate above MAX_MEMORY", "hello", optimizer.Request{MemoryCandidates: []int{4096}}, registry.ErrInvalid, "MAX_MEMORY"},
+		{"candidate below the minimum", "hello", optimizer.Request{MemoryCandidates: []int{64}}, registry.ErrInvalid, "between 128"},
+		{"budget", "hello", optimizer.Request{MaxInvocations: 2}, registry.ErrInvalid, "maxInvocations"},
+		{"mode", "hello", optimizer.Request{Mode: "lazy"}, registry.ErrInvalid, "mode"},
+		{"payload not an object", "hello", optimizer.Request{Payloads: optimizer.Payloads{{Body: json.RawMessage(`[1]`), Weight: 1}}}, registry.ErrInvalid, "payloads[0]"},
+		{"weight", "hello", optimizer.Request{Payloads: optimizer.Payloads{{Body: json.RawMessage(`{}`), Weight: -1}}}, registry.ErrInvalid, "weight"},
+		{"blocked", "blocked", optimizer.Request{}, registry.ErrConflict, "BLOCKED"},
+		{"updating", "updating", optimizer.Request{}, registry.ErrLocked, ""},
+		{"retired", "retired", optimizer.Request{}, registry.ErrGone, ""},
+		{"sequence", "seq", optimizer.Request{}, registry.ErrInvalid, "sequence"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := x.svc.Start(x.ctx, "guest", tc.fn, tc.req, "tester")
+			require.ErrorIs(t, err, tc.want)
+			require.Contains(t, err.Error(), tc.text)
+		})
+	}
+	t.Run("MAX_MEMORY unknown", func(t *testing.T) {
+		y := newFixture(t, flat(), func(o *optimizer.Options) { o.Deployment = deployment{max: 0} })
+		y.function("hello", 256, registry.Latest)
+		_, err := y.svc.Start(y.ctx, "guest", "hello", optimizer.Request{}, "")
+		require.ErrorIs(t, err, registry.ErrInvalid)
+		require.Contains(t, err.Error(), "MAX_MEMORY")
+	})
+	t.Run("apply without a configurer", func(t *testing.T) {
+		y := newFixture(t, flat(), func(o *optimizer.Options) { o.Configurer = nil })
+		y.function("hello", 256, registry.Latest)
+		_, err := y.svc.Start(y.ctx, "guest", "hello", optimizer.Request{Apply: true}, "")
+		require.ErrorIs(t, err, registry.ErrInvalid)
+	})
+}
+
+func TestPayloadsForms(t *testing.T) {
+	var r optimizer.Request
+	require.NoError(t, json.Unmarshal([]byte(`{"payloads":[{"n":1},{"payload":{"n":2},"weight":3},{"payload":{"n":3}},{"payload":1,"other":2}]}`), &r))
+	require.Len(t, r.Payloads, 4)
+	require.JSONEq(t, `{"n":1}`, string(r.Payloads[0].Body))
+	require.Equal(t, 1.0, r.Payloads[0].Weight)
+	require.JSONEq(t, `{"n":2}`, string(r.Payloads[1].Body))
+	require.Equal(t, 3.0, r.Payloads[1].Weight)
+	require.Equal(t, 1.0, r.Payloads[2].Weight)
+	require.JSONEq(t, `{"payload":1,"other":2}`, string(r.Payloads[3].Body), "other keys: the object is the payload itself")
+	require.Error(t, json.Unmarshal([]byte(`{"payloads":[1]}`), &r))
+}

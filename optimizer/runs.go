@@ -1,0 +1,96 @@
+package optimizer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/fnmgr/fnmgr/optimizer/probe"
+	"github.com/fnmgr/fnmgr/optimizer/report"
+	"github.com/fnmgr/fnmgr/optimizer/search"
+)
+
+// Cleanup deletes the probe copies no run of this process owns (left by a
+// crash) and marks runs stored as queued or running, that this process is
+// not running, as failed. Call it once at start.
+func (s *Service) Cleanup(ctx context.Context) error {
+	var errs []error
+	if s.o.Whisks != nil {
+		deleted, err := probe.Sweep(ctx, s.o.Whisks, s.o.Actions, s.ownsRun)
+		if len(deleted) > 0 {
+			s.log.Info("deleted probe copies left by an interrupted optimization", "count", len(deleted))
+		}
+		errs = append(errs, err)
+	}
+	var stale []Run
+	err := s.st.each(ctx, func(r Run) error {
+		if !r.Status.Done() && !s.ownsRun(r.ID) {
+			stale = append(stale, r)
+		}
+		return nil
+	})
+	errs = append(errs, err)
+	for _, r := range stale {
+		now := s.o.Now().UTC()
+		r.Status, r.Updated, r.Finished = Failed, now, &now
+		r.Error = "interrupted: fnmgr stopped before the optimization finished; its probe copies were deleted"
+		errs = append(errs, s.st.put(ctx, r))
+		s.log.Warn("optimization interrupted by a restart marked failed", "function", r.Namespace+"/"+r.Name, "run", r.ID)
+	}
+	return errors.Join(errs...)
+}
+
+// ownsRun reports whether run id is live in this process.
+func (s *Service) ownsRun(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, lr := range s.live {
+		if lr.snapshot().ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// liveRun is a run of this process.
+type liveRun struct {
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	run       Run
+	obs       []search.Observation
+	tolerance float64
+	cancelled bool
+	saved     time.Time
+}
+
+func (lr *liveRun) snapshot() Run {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	r := lr.run
+	if r.Report == nil && len(lr.obs) > 0 {
+		// In progress: show what was measured so far.
+		rep := report.Report{Function: r.Namespace + "/" + r.Name, RunID: r.ID, Mode: r.Request.Mode,
+			Objective: search.Objective(r.Request.Objective), Tolerance: r.Request.Tolerance,
+			Active: &search.Result{Points: search.Points(lr.obs, lr.tolerance)}, Invocations: len(lr.obs)}
+		for _, o := range lr.obs {
+			rep.GBSeconds += o.GBSeconds()
+		}
+		r.Report = &rep
+	}
+	return r
+}
+
+func (lr *liveRun) markCancel() {
+	lr.mu.Lock()
+	lr.cancelled = true
+	lr.mu.Unlock()
+	lr.cancel()
+}
+
+func (lr *liveRun) wasCancelled() bool {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	return lr.cancelled
+}

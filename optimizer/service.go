@@ -1,0 +1,284 @@
+// Package optimizer is fnmgr's Fn PreEnv Optimizer: it finds the run-time
+// settings (memory, and GPU settings where DCGM can measure them) that an
+// action needs, by probing temporary copies of it (optimizer/probe) under
+// an adaptive search (optimizer/search), and from the activations real
+// traffic produced (passive mode); it stores a report of every run in the
+// registry database (optimizer/report), and applies the result when asked.
+//
+// Service is what the admin API calls: Start, Get, Cancel and Chart, plus
+// OnNewFunction for the change feed's policy trigger. Create it with New,
+// call Cleanup once at start (it deletes probe copies a crash left behind
+// and marks runs it interrupted as failed), and Stop when shutting down.
+// A Service is safe for concurrent use.
+package optimizer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/couch/whiskdb"
+	"github.com/fnmgr/fnmgr/optimizer/gpu"
+	"github.com/fnmgr/fnmgr/optimizer/probe"
+	"github.com/fnmgr/fnmgr/optimizer/report"
+	"github.com/fnmgr/fnmgr/plugin/analyzer"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+)
+
+// Configurer applies run-time settings to a function's action and
+// records them (plugin/versions.Controller implements it).
+type Configurer interface {
+	SetConfig(ctx context.Context, ns, name string, req versions.ConfigRequest, d versions.Deployment) (registry.Config, error)
+}
+
+// PassiveSource reports what real traffic showed (plugin/analyzer.Analyzer
+// implements it); fqn is "ns/name".
+type PassiveSource interface {
+	Stats(fqn string) (analyzer.Stats, bool)
+}
+
+// Options configure a Service. Registry, Actions, Invoker and Deployment
+// are required.
+type Options struct {
+	// Registry holds the functions; runs are stored in its database as
+	// documents o:<ns>/<name>:<run id>.
+	Registry *registry.Store
+	// Actions writes and deletes the probe copies (plugin/openwhisk.Actions).
+	Actions probe.Actions
+	// Whisks lists the whisks database for Cleanup (probe.DBLister).
+	Whisks probe.Lister
+	// Invoker calls the copies through the OpenWhisk REST API
+	// (probe.NewClient).
+	Invoker probe.Invoker
+	// Deployment bounds the sizes and validates what apply writes
+	// (plugin/deployment.Info).
+	Deployment versions.Deployment
+	// Configurer applies a result (plugin/versions.Controller); without
+	// it a request with apply is refused.
+	Configurer Configurer
+	// Passive is real traffic's statistics (plugin/analyzer.Analyzer);
+	// without it passive mode reports no data.
+	Passive PassiveSource
+	// GPU measures GPU use during GPU probes; without it the report says
+	// "GPU measurement unavailable".
+	GPU gpu.Sampler
+	// GPUNode names the node whose GPUs are sampled ("" for the sampler's
+	// default).
+	GPUNode string
+	// StateOf reports a function's state (the gateway's table, say);
+	// probing stops when a function may no longer run. By default the
+	// registry is read before every invocation.
+	StateOf func(ns, name string) (registry.State, bool)
+	// Policy triggers runs from OnNewFunction; PolicyRequest is the
+	// request they use (payloads default to one empty object).
+	Policy        Policy
+	PolicyRequest Request
+	// MaxRuns bounds the runs probing at once (default 2); more wait,
+	// queued. Concurrency bounds one run's probes at once (default 2).
+	MaxRuns     int
+	Concurrency int
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Service runs optimizations.
+type Service struct {
+	o     Options
+	log   *slog.Logger
+	st    store
+	ctx   context.Context
+	stop  context.CancelFunc
+	slots chan struct{}
+	wg    sync.WaitGroup
+
+	mu   sync.Mutex
+	live map[string]*liveRun // by document id
+}
+
+// New checks o and returns a Service; it starts nothing.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.Registry == nil:
+		return nil, errors.New("optimizer: a registry is required")
+	case o.Actions == nil || o.Invoker == nil:
+		return nil, errors.New("optimizer: the OpenWhisk actions store and invoker are required")
+	case o.Deployment == nil:
+		return nil, errors.New("optimizer: the deployment's limits are required")
+	}
+	if o.MaxRuns <= 0 {
+		o.MaxRuns = 2
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Policy == "" {
+		o.Policy = PolicyOff
+	}
+	if !o.Policy.Valid() {
+		return nil, fmt.Errorf("optimizer: policy %q must be off, new or annotated", o.Policy)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	return &Service{o: o, log: o.Logger.With("component", "optimizer"), st: store{db: o.Registry.DB()},
+		ctx: ctx, stop: stop, slots: make(chan struct{}, o.MaxRuns), live: map[string]*liveRun{}}, nil
+}
+
+// newID returns a run id: time-ordered, lowercase letters and digits (it
+// is part of the probe copies' action names).
+func (s *Service) newID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatInt(s.o.Now().UnixMilli(), 36) + hex.EncodeToString(b[:])
+}
+
+// Start validates req and starts optimizing function ns/name; it returns
+// the run id at once. Validation errors wrap registry.ErrInvalid, an
+// unknown function registry.ErrNotFound; a function that may not run gives
+// registry.ErrConflict (BLOCKED, or a run already going), ErrLocked
+// (UPDATING) or ErrGone (RETIRED).
+func (s *Service) Start(ctx context.Context, ns, name string, req Request, by string) (string, error) {
+	f, err := s.o.Registry.GetFunction(ctx, ns, name)
+	if err != nil {
+		return "", err
+	}
+	if err := runnable(f); err != nil {
+		return "", err
+	}
+	a, err := s.o.Actions.Get(ctx, registry.DocID(ns, name))
+	if err != nil {
+		if errors.Is(err, whiskdb.ErrNotFound) {
+			return "", fmt.Errorf("optimizer: the action %s/%s does not exist: %w", ns, name, registry.ErrNotFound)
+		}
+		return "", fmt.Errorf("optimizer: read the action %s/%s: %w", ns, name, err)
+	}
+	if a.Exec.Kind == entity.KindSequence {
+		return "", invalid("%s/%s is a sequence: its components carry the memory limits; optimize them instead", ns, name)
+	}
+	v, err := validate(ctx, req, s.o.Deployment)
+	if err != nil {
+		return "", err
+	}
+	if v.Apply && s.o.Configurer == nil {
+		return "", invalid("apply is not available: no configurer is wired")
+	}
+	s.mu.Lock()
+	for _, lr := range s.live {
+		if r := lr.snapshot(); r.Namespace == ns && r.Name == name && !r.Status.Done() {
+			s.mu.Unlock()
+			return "", fmt.Errorf("optimizer: optimization %s of %s/%s is still %s: %w", r.ID, ns, name, r.Status, registry.ErrConflict)
+		}
+	}
+	now := s.o.Now().UTC()
+	r := Run{ID: s.newID(), Namespace: ns, Name: name, Status: Queued, Request: v.stored(), By: by, Created: now, Updated: now}
+	if v.Mode != ModePassive {
+		r.Progress.Total = v.MaxInvocations + gpuRuns(v)
+	}
+	runCtx, cancel := context.WithCancel(s.ctx)
+	lr := &liveRun{run: r, cancel: cancel}
+	s.live[RunID(ns, name, r.ID)] = lr
+	s.mu.Unlock()
+	if err := s.st.put(ctx, r); err != nil {
+		cancel()
+		s.mu.Lock()
+		delete(s.live, RunID(ns, name, r.ID))
+		s.mu.Unlock()
+		return "", err
+	}
+	s.log.Info("optimization started", "function", ns+"/"+name, "run", r.ID, "objective", v.objective, "mode", v.Mode, "by", by)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		s.execute(runCtx, lr, v)
+	}()
+	return r.ID, nil
+}
+
+// runnable refuses functions whose code may not run now.
+func runnable(f registry.Function) error {
+	switch {
+	case f.State == registry.Retired || f.Gone:
+		return fmt.Errorf("optimizer: %s is retired: %w", f.FQN(), registry.ErrGone)
+	case f.State == registry.Updating:
+		return fmt.Errorf("optimizer: %s is being updated; try again when it is done: %w", f.FQN(), registry.ErrLocked)
+	case f.State == registry.Blocked:
+		return fmt.Errorf("optimizer: %s is BLOCKED and its code may not run; unblock it first: %w", f.FQN(), registry.ErrConflict)
+	}
+	return nil
+}
+
+// Get returns run id of ns/name: its status, progress and report (a
+// report of the measurements so far while it runs).
+func (s *Service) Get(ctx context.Context, ns, name, id string) (Run, error) {
+	s.mu.Lock()
+	lr := s.live[RunID(ns, name, id)]
+	s.mu.Unlock()
+	if lr != nil {
+		return lr.snapshot(), nil
+	}
+	d, err := s.st.get(ctx, ns, name, id)
+	return d.Run, err
+}
+
+// Cancel stops run id. Its probe copies are deleted; what was measured is
+// kept in its report. Cancelling a run that has ended does nothing.
+func (s *Service) Cancel(ctx context.Context, ns, name, id string) error {
+	s.mu.Lock()
+	lr := s.live[RunID(ns, name, id)]
+	s.mu.Unlock()
+	if lr != nil {
+		lr.markCancel()
+		return nil
+	}
+	d, err := s.st.get(ctx, ns, name, id)
+	if err != nil {
+		return err
+	}
+	if d.Status.Done() {
+		return nil
+	}
+	// Stored as running but not running here: left by a previous process.
+	now := s.o.Now().UTC()
+	d.Status, d.Updated, d.Finished, d.Error = Cancelled, now, &now, "cancelled after fnmgr restarted"
+	return s.st.put(ctx, d.Run)
+}
+
+// Chart draws run id's report as an SVG (the measurements so far while it
+// runs).
+func (s *Service) Chart(ctx context.Context, ns, name, id string) ([]byte, error) {
+	r, err := s.Get(ctx, ns, name, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Report == nil {
+		return report.Chart(report.Report{Function: ns + "/" + name, RunID: id}), nil
+	}
+	return report.Chart(*r.Report), nil
+}
+
+// Stop cancels every run and waits, within ctx, for them to delete their
+// probe copies and store their reports.
+func (s *Service) Stop(ctx context.Context) error {
+	s.stop()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("optimizer: runs did not stop: %w", ctx.Err())
+	}
+}

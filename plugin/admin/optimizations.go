@@ -1,0 +1,103 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+
+	"github.com/fnmgr/fnmgr/optimizer"
+	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+)
+
+// runIDPattern is what an optimization run id looks like.
+var runIDPattern = regexp.MustCompile(`^[a-z0-9]{1,40}$`)
+
+func (h *fnHandlers) runID(c call) (string, error) {
+	id, _ := pathVar(c.r, "id")
+	if !runIDPattern.MatchString(id) {
+		return "", fmt.Errorf("optimization id %q is not one fnmgr gives (lowercase letters and digits): %w", id, registry.ErrInvalid)
+	}
+	return id, nil
+}
+
+func (h *fnHandlers) optimizer() (*optimizer.Service, error) {
+	if h.fs.Optimizer == nil {
+		return nil, fmt.Errorf("the pre-optimizer is not enabled in this fnmgr: %w", registry.ErrConflict)
+	}
+	return h.fs.Optimizer, nil
+}
+
+func (h *fnHandlers) startOptimization(c call) error {
+	opt, err := h.optimizer()
+	if err != nil {
+		return err
+	}
+	var req optimizer.Request
+	if err := h.body(c, &req); err != nil {
+		return ignoreAnswered(err)
+	}
+	id, err := opt.Start(c.r.Context(), c.ns, c.name, req, c.by)
+	if err != nil {
+		return err
+	}
+	c.w.Header().Set("Location", fmt.Sprintf("/v1/namespaces/%s/functions/%s/optimizations/%s", c.ns, c.name, id))
+	httpapi.WriteJSON(c.w, http.StatusAccepted, map[string]string{"id": id})
+	return nil
+}
+
+func (h *fnHandlers) getOptimization(c call) error {
+	opt, err := h.optimizer()
+	if err != nil {
+		return err
+	}
+	id, err := h.runID(c)
+	if err != nil {
+		return err
+	}
+	run, err := opt.Get(c.r.Context(), c.ns, c.name, id)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, run)
+	return nil
+}
+
+func (h *fnHandlers) cancelOptimization(c call) error {
+	opt, err := h.optimizer()
+	if err != nil {
+		return err
+	}
+	id, err := h.runID(c)
+	if err != nil {
+		return err
+	}
+	if err := opt.Cancel(c.r.Context(), c.ns, c.name, id); err != nil {
+		return err
+	}
+	run, err := opt.Get(c.r.Context(), c.ns, c.name, id)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, run)
+	return nil
+}
+
+func (h *fnHandlers) optimizationChart(c call) error {
+	opt, err := h.optimizer()
+	if err != nil {
+		return err
+	}
+	id, err := h.runID(c)
+	if err != nil {
+		return err
+	}
+	svg, err := opt.Chart(c.r.Context(), c.ns, c.name, id)
+	if err != nil {
+		return err
+	}
+	c.w.Header().Set("Content-Type", "image/svg+xml")
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write(svg)
+	return nil
+}
