@@ -49,9 +49,9 @@ func (fs *Functions) ops(a *API) map[string]http.HandlerFunc {
 		"getHistory":           h.fn(h.history),
 		"putConfig":            h.fn(h.config),
 		"startOptimization":    h.fn(h.startOptimization),
-		"getOptimization":      h.fn(h.getOptimization),
-		"cancelOptimization":   h.fn(h.cancelOptimization),
-		"getOptimizationChart": h.fn(h.optimizationChart),
+		"getOptimization":      h.fn(h.withRun(h.getOptimization)),
+		"cancelOptimization":   h.fn(h.withRun(h.cancelOptimization)),
+		"getOptimizationChart": h.fn(h.withRun(h.optimizationChart)),
 	}
 }
 

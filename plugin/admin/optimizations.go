@@ -46,15 +46,22 @@ func (h *fnHandlers) startOptimization(c call) error {
 	return nil
 }
 
-func (h *fnHandlers) getOptimization(c call) error {
-	opt, err := h.optimizer()
-	if err != nil {
-		return err
+// withRun resolves the optimizer and the {id} of a run, then calls f.
+func (h *fnHandlers) withRun(f func(c call, opt *optimizer.Service, id string) error) func(c call) error {
+	return func(c call) error {
+		opt, err := h.optimizer()
+		if err != nil {
+			return err
+		}
+		id, err := h.runID(c)
+		if err != nil {
+			return err
+		}
+		return f(c, opt, id)
 	}
-	id, err := h.runID(c)
-	if err != nil {
-		return err
-	}
+}
+
+func (h *fnHandlers) getOptimization(c call, opt *optimizer.Service, id string) error {
 	run, err := opt.Get(c.r.Context(), c.ns, c.name, id)
 	if err != nil {
 		return err
@@ -63,35 +70,14 @@ func (h *fnHandlers) getOptimization(c call) error {
 	return nil
 }
 
-func (h *fnHandlers) cancelOptimization(c call) error {
-	opt, err := h.optimizer()
-	if err != nil {
-		return err
-	}
-	id, err := h.runID(c)
-	if err != nil {
-		return err
-	}
+func (h *fnHandlers) cancelOptimization(c call, opt *optimizer.Service, id string) error {
 	if err := opt.Cancel(c.r.Context(), c.ns, c.name, id); err != nil {
 		return err
 	}
-	run, err := opt.Get(c.r.Context(), c.ns, c.name, id)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(c.w, http.StatusOK, run)
-	return nil
+	return h.getOptimization(c, opt, id)
 }
 
-func (h *fnHandlers) optimizationChart(c call) error {
-	opt, err := h.optimizer()
-	if err != nil {
-		return err
-	}
-	id, err := h.runID(c)
-	if err != nil {
-		return err
-	}
+func (h *fnHandlers) optimizationChart(c call, opt *optimizer.Service, id string) error {
 	svg, err := opt.Chart(c.r.Context(), c.ns, c.name, id)
 	if err != nil {
 		return err

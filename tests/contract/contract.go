@@ -130,3 +130,36 @@ func diff(path string, w, g any) string {
 		return ""
 	}
 }
+
+// RoundTrip decodes every sample whose name starts with one of prefixes
+// into the type types names for it, encodes it back, and fails the test
+// on a sample with no type or on any field lost or changed.
+func RoundTrip(t *testing.T, types map[string]func() any, prefixes ...string) {
+	t.Helper()
+	for _, prefix := range prefixes {
+		for _, path := range Samples(t, prefix) {
+			name := filepath.Base(path)
+			t.Run(name, func(t *testing.T) {
+				mk, ok := types[name]
+				if !ok {
+					t.Fatalf("no Go type decodes the contract sample %s: add one", name)
+				}
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := mk()
+				if err := json.Unmarshal(raw, v); err != nil {
+					t.Fatalf("decode: %v", err)
+				}
+				out, err := json.Marshal(v)
+				if err != nil {
+					t.Fatalf("encode: %v", err)
+				}
+				if d := Equal(raw, out); d != "" {
+					t.Fatalf("round trip changed the sample: %s\nencoded: %s", d, out)
+				}
+			})
+		}
+	}
+}
