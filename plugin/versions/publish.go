@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -237,13 +238,17 @@ func validRouting(f registry.Function, routing []registry.Route) error {
 	return nil
 }
 
+// aliasPattern is an alias: a plain OpenWhisk name segment without '@'
+// (name@alias is split at its last '@'), '&' or spaces.
+var aliasPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+
 // ValidateAlias checks an alias name: an OpenWhisk entity name that is not
 // a number (numbers name versions).
 func ValidateAlias(alias string) error {
 	if _, err := strconv.Atoi(alias); err == nil {
 		return fmt.Errorf("alias %q is a number; numbers name versions: %w", alias, registry.ErrInvalid)
 	}
-	if !entity.ValidName(alias) || len(alias) > 64 {
+	if !aliasPattern.MatchString(alias) {
 		return fmt.Errorf("alias %q must be 1-64 characters of letters, digits, '_', '-' or '.', starting with a letter, digit or '_': %w", alias, registry.ErrInvalid)
 	}
 	return nil
