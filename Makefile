@@ -25,7 +25,7 @@ NPMTEST_STAMP := $(NPMTEST_DIR)/node_modules/.npm-ci.stamp
 GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*')
 
 .DEFAULT_GOAL := build
-.PHONY: deps build run test test-unit bench bench-stack lint fmt tidy-check clean
+.PHONY: deps build run test test-unit test-faults fuzz bench bench-stack lint fmt tidy-check clean
 
 deps: $(COUCH_STAMP) $(NPMTEST_STAMP)
 	$(GO) mod download
@@ -51,6 +51,26 @@ test: deps build
 test-unit:
 	$(GO) test -race -short -count=1 ./...
 
+# The fault and security suites alone (make test runs them too). Their
+# randomized runs draw from one seed, printed first; replay a failure with
+# FAULTS_FLAGS='-run TestName -faults.seed=N'.
+FAULTS_FLAGS ?=
+test-faults: deps build
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./tests/faults/ $(FAULTS_FLAGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./tests/security/
+
+# Every fuzz target for FUZZTIME each; what a run finds stays in Go's cache
+# (copy it into the package's testdata/fuzz/<FuzzName>/ to keep it).
+FUZZTIME ?= 20s
+FUZZ_PKGS = $(sort $(patsubst %/testdata/fuzz,%,$(shell find . -path '*/testdata/fuzz' -not -path '*/node_modules/*')))
+fuzz:
+	@for pkg in $(FUZZ_PKGS); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
@@ -61,6 +81,16 @@ BENCH_STACK_FLAGS ?=
 bench-stack: deps build
 	$(GO) build -trimpath -o $(BIN)/gatewaylat ./tests/load/gatewaylat
 	./$(BIN)/gatewaylat $(BENCH_STACK_FLAGS)
+
+# fnmgr's other load programs (docs/benchmarks.md): make bench-feedlag,
+# bench-eventsrate, bench-adopt, bench-blocklat; LOAD_FLAGS passes flags
+# (-rate 50, -actions 1000, -trials 5…).
+LOADS := feedlag eventsrate adopt blocklat
+LOAD_FLAGS ?=
+.PHONY: $(LOADS:%=bench-%)
+$(LOADS:%=bench-%): bench-%: deps build
+	$(GO) build -trimpath -o $(BIN)/$* ./tests/load/$*
+	./$(BIN)/$* $(LOAD_FLAGS)
 
 lint:
 	@out="$$($(GOFMT) -l $(GO_FILES) </dev/null)"; \

@@ -2,6 +2,7 @@ package entity
 
 import (
 	"bytes"
+	"errors"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,6 +11,10 @@ import (
 	"regexp"
 	"strings"
 )
+
+// ErrMalformed marks a document whose content cannot be read (code that
+// does not decode, say): retrying cannot help.
+var ErrMalformed = errors.New("entity: malformed document")
 
 // Exec kinds that are not runtimes.
 const (
@@ -159,7 +164,7 @@ func MemName(b []byte) string {
 func DecodeMemName(name string) ([]byte, error) {
 	enc, ok := strings.CutPrefix(name, MemPrefix)
 	if !ok {
-		return nil, fmt.Errorf("entity: %q is not a mem: attachment name", truncate(name, 40))
+		return nil, fmt.Errorf("%w: %q is not a mem: attachment name", ErrMalformed, truncate(name, 40))
 	}
 	b, err := base64.URLEncoding.DecodeString(enc)
 	if err != nil {
@@ -167,7 +172,7 @@ func DecodeMemName(name string) ([]byte, error) {
 		if b2, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(enc, "=")); err2 == nil {
 			return b2, nil
 		}
-		return nil, fmt.Errorf("entity: decode mem: attachment: %w", err)
+		return nil, fmt.Errorf("%w: decode mem: attachment: %w", ErrMalformed, err)
 	}
 	return b, nil
 }
@@ -189,7 +194,7 @@ func StoredCode(code string, binary bool) ([]byte, string, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(code))
 	if err != nil {
-		return nil, "", fmt.Errorf("entity: binary code is not base64: %w", err)
+		return nil, "", fmt.Errorf("%w: binary code is not base64: %w", ErrMalformed, err)
 	}
 	return b, BinaryContentType, nil
 }

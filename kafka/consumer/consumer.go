@@ -97,7 +97,7 @@ func (g *Group) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 10*time.Second)
+		backoff = min(backoff*2, 2*time.Second) // rejoin soon after Kafka is back
 	}
 	return ctx.Err()
 }

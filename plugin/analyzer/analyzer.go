@@ -55,10 +55,18 @@ type fnStats struct {
 	byMem                     map[int]*MemoryStats
 }
 
+// seenCap bounds the activation ids remembered to drop duplicates (Kafka
+// delivers at least once: a message redelivered after a rebalance or a
+// producer retry is counted once).
+const seenCap = 200_000
+
 // Analyzer is safe for concurrent use.
 type Analyzer struct {
 	mu         sync.Mutex
 	fns        map[string]*fnStats
+	seen       map[string]struct{}
+	seenOrder  []string
+	seenNext   int
 	stateOf    StateOf
 	events     *prometheus.CounterVec
 	violations prometheus.Counter
@@ -66,7 +74,7 @@ type Analyzer struct {
 
 // New returns an Analyzer registering its metrics on reg (nil: none).
 func New(stateOf StateOf, reg prometheus.Registerer) *Analyzer {
-	a := &Analyzer{fns: map[string]*fnStats{}, stateOf: stateOf,
+	a := &Analyzer{fns: map[string]*fnStats{}, seen: map[string]struct{}{}, stateOf: stateOf,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "events",
 			Name: "activations_total", Help: "Activation user events seen on the events topic, by status."}, []string{"status"}),
 		violations: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "lifecycle",
@@ -98,6 +106,14 @@ func (a *Analyzer) Record(ev message.ActivationEvent) {
 	if !ok {
 		return
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ev.ActivationID != "" {
+		if _, dup := a.seen[ev.ActivationID]; dup {
+			return
+		}
+		a.remember(ev.ActivationID)
+	}
 	a.events.WithLabelValues(entity.StatusLabel(ev.StatusCode)).Inc()
 	if a.stateOf != nil && ev.StatusCode == 0 {
 		base := name
@@ -108,8 +124,6 @@ func (a *Analyzer) Record(ev message.ActivationEvent) {
 			a.violations.Inc()
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	f := a.fns[ev.Name]
 	if f == nil {
 		f = &fnStats{byMem: map[int]*MemoryStats{}}
@@ -137,6 +151,18 @@ func (a *Analyzer) Record(ev message.ActivationEvent) {
 		m.samples[m.sampleIndex%sampleCap] = ev.Duration
 	}
 	m.sampleIndex++
+}
+
+// remember adds id to the bounded set of ids seen, forgetting the oldest.
+func (a *Analyzer) remember(id string) {
+	if len(a.seenOrder) < seenCap {
+		a.seenOrder = append(a.seenOrder, id)
+	} else {
+		delete(a.seen, a.seenOrder[a.seenNext])
+		a.seenOrder[a.seenNext] = id
+		a.seenNext = (a.seenNext + 1) % seenCap
+	}
+	a.seen[id] = struct{}{}
 }
 
 // Stats returns the statistics of function ns/name (fqn as the events name

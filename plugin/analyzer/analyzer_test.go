@@ -61,7 +61,7 @@ func TestHandle(t *testing.T) {
 func TestMedianAndSampling(t *testing.T) {
 	a := New(nil, nil)
 	for i := range 2000 {
-		body := fmt.Sprintf(`{"source":"invoker0","body":{"name":"guest/f","activationId":"x","statusCode":0,"duration":%d,"waitTime":0,"initTime":0,"kind":"nodejs:20","conductor":false,"memory":128},"subject":"guest","namespace":"guest","userId":"u","eventType":"Activation","timestamp":1}`, 100+i%3)
+		body := fmt.Sprintf(`{"source":"invoker0","body":{"name":"guest/f","activationId":"%032d","statusCode":0,"duration":%d,"waitTime":0,"initTime":0,"kind":"nodejs:20","conductor":false,"memory":128},"subject":"guest","namespace":"guest","userId":"u","eventType":"Activation","timestamp":1}`, i, 100+i%3)
 		if err := a.Handle(context.Background(), "events", []byte(body)); err != nil {
 			t.Fatal(err)
 		}
@@ -69,5 +69,18 @@ func TestMedianAndSampling(t *testing.T) {
 	s, _ := a.Stats("guest/f")
 	if s.Activations != 2000 || s.ByMemory[0].MedianMs != 101 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestDuplicatesCountedOnce(t *testing.T) {
+	a := New(nil, nil)
+	ev := `{"source":"invoker0","body":{"name":"guest/d","activationId":"aaaa","statusCode":0,"duration":5,"waitTime":0,"initTime":0,"kind":"nodejs:20","conductor":false,"memory":128},"subject":"guest","namespace":"guest","userId":"u","eventType":"Activation","timestamp":1}`
+	for range 3 {
+		if err := a.Handle(context.Background(), "events", []byte(ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, _ := a.Stats("guest/d"); s.Activations != 1 {
+		t.Fatalf("a redelivered event was counted %d times", s.Activations)
 	}
 }

@@ -95,15 +95,15 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
 	keys := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))
 	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: keys}
-	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, DefaultGrace: cfg.RetireGrace,
-		Logger: a.opts.Logger, Registerer: a.reg})
 	tracker := invokers.New(10*time.Second, 0)
 	dep := deployment.New(deployment.Options{ControllerURL: cfg.Controllers[0].String(), Memory: tracker,
 		MaxMemoryMB: cfg.MaxMemoryMB, MaxGPUNum: cfg.MaxGPUNum})
+	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, Rules: dep, DefaultGrace: cfg.RetireGrace,
+		Logger: a.opts.Logger, Registerer: a.reg})
 	table := routes.New()
-	router := routes.NewRouter(table, func(ctx context.Context, uuid, key string) (string, error) {
+	router := routes.NewRouter(table, func(ctx context.Context, uuid, key string) (string, []string, error) {
 		id, err := auth.Authenticate(ctx, uuid, key)
-		return id.Namespace, err
+		return id.Namespace, id.Namespaces, err
 	})
 	an := analyzer.New(func(ns, name string) (registry.State, bool) {
 		e, ok := table.Lookup(ns, name)

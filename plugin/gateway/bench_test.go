@@ -67,7 +67,9 @@ func newBenchFixture(b *testing.B) benchFixture {
 		table.Set(fmt.Sprintf("guest/fn%d", i), &routes.Entry{State: registry.Published,
 			Aliases: map[string][]registry.Route{"prod": {{Version: 1, Weight: 100}}}})
 	}
-	router := routes.NewRouter(table, func(context.Context, string, string) (string, error) { return "guest", nil })
+	router := routes.NewRouter(table, func(context.Context, string, string) (string, []string, error) {
+		return "guest", []string{"guest"}, nil
+	})
 	reg := prometheus.NewRegistry()
 	hm, _ := httpapi.NewMetrics(reg)
 	gw, err := gateway.New(gateway.Options{Controllers: []*url.URL{u}, Router: router, Registerer: reg,

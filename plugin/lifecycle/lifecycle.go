@@ -30,6 +30,9 @@ type Options struct {
 	Registry *registry.Store
 	Versions *versions.Controller
 	Invoker  Invoker
+	// Rules, when set, are the deployment's action rules an update must
+	// keep (plugin/deployment.Info).
+	Rules Rules
 	// DefaultGrace is how long a retired function waits before its purge
 	// when the request names none (default 24h).
 	DefaultGrace time.Duration
@@ -48,6 +51,7 @@ type Controller struct {
 	now         func() time.Time
 	transitions *prometheus.CounterVec
 	wake        chan struct{} // a retire asks the purge loop to look again
+	rules       Rules
 }
 
 // New returns a Controller.
@@ -62,7 +66,7 @@ func New(o Options) *Controller {
 		o.Now = time.Now
 	}
 	c := &Controller{reg: o.Registry, ver: o.Versions, inv: o.Invoker, grace: o.DefaultGrace,
-		log: o.Logger.With("component", "lifecycle"), now: o.Now, wake: make(chan struct{}, 1),
+		log: o.Logger.With("component", "lifecycle"), now: o.Now, wake: make(chan struct{}, 1), rules: o.Rules,
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "lifecycle",
 			Name: "transitions_total", Help: "Lifecycle transitions completed, by operation and resulting state."},
 			[]string{"op", "state"})}

@@ -66,6 +66,9 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 	if err != nil {
 		return f, err
 	}
+	if err := c.checkRules(ctx, next); err != nil {
+		return f, err
+	}
 	raw, _ := json.Marshal(req)
 	f, err = c.begin(ctx, f, registry.Transition{Op: "update", From: f.State, To: registry.Updating, By: by, Update: raw},
 		func(f *registry.Function) { f.PrevState, f.State = f.State, registry.Updating })
@@ -215,4 +218,53 @@ func apply(s registry.Snapshot, req UpdateRequest) (registry.Snapshot, []byte, e
 		}
 	}
 	return s, code, nil
+}
+
+// Rules are the deployment's action rules an update must keep, as
+// OpenWhisk's controller checks a PUT: the system limits of its GET / and
+// the runtime kinds it offers.
+type Rules interface {
+	Root(ctx context.Context) (entity.RootInfo, error)
+}
+
+// checkRules refuses an update OpenWhisk's controller would refuse.
+func (c *Controller) checkRules(ctx context.Context, s registry.Snapshot) error {
+	if c.rules == nil {
+		return nil
+	}
+	root, err := c.rules.Root(ctx)
+	if err != nil {
+		return fmt.Errorf("lifecycle: read the deployment's limits: %w", err)
+	}
+	l := root.Limits
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf(format+": %w", append(args, registry.ErrInvalid)...)
+	}
+	mb := func(b int64) int { return int(b >> 20) }
+	switch {
+	case s.Limits.Memory < mb(l.MinActionMemory):
+		return bad("memory size %d MB below allowed threshold of %d MB", s.Limits.Memory, mb(l.MinActionMemory))
+	case s.Limits.Memory > mb(l.MaxActionMemory):
+		return bad("memory size %d MB exceeds allowed threshold of %d MB", s.Limits.Memory, mb(l.MaxActionMemory))
+	case int64(s.Limits.Timeout) < l.MinActionDuration:
+		return bad("duration %d milliseconds below allowed threshold of %d milliseconds", s.Limits.Timeout, l.MinActionDuration)
+	case int64(s.Limits.Timeout) > l.MaxActionDuration:
+		return bad("duration %d milliseconds exceeds allowed threshold of %d milliseconds", s.Limits.Timeout, l.MaxActionDuration)
+	case s.Limits.Logs < mb(l.MinActionLogs) || s.Limits.Logs > mb(l.MaxActionLogs):
+		return bad("log size %d MB must be between %d and %d MB", s.Limits.Logs, mb(l.MinActionLogs), mb(l.MaxActionLogs))
+	case s.Limits.Concurrency < 1:
+		return bad("concurrency %d must be at least 1", s.Limits.Concurrency)
+	}
+	switch s.Exec.Kind {
+	case entity.KindSequence, entity.KindBlackbox:
+		return nil
+	}
+	for family, kinds := range root.Runtimes {
+		for _, k := range kinds {
+			if k.Kind == s.Exec.Kind || (family+":default" == s.Exec.Kind && k.Default) {
+				return nil
+			}
+		}
+	}
+	return bad("kind %q is not a runtime this deployment offers", s.Exec.Kind)
 }

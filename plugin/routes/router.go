@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,9 +14,10 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
-// Resolver turns the caller's Basic credentials into their namespace, for
-// paths that say "_". It must answer from memory on the hot path (a cache).
-type Resolver func(ctx context.Context, uuid, key string) (string, error)
+// Resolver turns the caller's Basic credentials into their own namespace
+// (what "_" means) and every namespace they may act in. It must answer from
+// memory on the hot path (a cache).
+type Resolver func(ctx context.Context, uuid, key string) (own string, entitled []string, err error)
 
 // Router is the gateway's decision hook: lifecycle refusals (423 for
 // BLOCKED and UPDATING, 410 for RETIRED) on invocations of and writes to a
@@ -42,6 +44,7 @@ type target struct {
 	path               string
 	nameStart, nameEnd int
 	ext                string // web action extension, kept on rewrite
+	web                bool   // a web action: public, no credentials
 }
 
 // Route implements gateway.Router. It reads the table's current snapshot
@@ -60,21 +63,34 @@ func (rt *Router) Route(r *http.Request) gateway.Decision {
 	if t.pkg != "" {
 		fn = t.pkg + "/" + base
 	}
-	if t.ns == "_" {
-		if !rt.table.decisive(fn) {
-			return gateway.Decision{} // whoever calls, nothing to refuse or route
+	if t.ns == "_" && !rt.table.decisive(fn) {
+		return gateway.Decision{} // whoever calls, nothing to refuse or route
+	}
+	if t.ns != "_" {
+		if _, ok := rt.table.Lookup(t.ns, fn); !ok {
+			return gateway.Decision{}
 		}
+	}
+	// The gateway acts only for callers entitled to the namespace (web
+	// actions are public): anyone else gets the controller's own 401 or
+	// 403, and learns nothing of another namespace's functions.
+	if t.ns == "_" || !t.web {
 		uuid, key, ok := r.BasicAuth()
 		if !ok || rt.resolve == nil {
 			return gateway.Decision{}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		ns, err := rt.resolve(ctx, uuid, key)
+		own, entitled, err := rt.resolve(ctx, uuid, key)
 		cancel()
 		if err != nil {
 			return gateway.Decision{}
 		}
-		t.ns = ns
+		if t.ns == "_" {
+			t.ns = own
+		}
+		if !t.web && !slices.Contains(entitled, t.ns) {
+			return gateway.Decision{}
+		}
 	}
 	e, ok := rt.table.Lookup(t.ns, fn)
 	if !ok {
@@ -151,6 +167,7 @@ func parse(r *http.Request) (target, bool) {
 		t.invoke = r.Method == http.MethodPost
 		t.write = r.Method == http.MethodPut || r.Method == http.MethodDelete
 	case "web":
+		t.web = true
 		ns, rest, ok := strings.Cut(rest, "/")
 		if !ok {
 			return target{}, false

@@ -24,46 +24,54 @@ func testTable() *Table {
 }
 
 func TestRoute(t *testing.T) {
-	resolve := func(_ context.Context, uuid, key string) (string, error) {
-		if uuid == "u" && key == "k" {
-			return "guest", nil
+	resolve := func(_ context.Context, uuid, key string) (string, []string, error) {
+		switch {
+		case uuid == "u" && key == "k":
+			return "guest", []string{"guest"}, nil
+		case uuid == "o" && key == "k":
+			return "other", []string{"other"}, nil
 		}
-		return "", errors.New("unknown")
+		return "", nil, errors.New("unknown")
 	}
 	rt := NewRouter(testTable(), resolve)
 	cases := []struct {
 		name       string
 		method     string
 		path       string
-		auth       bool
+		auth       string // "u" the guest, "o" another namespace, "" none
 		wantStatus int
 		wantPath   string
 	}{
-		{"plain invoke passes", "POST", "/api/v1/namespaces/guest/actions/hello", false, 0, ""},
-		{"alias resolved", "POST", "/api/v1/namespaces/guest/actions/hello@prod", false, 0, "/api/v1/namespaces/guest/actions/hello@2"},
-		{"alias with _ namespace", "POST", "/api/v1/namespaces/_/actions/hello@prod", true, 0, "/api/v1/namespaces/_/actions/hello@2"},
-		{"version passes", "POST", "/api/v1/namespaces/guest/actions/hello@1", false, 0, ""},
-		{"get of alias passes", "GET", "/api/v1/namespaces/guest/actions/hello@prod", false, 0, ""},
-		{"blocked invoke", "POST", "/api/v1/namespaces/guest/actions/blocked", false, 423, ""},
-		{"blocked version invoke", "POST", "/api/v1/namespaces/guest/actions/blocked@1", false, 423, ""},
-		{"blocked write", "PUT", "/api/v1/namespaces/guest/actions/blocked", false, 423, ""},
-		{"blocked get passes", "GET", "/api/v1/namespaces/guest/actions/blocked", false, 0, ""},
-		{"blocked via _", "POST", "/api/v1/namespaces/_/actions/blocked", true, 423, ""},
-		{"updating invoke", "POST", "/api/v1/namespaces/guest/actions/updating", false, 423, ""},
-		{"retired invoke", "POST", "/api/v1/namespaces/guest/actions/old", false, 410, ""},
-		{"retired delete", "DELETE", "/api/v1/namespaces/guest/actions/old", false, 410, ""},
-		{"blocked web action", "GET", "/api/v1/web/guest/default/blocked.json", false, 423, ""},
-		{"packaged alias", "POST", "/api/v1/namespaces/guest/actions/demo/pkgd@dev", false, 0, "/api/v1/namespaces/guest/actions/demo/pkgd@3"},
-		{"web alias keeps extension", "GET", "/api/v1/web/guest/demo/pkgd@dev.json", false, 0, "/api/v1/web/guest/demo/pkgd@3.json"},
-		{"unknown function passes", "POST", "/api/v1/namespaces/guest/actions/nope", false, 0, ""},
-		{"list passes", "GET", "/api/v1/namespaces/guest/actions", false, 0, ""},
-		{"triggers pass", "POST", "/api/v1/namespaces/guest/triggers/t", false, 0, ""},
+		{"plain invoke passes", "POST", "/api/v1/namespaces/guest/actions/hello", "u", 0, ""},
+		{"alias resolved", "POST", "/api/v1/namespaces/guest/actions/hello@prod", "u", 0, "/api/v1/namespaces/guest/actions/hello@2"},
+		{"alias with _ namespace", "POST", "/api/v1/namespaces/_/actions/hello@prod", "u", 0, "/api/v1/namespaces/_/actions/hello@2"},
+		{"version passes", "POST", "/api/v1/namespaces/guest/actions/hello@1", "u", 0, ""},
+		{"get of alias passes", "GET", "/api/v1/namespaces/guest/actions/hello@prod", "u", 0, ""},
+		{"blocked invoke", "POST", "/api/v1/namespaces/guest/actions/blocked", "u", 423, ""},
+		{"blocked version invoke", "POST", "/api/v1/namespaces/guest/actions/blocked@1", "u", 423, ""},
+		{"blocked write", "PUT", "/api/v1/namespaces/guest/actions/blocked", "u", 423, ""},
+		{"blocked get passes", "GET", "/api/v1/namespaces/guest/actions/blocked", "u", 0, ""},
+		{"blocked via _", "POST", "/api/v1/namespaces/_/actions/blocked", "u", 423, ""},
+		{"updating invoke", "POST", "/api/v1/namespaces/guest/actions/updating", "u", 423, ""},
+		{"retired invoke", "POST", "/api/v1/namespaces/guest/actions/old", "u", 410, ""},
+		{"retired delete", "DELETE", "/api/v1/namespaces/guest/actions/old", "u", 410, ""},
+		{"blocked web action (public)", "GET", "/api/v1/web/guest/default/blocked.json", "", 423, ""},
+		{"packaged alias", "POST", "/api/v1/namespaces/guest/actions/demo/pkgd@dev", "u", 0, "/api/v1/namespaces/guest/actions/demo/pkgd@3"},
+		{"web alias keeps extension", "GET", "/api/v1/web/guest/demo/pkgd@dev.json", "", 0, "/api/v1/web/guest/demo/pkgd@3.json"},
+		{"unknown function passes", "POST", "/api/v1/namespaces/guest/actions/nope", "u", 0, ""},
+		{"list passes", "GET", "/api/v1/namespaces/guest/actions", "u", 0, ""},
+		{"triggers pass", "POST", "/api/v1/namespaces/guest/triggers/t", "u", 0, ""},
+		// Isolation: only callers entitled to the namespace learn its
+		// functions' states or routes; the controller answers the others.
+		{"another namespace's key: no refusal", "POST", "/api/v1/namespaces/guest/actions/blocked", "o", 0, ""},
+		{"another namespace's key: no alias routing", "POST", "/api/v1/namespaces/guest/actions/hello@prod", "o", 0, ""},
+		{"no credentials: no refusal", "POST", "/api/v1/namespaces/guest/actions/old", "", 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest(c.method, c.path, nil)
-			if c.auth {
-				r.SetBasicAuth("u", "k")
+			if c.auth != "" {
+				r.SetBasicAuth(c.auth, "k")
 			}
 			d := rt.Route(r)
 			if d.Status != c.wantStatus || d.Path != c.wantPath {

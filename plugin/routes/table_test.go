@@ -54,9 +54,9 @@ func TestDecisiveIndex(t *testing.T) {
 // subjects cache, a lock) only when the table may act on that name.
 func TestResolveOnlyWhenDecisive(t *testing.T) {
 	var calls atomic.Int32
-	rt := NewRouter(testTable(), func(context.Context, string, string) (string, error) {
+	rt := NewRouter(testTable(), func(context.Context, string, string) (string, []string, error) {
 		calls.Add(1)
-		return "guest", nil
+		return "guest", []string{"guest"}, nil
 	})
 	cases := []struct {
 		name, method, path string

@@ -154,6 +154,11 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		if errors.Is(err, whiskdb.ErrNotFound) {
 			return nil // deleted or compacted since; nothing to record
 		}
+		if errors.Is(err, entity.ErrMalformed) {
+			c.m.malformed()
+			c.log.Warn("skipping an action whose code cannot be read", "function", ns+"/"+name, "err", err)
+			return nil
+		}
 		return fmt.Errorf("versions: code of %s/%s: %w", ns, name, err)
 	}
 	f, err := c.reg.GetFunction(ctx, ns, name)

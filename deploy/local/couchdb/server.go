@@ -266,10 +266,10 @@ func (s *Server) run(ctx context.Context, port int) (*process, error) {
 	cmd.Dir = s.opts.Dir
 	cmd.SysProcAttr = sysProcAttr()
 	p := &process{cmd: cmd, stderr: newTail(40), done: make(chan struct{})}
-	cmd.Stdout = &lineWriter{fn: func(line string) { s.log.Debug(line, "stream", "stdout") }}
+	cmd.Stdout = &lineWriter{fn: func(line string) { s.log.Debug(redactQuery(line), "stream", "stdout") }}
 	cmd.Stderr = &lineWriter{fn: func(line string) {
 		p.stderr.add(line)
-		s.log.Debug(line, "stream", "stderr")
+		s.log.Debug(redactQuery(line), "stream", "stderr")
 	}}
 	// Output pipes held open by a stray grandchild must not block Wait.
 	cmd.WaitDelay = 2 * time.Second
