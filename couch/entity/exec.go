@@ -2,11 +2,11 @@ package entity
 
 import (
 	"bytes"
-	"errors"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
