@@ -126,6 +126,13 @@ func TestBlockOnEveryPath(t *testing.T) {
 	require.Equal(t, 6, ran, "each of the six paths ran the code once")
 
 	require.Equal(t, 200, admin(t, "POST", fnPath(name)+"/block", map[string]any{"reason": "security review"}, nil))
+	// Effective once the controller got fnmgr's cache invalidation
+	// (milliseconds, over Kafka; docs/benchmarks.md measures it).
+	require.Eventually(t, func() bool {
+		_, err := invokeResult(c, name, nil)
+		return err != nil && strings.Contains(err.Error(), "BLOCKED")
+	}, 2*time.Second, 20*time.Millisecond)
+	ran = runs(t, marker)
 	for path, e := range paths(t, c, name) {
 		require.Contains(t, e, "BLOCKED", "path %s while blocked", path)
 		require.Contains(t, e, "guest/"+name, "path %s names the function", path)
@@ -133,6 +140,11 @@ func TestBlockOnEveryPath(t *testing.T) {
 	require.Equal(t, ran, runs(t, marker), "no user code ran while blocked")
 
 	require.Equal(t, 200, admin(t, "POST", fnPath(name)+"/unblock", nil, nil))
+	require.Eventually(t, func() bool {
+		_, err := invokeResult(c, name, nil)
+		return err == nil
+	}, 2*time.Second, 20*time.Millisecond)
+	ran = runs(t, marker)
 	for path, e := range paths(t, c, name) {
 		require.Empty(t, e, "path %s after unblock", path)
 	}
