@@ -179,7 +179,9 @@ func (f *Follower) follow(ctx context.Context) (int, error) {
 		c   Change
 		err error
 	}
-	rows := make(chan row)
+	// The reader reads ahead while a batch is handled (up to a batch's
+	// worth), so that what arrived meanwhile forms the next batch.
+	rows := make(chan row, maxBatch)
 	readerDone := make(chan struct{})
 	defer func() {
 		cancel()

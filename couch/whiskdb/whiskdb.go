@@ -12,6 +12,7 @@ package whiskdb
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/go-kivik/kivik/v4"
 	"github.com/google/uuid"
 
+	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/couch/entity"
 )
 
@@ -33,10 +35,19 @@ var (
 // Store is the whisks database.
 type Store struct {
 	db *kivik.DB
+	b  *couch.Batcher // nil: every call is its own request
 }
 
 // New returns a Store over the whisks database db.
 func New(db *kivik.DB) *Store { return &Store{db: db} }
+
+// NewBatched returns a Store whose reads of latest revisions and whose
+// document writes share requests with concurrent callers' (couch.Batcher):
+// for a client making many small reads and writes at once (fnmgr), not for
+// a controller's request path.
+func NewBatched(db *kivik.DB) *Store {
+	return &Store{db: db, b: couch.NewBatcher(db, couch.BatcherOptions{})}
+}
 
 // DB returns the underlying database.
 func (s *Store) DB() *kivik.DB { return s.db }
@@ -59,6 +70,22 @@ func Classify(op string, err error) error {
 // Get reads document docid (at rev when rev is not "") into v and returns
 // its revision.
 func (s *Store) Get(ctx context.Context, docid, rev string, v any) (string, error) {
+	if rev == "" && s.b != nil {
+		var raw json.RawMessage
+		if err := s.b.Get(ctx, docid, &raw); err != nil {
+			return "", Classify("get "+docid, err)
+		}
+		var meta struct {
+			Rev string `json:"_rev"`
+		}
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return "", fmt.Errorf("whiskdb: get %s: %w", docid, err)
+		}
+		if err := json.Unmarshal(raw, v); err != nil {
+			return "", fmt.Errorf("whiskdb: get %s: %w", docid, err)
+		}
+		return meta.Rev, nil
+	}
 	var opts []kivik.Option
 	if rev != "" {
 		opts = append(opts, kivik.Rev(rev))
@@ -156,7 +183,7 @@ func (s *Store) PutAction(ctx context.Context, a entity.Action, code []byte, con
 			a.Exec.Code.Ref = &entity.CodeRef{AttachmentName: entity.CouchPrefix + attName, AttachmentType: contentType}
 		}
 	}
-	rev, err := s.db.Put(ctx, a.ID, a)
+	rev, err := s.put(ctx, a.ID, a)
 	if err != nil {
 		return entity.Action{}, Classify("put "+a.ID, err)
 	}
@@ -179,11 +206,18 @@ func (s *Store) PutAction(ctx context.Context, a entity.Action, code []byte, con
 // Put writes any entity document v under docid (an update when v carries a
 // _rev) and returns the new revision.
 func (s *Store) Put(ctx context.Context, docid string, v any) (string, error) {
-	rev, err := s.db.Put(ctx, docid, v)
+	rev, err := s.put(ctx, docid, v)
 	if err != nil {
 		return "", Classify("put "+docid, err)
 	}
 	return rev, nil
+}
+
+func (s *Store) put(ctx context.Context, docid string, v any) (string, error) {
+	if s.b != nil {
+		return s.b.Put(ctx, docid, v)
+	}
+	return s.db.Put(ctx, docid, v)
 }
 
 // DeleteDoc deletes document docid at rev.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
+
+	"github.com/fnmgr/fnmgr/couch"
 )
 
 // Sentinel errors, wrapped with %w.
@@ -22,11 +24,17 @@ var (
 // use; every write is conditional on the document's revision.
 type Store struct {
 	db  *kivik.DB
+	b   *couch.Batcher
+	fns fnCache
 	now func() time.Time
 }
 
-// New returns a Store over db (fnmgr's registry database).
-func New(db *kivik.DB) *Store { return &Store{db: db, now: time.Now} }
+// New returns a Store over db (fnmgr's registry database). Reads and
+// writes of single documents made at the same time by different callers
+// (the change feed's workers) share requests (see couch.Batcher).
+func New(db *kivik.DB) *Store {
+	return &Store{db: db, b: couch.NewBatcher(db, couch.BatcherOptions{}), now: time.Now}
+}
 
 // DB returns the underlying database.
 func (s *Store) DB() *kivik.DB { return s.db }
@@ -42,7 +50,7 @@ func classify(op string, err error) error {
 }
 
 func (s *Store) get(ctx context.Context, id string, v any) error {
-	if err := s.db.Get(ctx, id).ScanDoc(v); err != nil {
+	if err := s.b.Get(ctx, id, v); err != nil {
 		return classify("get "+id, err)
 	}
 	return nil
@@ -50,9 +58,39 @@ func (s *Store) get(ctx context.Context, id string, v any) error {
 
 // GetFunction reads function ns/name.
 func (s *Store) GetFunction(ctx context.Context, ns, name string) (Function, error) {
+	return s.getFunction(ctx, FunctionID(ns, name))
+}
+
+func (s *Store) getFunction(ctx context.Context, id string) (Function, error) {
 	var f Function
-	err := s.get(ctx, FunctionID(ns, name), &f)
-	return f, err
+	if raw, ok := s.fns.get(id); ok {
+		if err := json.Unmarshal(raw, &f); err == nil {
+			return f, nil
+		}
+		f = Function{}
+	}
+	if err := s.get(ctx, id, &f); err != nil {
+		return Function{}, err
+	}
+	s.fns.put(f)
+	return f, nil
+}
+
+// putFunction writes f and remembers it as stored.
+func (s *Store) putFunction(ctx context.Context, f Function) (Function, error) {
+	rev, err := s.b.Put(ctx, f.ID, f)
+	if err != nil {
+		s.fns.drop(f.ID)
+		return Function{}, err
+	}
+	f.Rev = rev
+	s.fns.put(f)
+	return f, nil
+}
+
+func (s *Store) newFunction(ns, name string) Function {
+	return Function{ID: FunctionID(ns, name), Type: typeFunction, Namespace: ns, Name: name, State: Latest,
+		Created: s.now().UTC(), Aliases: map[string]Alias{}, Versions: []VersionRef{}}
 }
 
 // Update applies fn to function ns/name and writes it, re-reading and
@@ -62,13 +100,10 @@ func (s *Store) GetFunction(ctx context.Context, ns, name string) (Function, err
 func (s *Store) Update(ctx context.Context, ns, name string, fn func(f *Function) error) (Function, error) {
 	id := FunctionID(ns, name)
 	for attempt := 0; ; attempt++ {
-		var f Function
-		err := s.get(ctx, id, &f)
+		f, err := s.getFunction(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			now := s.now().UTC()
-			f = Function{ID: id, Type: typeFunction, Namespace: ns, Name: name, State: Latest, Created: now,
-				Aliases: map[string]Alias{}, Versions: []VersionRef{}}
+			f = s.newFunction(ns, name)
 		case err != nil:
 			return Function{}, err
 		}
@@ -76,10 +111,9 @@ func (s *Store) Update(ctx context.Context, ns, name string, fn func(f *Function
 			return Function{}, err
 		}
 		f.Updated = s.now().UTC()
-		rev, err := s.db.Put(ctx, id, f)
+		stored, err := s.putFunction(ctx, f)
 		if err == nil {
-			f.Rev = rev
-			return f, nil
+			return stored, nil
 		}
 		if kivik.HTTPStatus(err) != http.StatusConflict || attempt > 50 {
 			return Function{}, classify("update "+id, err)
@@ -103,10 +137,9 @@ func (s *Store) UpdateKnown(ctx context.Context, f Function, fn func(f *Function
 		return Function{}, err
 	}
 	next.Updated = s.now().UTC()
-	rev, err := s.db.Put(ctx, next.ID, next)
+	stored, err := s.putFunction(ctx, next)
 	if err == nil {
-		next.Rev = rev
-		return next, nil
+		return stored, nil
 	}
 	if kivik.HTTPStatus(err) != http.StatusConflict {
 		return Function{}, classify("update "+next.ID, err)
@@ -114,10 +147,29 @@ func (s *Store) UpdateKnown(ctx context.Context, f Function, fn func(f *Function
 	return s.Update(ctx, f.Namespace, f.Name, fn)
 }
 
+// Create is Update for a function just found missing: it writes the new
+// document without reading it again, and falls back to Update when it
+// exists after all (a conflict).
+func (s *Store) Create(ctx context.Context, ns, name string, fn func(f *Function) error) (Function, error) {
+	f := s.newFunction(ns, name)
+	if err := fn(&f); err != nil {
+		return Function{}, err
+	}
+	f.Updated = s.now().UTC()
+	stored, err := s.putFunction(ctx, f)
+	if err == nil {
+		return stored, nil
+	}
+	if kivik.HTTPStatus(err) != http.StatusConflict {
+		return Function{}, classify("create "+f.ID, err)
+	}
+	return s.Update(ctx, ns, name, fn)
+}
+
 // create writes a new immutable document; when one exists already it is
 // read into existing and ErrConflict is returned.
 func (s *Store) create(ctx context.Context, id string, v any, existing any) error {
-	if _, err := s.db.Put(ctx, id, v); err != nil {
+	if _, err := s.b.Put(ctx, id, v); err != nil {
 		if kivik.HTTPStatus(err) == http.StatusConflict {
 			if gerr := s.get(ctx, id, existing); gerr != nil {
 				return gerr
@@ -211,6 +263,7 @@ func (s *Store) Functions(ctx context.Context, ns string, each func(Function) er
 
 // DeleteDoc deletes a registry document by id (used by retention and purge).
 func (s *Store) DeleteDoc(ctx context.Context, id, rev string) error {
+	s.fns.drop(id)
 	if _, err := s.db.Delete(ctx, id, rev); err != nil {
 		return classify("delete "+id, err)
 	}
@@ -312,7 +365,7 @@ func (c *Checkpoints) Save(ctx context.Context, seq string) error {
 			return err
 		}
 		d.ID, d.Seq, d.Updated = c.id, seq, c.s.now().UTC()
-		_, err := c.s.db.Put(ctx, c.id, d)
+		_, err := c.s.b.Put(ctx, c.id, d)
 		if err == nil {
 			return nil
 		}
@@ -330,7 +383,7 @@ func (s *Store) AddHistory(ctx context.Context, ns, name string, h History) erro
 	h.Type, h.Function = typeHistory, ns+"/"+name
 	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, h.At.UnixNano())
 	for {
-		_, err := s.db.Put(ctx, h.ID, h)
+		_, err := s.b.Put(ctx, h.ID, h)
 		if err == nil {
 			return nil
 		}

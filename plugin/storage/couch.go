@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/go-kivik/kivik/v4"
 
+	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/couch/entity"
 )
 
@@ -18,10 +20,14 @@ const attachmentName = "code"
 // per digest.
 type Couch struct {
 	db *kivik.DB
+	b  *couch.Batcher
 }
 
-// NewCouch returns a Couch store over db.
-func NewCouch(db *kivik.DB) *Couch { return &Couch{db: db} }
+// NewCouch returns a Couch store over db. Artifacts stored at the same
+// time by different callers share a _bulk_docs request (couch.Batcher).
+func NewCouch(db *kivik.DB) *Couch {
+	return &Couch{db: db, b: couch.NewBatcher(db, couch.BatcherOptions{MaxBatch: 50})}
+}
 
 type artifactDoc struct {
 	ID      string    `json:"_id"`
@@ -29,6 +35,11 @@ type artifactDoc struct {
 	Size    int       `json:"size"`
 	Created time.Time `json:"created"`
 	Refs    []string  `json:"refs"`
+	// Data holds code under MaxInlineSize in the document itself (base64),
+	// as OpenWhisk keeps small code in the action document: an attachment
+	// costs the database several times more work to write. Larger code is
+	// the attachment "code".
+	Data []byte `json:"data,omitempty"`
 
 	Attachments map[string]inlineAttachment `json:"_attachments,omitempty"`
 }
@@ -38,9 +49,16 @@ type artifactDoc struct {
 // the same bytes are stored already.
 func (c *Couch) Put(ctx context.Context, ref Ref, data []byte) (string, error) {
 	d := entity.Digest(data)
-	doc := artifactDoc{ID: d, Type: "artifact", Size: len(data), Created: time.Now().UTC(), Refs: []string{LayoutPath(ref)},
-		Attachments: map[string]inlineAttachment{attachmentName: {ContentType: "application/octet-stream", Data: data}}}
-	if _, err := c.db.Put(ctx, d, doc); err != nil {
+	doc := artifactDoc{ID: d, Type: "artifact", Size: len(data), Created: time.Now().UTC(), Refs: []string{LayoutPath(ref)}}
+	if len(data) < entity.MaxInlineSize {
+		doc.Data = data
+		if doc.Data == nil {
+			doc.Data = []byte{}
+		}
+	} else {
+		doc.Attachments = map[string]inlineAttachment{attachmentName: {ContentType: "application/octet-stream", Data: data}}
+	}
+	if _, err := c.b.Put(ctx, d, doc); err != nil {
 		if kivik.HTTPStatus(err) == http.StatusConflict {
 			return d, nil
 		}
@@ -59,6 +77,16 @@ func (c *Couch) Get(ctx context.Context, digest string) ([]byte, error) {
 	if _, err := checkDigest(digest); err != nil {
 		return nil, err
 	}
+	var doc artifactDoc
+	if err := c.b.Get(ctx, digest, &doc); err != nil {
+		if kivik.HTTPStatus(err) == http.StatusNotFound {
+			return nil, fmt.Errorf("storage: %s: %w", digest, ErrNotFound)
+		}
+		return nil, fmt.Errorf("storage: get %s: %w", digest, err)
+	}
+	if doc.Data != nil || doc.Size == 0 {
+		return verified(digest, doc.Data)
+	}
 	att, err := c.db.GetAttachment(ctx, digest, attachmentName)
 	if err != nil {
 		if kivik.HTTPStatus(err) == http.StatusNotFound {
@@ -70,6 +98,13 @@ func (c *Couch) Get(ctx context.Context, digest string) ([]byte, error) {
 	b, err := io.ReadAll(att.Content)
 	if err != nil {
 		return nil, fmt.Errorf("storage: read %s: %w", digest, err)
+	}
+	return verified(digest, b)
+}
+
+func verified(digest string, b []byte) ([]byte, error) {
+	if b == nil {
+		b = []byte{}
 	}
 	if entity.Digest(b) != digest {
 		return nil, fmt.Errorf("storage: %s: stored bytes do not match their digest", digest)
@@ -83,16 +118,18 @@ func (c *Couch) Has(ctx context.Context, digest string) (bool, error) {
 		return false, err
 	}
 	var doc struct {
-		Attachments map[string]any `json:"_attachments"`
+		Size        int             `json:"size"`
+		Data        json.RawMessage `json:"data"`
+		Attachments map[string]any  `json:"_attachments"`
 	}
-	if err := c.db.Get(ctx, digest).ScanDoc(&doc); err != nil {
+	if err := c.b.Get(ctx, digest, &doc); err != nil {
 		if kivik.HTTPStatus(err) == http.StatusNotFound {
 			return false, nil
 		}
 		return false, fmt.Errorf("storage: has %s: %w", digest, err)
 	}
 	_, ok := doc.Attachments[attachmentName]
-	return ok, nil
+	return ok || doc.Data != nil || doc.Size == 0, nil
 }
 
 // Delete implements Store.

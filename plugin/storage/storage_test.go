@@ -102,3 +102,22 @@ func TestCouchStoresOneDocumentPerDigest(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, stats.DocCount)
 }
+
+// TestCouchReadsAttachedSmallCode: artifacts written before small code
+// was kept inline (every artifact an attachment) still read back.
+func TestCouchReadsAttachedSmallCode(t *testing.T) {
+	ctx := context.Background()
+	db := couchtest.DB(t, couchtest.Client(t), couchtest.Prefix(t)+"artifacts")
+	code := []byte("function main(){ return {old: true} }")
+	d := entity.Digest(code)
+	_, err := db.Put(ctx, d, map[string]any{"_id": d, "type": "artifact", "size": len(code), "refs": []string{"guest/old/latest/function.js"},
+		"_attachments": map[string]any{"code": map[string]any{"content_type": "application/octet-stream", "data": code}}})
+	require.NoError(t, err)
+	st := storage.NewCouch(db)
+	got, err := st.Get(ctx, d)
+	require.NoError(t, err)
+	require.Equal(t, code, got)
+	ok, err := st.Has(ctx, d)
+	require.NoError(t, err)
+	require.True(t, ok)
+}

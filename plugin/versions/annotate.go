@@ -14,6 +14,7 @@ import (
 // user asks fnmgr for (publish, block, …) write at once.
 type annotator struct {
 	delay  time.Duration
+	when   func() bool // nil: always
 	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
@@ -21,9 +22,9 @@ type annotator struct {
 	wg     sync.WaitGroup
 }
 
-func newAnnotator(delay time.Duration) *annotator {
+func newAnnotator(delay time.Duration, when func() bool) *annotator {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &annotator{delay: delay, ctx: ctx, cancel: cancel, timers: map[string]*time.Timer{}}
+	return &annotator{delay: delay, when: when, ctx: ctx, cancel: cancel, timers: map[string]*time.Timer{}}
 }
 
 // schedule runs f (keyed by function) once no schedule of the same key
@@ -40,6 +41,10 @@ func (a *annotator) schedule(key string, f func(ctx context.Context)) {
 	a.wg.Add(1)
 	a.timers[key] = time.AfterFunc(a.delay, func() {
 		defer a.wg.Done()
+		if a.when != nil && !a.when() {
+			a.schedule(key, f) // not yet: wait another delay
+			return
+		}
 		a.mu.Lock()
 		delete(a.timers, key)
 		a.mu.Unlock()

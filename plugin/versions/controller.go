@@ -52,9 +52,12 @@ type Options struct {
 	// AnnotateDelay is how long after the last observed change of a
 	// function fnmgr writes its state annotations (default 2s).
 	AnnotateDelay time.Duration
-	Logger        *slog.Logger
-	Metrics       *Metrics
-	Now           func() time.Time
+	// AnnotateWhen, when set, holds those writes back while it returns
+	// false (the change feed catching up: recording comes first).
+	AnnotateWhen func() bool
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	Now          func() time.Time
 }
 
 // Controller is safe for concurrent use; changes of one function are
@@ -70,6 +73,7 @@ type Controller struct {
 	stubKind  string
 	ann       *annotator
 	onNew     func(ctx context.Context, ns, name string, annotations entity.KeyValues)
+	seen      *seenRevs
 }
 
 // New returns a Controller.
@@ -91,7 +95,7 @@ func New(o Options) *Controller {
 	}
 	return &Controller{reg: o.Registry, store: o.Storage, ow: o.Actions, retention: o.Retention,
 		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind,
-		ann: newAnnotator(o.AnnotateDelay), onNew: o.OnNew}
+		ann: newAnnotator(o.AnnotateDelay, o.AnnotateWhen), onNew: o.OnNew, seen: newSeenRevs()}
 }
 
 // Annotations fnmgr writes on the actions it manages.

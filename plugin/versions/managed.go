@@ -113,24 +113,28 @@ func (c *Controller) syncAnnotations(ctx context.Context, f registry.Function) e
 	if f.Gone {
 		return nil
 	}
-	v := publishedDigest(f, f.Head.Digest)
 	_, err := c.ow.Modify(ctx, registry.DocID(f.Namespace, f.Name), func(a *entity.Action) (bool, error) {
-		ann := a.Annotations.With(AnnotationState, string(f.State))
-		if v > 0 {
-			ann = ann.With(AnnotationVersion, v)
-		} else {
-			ann = ann.Without(AnnotationVersion)
-		}
-		if string(ann.Object()) == string(a.Annotations.Object()) {
-			return false, nil
-		}
+		ann, changed := stateAnnotations(f, a.Annotations)
 		a.Annotations = ann
-		return true, nil
+		return changed, nil
 	})
 	if errors.Is(err, whiskdb.ErrNotFound) {
 		return nil
 	}
 	return err
+}
+
+// stateAnnotations returns ann with f's fnmgr-state and fnmgr-version
+// (the latter only while the head is a published version), and whether
+// that differs from ann.
+func stateAnnotations(f registry.Function, ann entity.KeyValues) (entity.KeyValues, bool) {
+	want := ann.With(AnnotationState, string(f.State))
+	if v := publishedDigest(f, f.Head.Digest); v > 0 {
+		want = want.With(AnnotationVersion, v)
+	} else {
+		want = want.Without(AnnotationVersion)
+	}
+	return want, string(want.Object()) != string(ann.Object())
 }
 
 // trim deletes the oldest revisions beyond the retention. Their artifacts

@@ -81,17 +81,28 @@ func (c *Controller) observeAction(ctx context.Context, ns, name string, a entit
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return err
 	}
-	missed, err := c.missedRevisions(ctx, f, err == nil, a)
+	cur := &current{f: f, known: err == nil}
+	missed, err := c.missedRevisions(ctx, cur.f, cur.known, a)
 	if err != nil {
 		return err
 	}
 	for _, m := range missed {
-		if err := c.record(ctx, ns, name, m); err != nil {
+		if err := c.record(ctx, ns, name, m, cur); err != nil {
 			return err
 		}
 	}
-	return c.record(ctx, ns, name, a)
+	return c.record(ctx, ns, name, a, cur)
 }
+
+// current is the registry's function document as one change's handling
+// last read or wrote it (under the function's lock), so that recording
+// several revisions reads it once.
+type current struct {
+	f     registry.Function
+	known bool
+}
+
+func (cur *current) set(f registry.Function) { cur.f, cur.known = f, true }
 
 // maxHistory bounds how many earlier revisions of one document are read
 // back when changes were missed.
@@ -104,7 +115,8 @@ const maxHistory = 50
 // yet compacted away).
 func (c *Controller) missedRevisions(ctx context.Context, f registry.Function, known bool, a entity.Action) ([]entity.Action, error) {
 	gen := generation(a.Rev)
-	if gen <= 1 || (known && f.Head.OWRev != "" && generation(f.Head.OWRev)+1 >= gen) {
+	headRev := c.seen.latest(a.ID, f.Head.OWRev)
+	if gen <= 1 || (known && headRev != "" && generation(headRev)+1 >= gen) {
 		return nil, nil
 	}
 	hist, err := c.ow.History(ctx, a.ID, a.Rev)
@@ -116,7 +128,7 @@ func (c *Controller) missedRevisions(ctx context.Context, f registry.Function, k
 	}
 	start := 0
 	if known {
-		i := slices.Index(hist, f.Head.OWRev)
+		i := slices.Index(hist, headRev)
 		if i < 0 {
 			return nil, nil // head not in this history (recreated, or compacted): only the latest is known
 		}
@@ -145,7 +157,8 @@ func generation(rev string) int {
 }
 
 // record makes a a revision of function ns/name unless it equals the head.
-func (c *Controller) record(ctx context.Context, ns, name string, a entity.Action) error {
+// cur is the function as last read or written; record keeps it current.
+func (c *Controller) record(ctx context.Context, ns, name string, a entity.Action, cur *current) error {
 	if pendingAttachment(a) {
 		return nil
 	}
@@ -161,11 +174,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		}
 		return fmt.Errorf("versions: code of %s/%s: %w", ns, name, err)
 	}
-	f, err := c.reg.GetFunction(ctx, ns, name)
-	known := err == nil
-	if err != nil && !errors.Is(err, registry.ErrNotFound) {
-		return err
-	}
+	f, known := cur.f, cur.known
 	stub := IsStub(code)
 	snap := registry.SnapshotOf(a, code)
 	if stub {
@@ -200,13 +209,8 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	// may must not; a transition in progress settles this itself.
 	enforce := known && f.Transition == nil && f.State.Runnable() == stub
 	if known && f.Revisions > 0 && f.Head.Digest == digest && !f.Gone {
-		if f.Head.OWRev != a.Rev && generation(a.Rev) > generation(f.Head.OWRev) {
-			if f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
-				f.Head.OWRev, f.Head.OWVersion = a.Rev, a.Version
-				return nil
-			}); err != nil {
-				return err
-			}
+		if generation(a.Rev) > generation(f.Head.OWRev) {
+			c.seen.note(a.ID, a.Rev) // nothing to record: no write either
 		}
 		if enforce {
 			return c.enforce(ctx, f)
@@ -270,11 +274,13 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	if known {
 		f, err = c.reg.UpdateKnown(ctx, f, update)
 	} else {
-		f, err = c.reg.Update(ctx, ns, name, update)
+		f, err = c.reg.Create(ctx, ns, name, update)
 	}
 	if err != nil {
 		return err
 	}
+	cur.set(f)
+	c.seen.forget(a.ID)
 	c.m.revision()
 	c.log.Info("revision recorded", "function", f.FQN(), "revision", n, "state", f.State)
 	if isNew && c.onNew != nil {
@@ -284,7 +290,9 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		if err := c.enforce(ctx, f); err != nil {
 			return err
 		}
-	} else {
+	} else if _, changed := stateAnnotations(f, a.Annotations); changed {
+		// The document does not show f's state yet (an update that
+		// replaced the annotations, or a new action).
 		c.scheduleAnnotations(ns, name)
 	}
 	return c.trim(ctx, f)

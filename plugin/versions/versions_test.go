@@ -213,3 +213,35 @@ func TestEveryExecForm(t *testing.T) {
 	require.Equal(t, "def main(a):\n    return {}\n", e.code("guest/demo/inpkg@1"), "a packaged function's versions live in its package")
 	require.Equal(t, 1, p.Version.Version)
 }
+
+// TestOwnAnnotationWriteCostsNoRegistryWrite: fnmgr's state annotation
+// comes back through the feed as a new revision of the action; it records
+// nothing and writes nothing, and the user's next update is the next
+// revision, read from the feed without a hole.
+func TestOwnAnnotationWriteCostsNoRegistryWrite(t *testing.T) {
+	e := newEnv(t, "couch")
+	e.put("echo", "function main(){return {v:1}}", 256)
+	e.waitRevisions("echo", 1)
+	require.Eventually(t, func() bool {
+		a, err := e.Whisks.GetAction(e.Ctx, "guest/echo", "")
+		_, ok := a.Annotations.Get(versions.AnnotationState)
+		return err == nil && ok
+	}, 10*time.Second, 10*time.Millisecond, "fnmgr annotates the action")
+	cur, err := e.Whisks.GetAction(e.Ctx, "guest/echo", "")
+	require.NoError(t, err)
+	cur.Exec.Code = nil
+	out, err := e.Whisks.PutAction(e.Ctx, cur, []byte("function main(){return {v:2}}"), entity.TextContentType)
+	require.NoError(t, err)
+	rs := e.waitRevisions("echo", 2)
+	require.Equal(t, out.Rev, rs[0].OWRev, "revision 2 is the user's update")
+	var raw struct {
+		Rev string `json:"_rev"`
+	}
+	require.NoError(t, e.Reg.DB().Get(e.Ctx, registry.FunctionID("guest", "echo")).ScanDoc(&raw))
+	require.True(t, strings.HasPrefix(raw.Rev, "2-"),
+		"the function document was written twice, once per revision, not for the echo: %s", raw.Rev)
+	f, err := e.Reg.GetFunction(e.Ctx, "guest", "echo")
+	require.NoError(t, err)
+	require.Equal(t, 2, f.Revisions)
+	require.Equal(t, out.Rev, f.Head.OWRev)
+}

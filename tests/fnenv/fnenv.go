@@ -52,7 +52,9 @@ func New(t *testing.T, backend string, retention int) *Env {
 	default:
 		e.Store = storage.NewCouch(couchtest.DB(t, c, p+"artifacts"))
 	}
-	e.Actions = openwhisk.NewActions(e.Whisks, nil)
+	// fnmgr reads and writes actions through a batched store, as plugin/app
+	// wires it; the tests write as OpenWhisk does, through e.Whisks.
+	e.Actions = openwhisk.NewActions(whiskdb.NewBatched(couchtest.DB(t, c, p+"whisks")), nil)
 	e.Ctl = versions.New(versions.Options{Registry: e.Reg, Storage: e.Store, Actions: e.Actions, Retention: retention,
 		AnnotateDelay: 50 * time.Millisecond})
 	t.Cleanup(e.Ctl.Close)

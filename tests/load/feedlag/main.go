@@ -41,6 +41,7 @@ type options struct {
 	rate     int
 	duration time.Duration
 	actions  int
+	replace  bool
 }
 
 func main() {
@@ -48,6 +49,8 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 100, "writes per second")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long to write")
 	flag.IntVar(&o.actions, "actions", 300, "actions written in turn (each gets rate*duration/actions updates; fnmgr keeps 50)")
+	flag.BoolVar(&o.replace, "replace-annotations", false,
+		"every write replaces the action's annotations (as `wsk action update -a …` does), dropping fnmgr's; by default a write keeps them, as `wsk action update name code.js` does")
 	flag.Parse()
 	if o.rate <= 0 || o.duration <= 0 || o.actions <= 0 {
 		fmt.Fprintln(os.Stderr, "feedlag: -rate, -duration and -actions must be positive")
@@ -86,7 +89,7 @@ func run(ctx context.Context, o options) error {
 	whisks := whiskdb.New(client.DB("whisks"))
 	reg := registry.New(client.DB("registry"))
 	ver := versions.New(versions.Options{Registry: reg, Storage: storage.NewCouch(client.DB("artifacts")),
-		Actions: openwhisk.NewActions(whisks, nil)})
+		Actions: openwhisk.NewActions(whiskdb.NewBatched(client.DB("whisks")), nil)})
 	defer ver.Close()
 	clock := newClock()
 	f, err := feed.New(feed.Options{URL: srv.URL() + "/whisks", Checkpoints: reg.Checkpoint("whisks"),
@@ -104,7 +107,7 @@ func run(ctx context.Context, o options) error {
 	defer cancel()
 	go func() { _ = f.Run(fctx) }()
 
-	w := &writer{whisks: whisks, revs: map[string]string{}}
+	w := &writer{whisks: whisks, revs: map[string]string{}, ann: map[string]entity.KeyValues{}, keep: !o.replace}
 	fmt.Fprintf(os.Stderr, "feedlag: creating %d actions\n", o.actions)
 	for i := range o.actions {
 		if _, _, err := w.write(ctx, name(i), fmt.Sprintf("function main(){ return {i: %d} }", i)); err != nil {
@@ -169,12 +172,16 @@ func run(ctx context.Context, o options) error {
 func name(i int) string { return fmt.Sprintf("lag%04d", i) }
 
 // writer writes actions as OpenWhisk's controller does, keeping each
-// action's last revision; a conflict (fnmgr annotated the action) reads
-// the document again.
+// action's last revision (and, with keep, its annotations: the controller
+// keeps those an update does not name); a conflict (fnmgr annotated the
+// action) reads the document again, as the controller does once fnmgr's
+// cache invalidation dropped its cached copy.
 type writer struct {
 	whisks *whiskdb.Store
+	keep   bool
 	mu     sync.Mutex
 	revs   map[string]string
+	ann    map[string]entity.KeyValues
 	retry  int
 }
 
@@ -186,6 +193,9 @@ func (w *writer) write(ctx context.Context, name, code string) (time.Time, int, 
 	for attempt := 0; ; attempt++ {
 		w.mu.Lock()
 		a.Rev = w.revs[name]
+		if ann, ok := w.ann[name]; ok && w.keep {
+			a.Annotations = ann
+		}
 		w.mu.Unlock()
 		a.Updated = time.Now().UnixMilli()
 		t0 := time.Now()
@@ -205,6 +215,7 @@ func (w *writer) write(ctx context.Context, name, code string) (time.Time, int, 
 		}
 		w.mu.Lock()
 		w.revs[name] = cur.Rev
+		w.ann[name] = cur.Annotations
 		w.retry++
 		w.mu.Unlock()
 	}
