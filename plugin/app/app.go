@@ -56,6 +56,8 @@ type App struct {
 	lc    lifecycle
 	ready readiness
 	errc  chan error
+	// couchBackoff paces the tries to reach CouchDB at start.
+	couchBackoff backoff
 
 	mu          sync.Mutex
 	started     bool
@@ -86,6 +88,8 @@ func New(o Options) (*App, error) {
 		reg:   o.Registry,
 		httpM: m,
 		errc:  make(chan error, 8),
+
+		couchBackoff: defaultCouchBackoff,
 	}
 	a.ready.set(condStarted, "starting")
 	return a, nil

@@ -2,16 +2,17 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
 
-	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/feed"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
@@ -57,13 +58,16 @@ type domain struct {
 // and starts its background work.
 func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.Authenticator) (*domain, error) {
 	cfg := a.opts.Config
-	for _, db := range []string{cfg.RegistryDB(), cfg.ArtifactsDB()} {
-		if db == cfg.ArtifactsDB() && cfg.Storage != config.StorageCouch {
-			continue
-		}
-		if err := couch.EnsureDB(ctx, client, db); err != nil {
-			return nil, fmt.Errorf("app: create database %s: %w", db, err)
-		}
+	// fnmgr's databases are created now if CouchDB answers; if it does not
+	// (yet), the change feeds wait for them in the background (couchdb.go).
+	dbs := []string{cfg.RegistryDB()}
+	if cfg.Storage == config.StorageCouch {
+		dbs = append(dbs, cfg.ArtifactsDB())
+	}
+	couchUnavailable := newCouchUnavailable(a.reg)
+	couchErr := a.createDatabases(ctx, client, dbs)
+	if couchErr != nil && !errors.Is(couchErr, errCouchUnavailable) {
+		return nil, fmt.Errorf("app: databases: %w", couchErr)
 	}
 	reg := registry.New(client.DB(cfg.RegistryDB()))
 	var store storage.Store
@@ -78,7 +82,7 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	}
 	prod := producer.NewLazy(producer.Options{Brokers: cfg.KafkaBrokers, InstanceID: "fnmgr"})
 	a.lc.onStop("kafka producer", func(context.Context) error { return prod.Close() })
-	actions := openwhisk.NewActions(whiskdb.New(client.DB(cfg.WhisksDB())), prod)
+	actions := openwhisk.NewActions(whiskdb.NewBatched(client.DB(cfg.WhisksDB())), prod)
 	// The optimizer needs the version controller (to apply a result) and
 	// the version controller tells it of new functions (its policy).
 	var opt *optimizer.Service
@@ -90,8 +94,12 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 			a.log.Warn("optimize a new function", "function", ns+"/"+name, "err", err)
 		}
 	}
+	// The whisks follower, made below; state annotations wait until it has
+	// caught up, so that adopting a backlog of actions comes first.
+	var whisksFeed atomic.Pointer[feed.Follower]
+	caughtUp := func() bool { f := whisksFeed.Load(); return f != nil && f.CaughtUp() }
 	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
-		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew})
+		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew, AnnotateWhen: caughtUp})
 	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
 	keys := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))
 	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: keys}
@@ -129,10 +137,11 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	}
 
 	whisks, err := feed.New(feed.Options{URL: dbURL(cfg.CouchURL, cfg.WhisksDB()), Handler: ver.Observe,
-		Checkpoints: reg.Checkpoint("whisks"), Logger: a.opts.Logger, Metrics: feed.NewMetrics(a.reg)})
+		Checkpoints: reg.Checkpoint("whisks"), Logger: a.opts.Logger, Metrics: feed.NewMetrics(a.reg), Workers: 64})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	whisksFeed.Store(whisks)
 	regFeed, err := feed.New(feed.Options{URL: dbURL(cfg.CouchURL, cfg.RegistryDB()), Handler: table.Observe,
 		Checkpoints: &routes.MemoryCheckpoints{}, Logger: a.opts.Logger, CheckpointEvery: time.Hour})
 	if err != nil {
@@ -179,8 +188,23 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	a.ready.set(condRoutes, "loading the routing table")
 	a.ready.set(condKafka, "joining the Kafka consumer groups")
 	a.ready.set(condRecovery, "finishing transitions a restart cut short")
-	run("whisks change feed", whisks.Run)
-	run("registry change feed", regFeed.Run)
+	feeds := func() {
+		run("whisks change feed", whisks.Run)
+		run("registry change feed", regFeed.Run)
+	}
+	if couchErr == nil {
+		feeds()
+	} else {
+		a.ready.set(condCouchDB, "waiting for CouchDB")
+		run("databases", func(ctx context.Context) error {
+			if err := a.waitForDatabases(ctx, client, dbs, couchErr, couchUnavailable); err != nil {
+				return err
+			}
+			a.ready.set(condCouchDB, "")
+			feeds()
+			return nil
+		})
+	}
 	run("health listener", health.Run)
 	run("events listener", events.Run)
 	run("readiness", func(ctx context.Context) error {

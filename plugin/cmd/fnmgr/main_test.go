@@ -96,7 +96,9 @@ func startServe(t *testing.T, vars map[string]string, args []string, hup chan os
 	prefix := couchtest.Prefix(t)
 	vars["FNMGR_ADMIN_ADDR"] = freeAddr(t)
 	vars["FNMGR_GATEWAY_ADDR"] = "127.0.0.1:0"
-	vars["FNMGR_COUCHDB_URL"] = couchtest.URL(t)
+	if vars["FNMGR_COUCHDB_URL"] == "" {
+		vars["FNMGR_COUCHDB_URL"] = couchtest.URL(t)
+	}
 	vars["FNMGR_DB_PREFIX"] = prefix + "fnmgr_"
 	vars["FNMGR_OW_DB_PREFIX"] = prefix + "whisk_"
 	vars["FNMGR_KAFKA_BROKERS"] = "127.0.0.1:1"

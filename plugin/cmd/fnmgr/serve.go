@@ -68,6 +68,11 @@ func serve(ctx context.Context, args []string, e cli.Env, hup <-chan os.Signal) 
 	}
 	log.Info("fnmgr", "version", version)
 	if err := a.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			// SIGINT or SIGTERM while starting (Start unwound): a clean stop.
+			log.Info("signal received while starting; stopped", "err", err)
+			return nil
+		}
 		return err
 	}
 	r := reloader{args: args, getenv: e.Getenv, log: log.With("component", "config"), level: level, app: a, current: cfg, metric: reloads}
