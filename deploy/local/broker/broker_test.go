@@ -230,6 +230,28 @@ func nonLoopbackIP(t *testing.T) net.IP {
 	return nil
 }
 
+// topicIDs returns the id of every topic, as a Metadata request (v10 and
+// later) names them.
+func topicIDs(ctx context.Context, t *testing.T, addrs []string) map[string][16]byte {
+	t.Helper()
+	c, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	require.NoError(t, err)
+	defer c.Close()
+	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, c)
+	require.NoError(t, err)
+	got := map[string][16]byte{}
+	for _, tp := range resp.Topics {
+		require.NotNil(t, tp.Topic)
+		got[*tp.Topic] = tp.TopicID
+	}
+	return got
+}
+
+// TestRestart stops and starts the broker. With Dir it must come back as a
+// real Kafka does, since the local stack's controller and invoker keep
+// their clients across a broker restart: the same topic ids (a client
+// asks for a topic by the id it learned; a new id answers
+// UNKNOWN_TOPIC_ID), the records, and the groups' committed offsets.
 func TestRestart(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -237,11 +259,11 @@ func TestRestart(t *testing.T) {
 		wantKept bool
 	}{
 		{"in memory loses records", false, false},
-		{"with Dir keeps records", true, true},
+		{"with Dir keeps records, topic ids and offsets", true, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o := broker.Options{Topics: []string{"invoker0"}}
+			o := broker.Options{Topics: []string{"invoker0", "health"}}
 			if tc.dir {
 				o.Dir = t.TempDir()
 			}
@@ -249,11 +271,19 @@ func TestRestart(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			addrs := b.Addrs()
+			// A client that lives through the restart, as the stack's do.
+			long, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ProducerLinger(0),
+				kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
+			require.NoError(t, err)
+			defer long.Close()
+			require.NoError(t, long.ProduceSync(ctx, &kgo.Record{Topic: "health", Value: []byte("ping")}).FirstErr())
 			kgoProduce(ctx, t, addrs, "invoker0", "before")
+			require.Equal(t, "before", kgoConsume(ctx, t, addrs, "invoker0", "resumed-group"))
+			ids := topicIDs(ctx, t, addrs)
 
 			b.Stop()
 			b.Stop() // idempotent
-			_, err := net.DialTimeout("tcp", addrs[0], time.Second)
+			_, err = net.DialTimeout("tcp", addrs[0], time.Second)
 			require.Error(t, err, "broker still listening after Stop")
 
 			require.NoError(t, b.Start(ctx))
@@ -263,11 +293,18 @@ func TestRestart(t *testing.T) {
 
 			kgoProduce(ctx, t, addrs, "invoker0", "after")
 			first := kgoConsume(ctx, t, addrs, "invoker0", "restart-group")
-			if tc.wantKept {
-				require.Equal(t, "before", first)
-			} else {
+			after := topicIDs(ctx, t, addrs)
+			if !tc.wantKept {
 				require.Equal(t, "after", first)
+				require.NotEqual(t, ids["invoker0"], after["invoker0"], "a topic created again has a new id")
+				return
 			}
+			require.Equal(t, "before", first)
+			require.Equal(t, ids, after, "topic ids survive the restart")
+			require.Equal(t, "after", kgoConsume(ctx, t, addrs, "invoker0", "resumed-group"),
+				"the group resumes from the offset it committed before the restart")
+			require.NoError(t, long.ProduceSync(ctx, &kgo.Record{Topic: "health", Value: []byte("ping")}).FirstErr(),
+				"a client from before the restart produces again")
 		})
 	}
 }

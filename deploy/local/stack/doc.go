@@ -2,7 +2,9 @@
 // `make run` runs: on 127.0.0.1 only, in order, each waited on until ready,
 //
 //  1. pouchdb-server, persistent in <Dir>/couchdb (package couchdb);
-//  2. the kfake Kafka broker with OpenWhisk's topics (package broker);
+//  2. the kfake Kafka broker with OpenWhisk's topics, persistent in
+//     <Dir>/kafka (package broker), so that it keeps its topics, records
+//     and consumer group offsets across StopBroker/StartBroker and runs;
 //  3. the seed: databases, design documents and the guest subject
 //     (package seed, prefix whisk_local_);
 //  4. the invoker(s) (package invoker);
@@ -21,8 +23,9 @@
 // Every port is checked before anything starts, so a taken port is an error
 // naming the port and its flag, never a hang. Port 0 picks a free port.
 //
-// Fault tests restart parts through KillFnmgr/StartFnmgr and
-// StopController/StartController.
+// Fault tests restart parts through KillFnmgr/StartFnmgr,
+// StopController/StartController, KillCouchDB/StartCouchDB and
+// StopBroker/StartBroker.
 //
 // The OpenWhisk-compatible parts know nothing of fnmgr; only this package,
 // which launches everything, does.

@@ -38,9 +38,11 @@ func (s *Stack) StartCouchDB(ctx context.Context) error {
 	return nil
 }
 
-// StopBroker stops the Kafka broker: every connection is closed, and the
-// broker keeps nothing (records, offsets, groups) across the stop.
-// StartBroker brings it back, empty, on the same address.
+// StopBroker stops the Kafka broker: every connection is closed. Its data
+// stays in <Dir>/kafka, as a real broker's log does: StartBroker brings it
+// back on the same address with the same topics (and topic ids), records,
+// groups and committed offsets, and the clients of the controllers, the
+// invokers and fnmgr reconnect by themselves.
 func (s *Stack) StopBroker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -89,6 +89,7 @@ func (s *Stack) Start(ctx context.Context) (err error) {
 	// 2. Kafka.
 	s.broker, err = broker.Start(ctx, broker.Options{
 		Port: s.ports.kafka, Topics: broker.DefaultTopics(o.Invokers, o.Controllers), Logger: o.Logger,
+		Dir: filepath.Join(o.Dir, "kafka"),
 	})
 	if err != nil {
 		return fmt.Errorf("stack: %w", err)

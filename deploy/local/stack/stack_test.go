@@ -125,6 +125,7 @@ func TestStackLifecycle(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(s.opts.Dir, EndpointsFile))
 	requireFree(t, e)
 	require.DirExists(t, filepath.Join(s.opts.Dir, "couchdb", "data"), "CouchDB's state persists in Dir")
+	require.DirExists(t, filepath.Join(s.opts.Dir, "kafka"), "Kafka's state persists in Dir")
 }
 
 func TestStackUnwindsFailedStart(t *testing.T) {
