@@ -64,9 +64,7 @@ const seenCap = 200_000
 type Analyzer struct {
 	mu         sync.Mutex
 	fns        map[string]*fnStats
-	seen       map[string]struct{}
-	seenOrder  []string
-	seenNext   int
+	seen       *seenSet
 	stateOf    StateOf
 	events     *prometheus.CounterVec
 	violations prometheus.Counter
@@ -74,7 +72,7 @@ type Analyzer struct {
 
 // New returns an Analyzer registering its metrics on reg (nil: none).
 func New(stateOf StateOf, reg prometheus.Registerer) *Analyzer {
-	a := &Analyzer{fns: map[string]*fnStats{}, seen: map[string]struct{}{}, stateOf: stateOf,
+	a := &Analyzer{fns: map[string]*fnStats{}, seen: newSeenSet(seenCap), stateOf: stateOf,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "events",
 			Name: "activations_total", Help: "Activation user events seen on the events topic, by status."}, []string{"status"}),
 		violations: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "lifecycle",
@@ -108,11 +106,8 @@ func (a *Analyzer) Record(ev message.ActivationEvent) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ev.ActivationID != "" {
-		if _, dup := a.seen[ev.ActivationID]; dup {
-			return
-		}
-		a.remember(ev.ActivationID)
+	if ev.ActivationID != "" && !a.seen.add(ev.ActivationID) {
+		return // a redelivery
 	}
 	a.events.WithLabelValues(entity.StatusLabel(ev.StatusCode)).Inc()
 	if a.stateOf != nil && ev.StatusCode == 0 {
@@ -151,18 +146,6 @@ func (a *Analyzer) Record(ev message.ActivationEvent) {
 		m.samples[m.sampleIndex%sampleCap] = ev.Duration
 	}
 	m.sampleIndex++
-}
-
-// remember adds id to the bounded set of ids seen, forgetting the oldest.
-func (a *Analyzer) remember(id string) {
-	if len(a.seenOrder) < seenCap {
-		a.seenOrder = append(a.seenOrder, id)
-	} else {
-		delete(a.seen, a.seenOrder[a.seenNext])
-		a.seenOrder[a.seenNext] = id
-		a.seenNext = (a.seenNext + 1) % seenCap
-	}
-	a.seen[id] = struct{}{}
 }
 
 // Stats returns the statistics of function ns/name (fqn as the events name
