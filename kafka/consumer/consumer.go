@@ -47,6 +47,9 @@ type Options struct {
 type Group struct {
 	o      Options
 	joined atomic.Bool
+	// joinedAt is when the current session first held its partitions, in
+	// Unix nanoseconds (0: not yet).
+	joinedAt atomic.Int64
 }
 
 // New validates o.
@@ -84,22 +87,34 @@ func (g *Group) Run(ctx context.Context) error {
 	if g.o.Oldest {
 		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	}
-	backoff := 200 * time.Millisecond
+	b := backoff{first: backoffMin, ceil: backoffMax, healthyAfter: healthyAfter}
 	for ctx.Err() == nil {
+		g.joinedAt.Store(0)
 		err := g.session(ctx, cfg)
+		held := g.heldFor(time.Now())
 		g.joined.Store(false)
 		if ctx.Err() != nil {
 			break
 		}
+		wait := b.next(held) // rejoin soon after Kafka is back
 		g.o.Metrics.error(g.o.GroupID)
-		g.o.Logger.Warn("consumer group interrupted; reconnecting", "err", err, "backoff", backoff)
+		g.o.Logger.Warn("consumer group interrupted; reconnecting", "err", err, "held", held, "backoff", wait)
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, 2*time.Second) // rejoin soon after Kafka is back
 	}
 	return ctx.Err()
+}
+
+// heldFor is how long the current session has held its partitions at now
+// (0: it never joined).
+func (g *Group) heldFor(now time.Time) time.Duration {
+	at := g.joinedAt.Load()
+	if at == 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, at))
 }
 
 func (g *Group) session(ctx context.Context, cfg *sarama.Config) error {
@@ -131,6 +146,7 @@ type handler struct{ g *Group }
 
 func (h handler) Setup(sarama.ConsumerGroupSession) error {
 	h.g.joined.Store(true)
+	h.g.joinedAt.CompareAndSwap(0, time.Now().UnixNano()) // the first join of this session
 	return nil
 }
 
