@@ -19,7 +19,8 @@ import (
 // Besides fuzzcheck's properties (no panic, invalid JSON is an error,
 // decode→encode→decode stable), message.Decode (the listeners' decoder)
 // must accept whatever json.Unmarshal accepts and decode it to the same
-// value.
+// value, and refuse what json.Unmarshal refuses (data after the value
+// included).
 
 // decodeAgrees checks that message.Decode agrees with json.Unmarshal on
 // input that json.Unmarshal accepted.
@@ -36,10 +37,32 @@ func decodeAgrees[T any](t *testing.T, data []byte, want T) {
 	}
 }
 
+// decodeRefuses checks that message.Decode refuses input json.Unmarshal
+// refused.
+func decodeRefuses[T any](t *testing.T, data []byte) {
+	t.Helper()
+	var v T
+	if err := message.Decode(data, &v); err == nil {
+		t.Fatalf("message.Decode accepted what json.Unmarshal refused: %q", data)
+	}
+}
+
+// stable runs fuzzcheck's properties and checks message.Decode against
+// json.Unmarshal either way.
+func stable[T any](t *testing.T, data []byte) (T, bool) {
+	t.Helper()
+	v, ok := fuzzcheck.Stable[T](t, data, nil)
+	if ok {
+		decodeAgrees(t, data, v)
+	} else {
+		decodeRefuses[T](t, data)
+	}
+	return v, ok
+}
+
 func FuzzActivation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if v, ok := fuzzcheck.Stable[message.Activation](t, data, nil); ok {
-			decodeAgrees(t, data, v)
+		if v, ok := stable[message.Activation](t, data); ok {
 			_ = v.TransID.ID()
 		}
 	})
@@ -47,11 +70,10 @@ func FuzzActivation(f *testing.F) {
 
 func FuzzAck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, ok := fuzzcheck.Stable[message.Ack](t, data, nil)
+		v, ok := stable[message.Ack](t, data)
 		if !ok {
 			return
 		}
-		decodeAgrees(t, data, v)
 		switch v.Kind() {
 		case message.AckCombined:
 			if v.Instance == nil || v.Response == nil {
@@ -74,11 +96,10 @@ func FuzzAck(f *testing.F) {
 
 func FuzzEvent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, ok := fuzzcheck.Stable[message.Event](t, data, nil)
+		v, ok := stable[message.Event](t, data)
 		if !ok {
 			return
 		}
-		decodeAgrees(t, data, v)
 		switch v.EventType {
 		case message.EventActivation:
 			if v.Activation == nil || v.Metric != nil {
@@ -96,17 +117,13 @@ func FuzzEvent(f *testing.F) {
 
 func FuzzPing(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if v, ok := fuzzcheck.Stable[message.Ping](t, data, nil); ok {
-			decodeAgrees(t, data, v)
-		}
+		stable[message.Ping](t, data)
 	})
 }
 
 func FuzzCacheInvalidation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if v, ok := fuzzcheck.Stable[message.CacheInvalidation](t, data, nil); ok {
-			decodeAgrees(t, data, v)
-		}
+		stable[message.CacheInvalidation](t, data)
 	})
 }
 

@@ -7,7 +7,9 @@ package message
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -123,12 +125,22 @@ type CacheInvalidation struct {
 	InstanceID string   `json:"instanceId"`
 }
 
-// Decode unmarshals b into v, naming the message type in the error.
+// ErrTrailingData is what Decode wraps when a message value holds more
+// than one JSON value (`{"a":1} garbage`): a Kafka value is exactly one.
+var ErrTrailingData = errors.New("message: data after the JSON value")
+
+// Decode unmarshals b, which must hold exactly one JSON value (whitespace
+// around it aside), into v, naming the message type in the error.
 func Decode(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("message: decode %T: %w", v, err)
+	}
+	// More() would miss a stray '}' or ']': only the end may follow.
+	end := dec.InputOffset()
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("message: decode %T: %w (after byte %d)", v, ErrTrailingData, end)
 	}
 	return nil
 }

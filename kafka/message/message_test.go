@@ -2,8 +2,10 @@ package message_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fnmgr/fnmgr/kafka/message"
@@ -87,4 +89,80 @@ func TestEventRejectsUnknownType(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"eventType":"Bogus","body":{}}`), &e); err == nil {
 		t.Fatal("unknown event type accepted")
 	}
+}
+
+// TestDecodeOneValue: a message value is exactly one JSON value; what
+// follows it, other than whitespace, is refused (ErrTrailingData), as
+// json.Unmarshal refuses it.
+func TestDecodeOneValue(t *testing.T) {
+	cases := []struct {
+		name     string
+		in       string
+		trailing bool // want ErrTrailingData
+		err      bool // want another error
+	}{
+		{"one value", `{"key":{"mainId":"guest/a"},"instanceId":"c0"}`, false, false},
+		{"whitespace around", " \n\t{\"key\":{\"mainId\":\"guest/a\"}}\r\n ", false, false},
+		{"garbage after", `{"key":{"mainId":"guest/a"}} garbage`, true, false},
+		{"garbage right after", `{"key":{"mainId":"guest/a"}}x`, true, false},
+		{"a second value", `{"key":{"mainId":"guest/a"}}{"key":{"mainId":"guest/b"}}`, true, false},
+		{"a number after", `{"key":{"mainId":"guest/a"}} 2`, true, false},
+		{"a stray brace", `{"key":{"mainId":"guest/a"}}}`, true, false},
+		{"a stray bracket", `{"key":{"mainId":"guest/a"}}]`, true, false},
+		{"a NUL after", "{\"key\":{\"mainId\":\"guest/a\"}}\x00", true, false},
+		{"empty", ``, false, true},
+		{"truncated", `{"key":{"mainId":"guest/a"}`, false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var v message.CacheInvalidation
+			err := message.Decode([]byte(c.in), &v)
+			if got := errors.Is(err, message.ErrTrailingData); got != c.trailing {
+				t.Fatalf("Decode(%q) = %v, want ErrTrailingData %v", c.in, err, c.trailing)
+			}
+			if (err != nil) != (c.trailing || c.err) {
+				t.Fatalf("Decode(%q) = %v, want an error %v", c.in, err, c.trailing || c.err)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "message: decode *message.CacheInvalidation: ") {
+				t.Fatalf("error %q does not say what it decoded", err)
+			}
+			if uerr := json.Unmarshal([]byte(c.in), new(message.CacheInvalidation)); (uerr != nil) != (err != nil) {
+				t.Fatalf("Decode says %v, json.Unmarshal says %v", err, uerr)
+			}
+		})
+	}
+}
+
+// TestContractSamplesDecode: every Kafka sample of the OpenWhisk contract
+// (TestContractSamplesRoundTrip checks each has a type here) decodes with
+// Decode, the listeners' decoder, to what json.Unmarshal makes of it.
+func TestContractSamplesDecode(t *testing.T) {
+	dir := contract.Dir(t)
+	for name, mk := range sampleTypes {
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := mk(), mk()
+			if err := message.Decode(raw, got); err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if err := json.Unmarshal(raw, want); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
+				t.Fatalf("Decode and json.Unmarshal disagree:\ndecode:    %s\nunmarshal: %s", g, w)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
