@@ -30,6 +30,6 @@ func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		a.tooLarge(w, r)
 		return false
 	}
-	httpapi.WriteError(w, r, http.StatusBadRequest, fmt.Sprintf("The request body is not valid JSON for this operation: %v.", err))
+	httpapi.WriteError(w, r, http.StatusBadRequest, fmt.Sprintf("The request body is not valid JSON for this operation: %s.", bodyProblem(err)))
 	return false
 }

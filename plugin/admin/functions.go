@@ -126,26 +126,6 @@ func (h *fnHandlers) fail(w http.ResponseWriter, r *http.Request, c call, err er
 	httpapi.WriteError(w, r, status, msg)
 }
 
-// sentence turns a wrapped error into what a person reads: package
-// prefixes and the sentinel's own text dropped, capitalised, a full stop.
-func sentence(err error) string {
-	s := err.Error()
-	for _, sentinel := range []error{registry.ErrInvalid, registry.ErrConflict, registry.ErrLocked, registry.ErrGone, registry.ErrNotFound} {
-		s = strings.TrimSuffix(s, ": "+sentinel.Error())
-	}
-	for _, p := range []string{"versions: ", "lifecycle: ", "registry: ", "config: "} {
-		s = strings.ReplaceAll(s, p, "")
-	}
-	if s == "" {
-		return "The request failed."
-	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
-}
-
 // FunctionView is a function as the admin API shows it.
 type FunctionView struct {
 	Namespace string                    `json:"namespace"`

@@ -39,23 +39,18 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 	if len(req.Test) > 0 && req.Test[0] != '{' {
 		return registry.Function{}, fmt.Errorf("test must be a JSON object (the test invocation's parameters): %w", registry.ErrInvalid)
 	}
-	defer versionsLock(ns, name)()
-	f, err := c.reg.GetFunction(ctx, ns, name)
+	f, unlock, err := c.lockFunction(ctx, ns, name)
+	defer unlock()
 	if err != nil {
 		return f, err
 	}
-	switch f.State {
-	case registry.Updating:
-		return f, locked(f, "update")
-	case registry.Retired:
-		return f, gone(f, "update")
-	case registry.Blocked:
-		return f, fmt.Errorf("update: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
-	}
-	if err := c.ver.Sync(ctx, ns, name); err != nil {
+	if err := refuse(f, "update"); err != nil {
 		return f, err
 	}
-	if f, err = c.reg.GetFunction(ctx, ns, name); err != nil {
+	if f.State == registry.Blocked {
+		return f, fmt.Errorf("update: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
+	}
+	if f, err = c.syncAndReload(ctx, ns, name, f); err != nil {
 		return f, err
 	}
 	head, err := c.reg.GetRevision(ctx, ns, name, f.Head.Revision)
@@ -227,7 +222,9 @@ type Rules interface {
 	Root(ctx context.Context) (entity.RootInfo, error)
 }
 
-// checkRules refuses an update OpenWhisk's controller would refuse.
+// checkRules refuses an update OpenWhisk's controller would refuse, naming
+// each setting as the request does (limits.memory, exec.kind), not as
+// OpenWhisk's controller words it (memory size).
 func (c *Controller) checkRules(ctx context.Context, s registry.Snapshot) error {
 	if c.rules == nil {
 		return nil
@@ -243,17 +240,17 @@ func (c *Controller) checkRules(ctx context.Context, s registry.Snapshot) error 
 	mb := func(b int64) int { return int(b >> 20) }
 	switch {
 	case s.Limits.Memory < mb(l.MinActionMemory):
-		return bad("memory size %d MB below allowed threshold of %d MB", s.Limits.Memory, mb(l.MinActionMemory))
+		return bad("limits.memory %d MB below allowed threshold of %d MB", s.Limits.Memory, mb(l.MinActionMemory))
 	case s.Limits.Memory > mb(l.MaxActionMemory):
-		return bad("memory size %d MB exceeds allowed threshold of %d MB", s.Limits.Memory, mb(l.MaxActionMemory))
+		return bad("limits.memory %d MB exceeds allowed threshold of %d MB", s.Limits.Memory, mb(l.MaxActionMemory))
 	case int64(s.Limits.Timeout) < l.MinActionDuration:
-		return bad("duration %d milliseconds below allowed threshold of %d milliseconds", s.Limits.Timeout, l.MinActionDuration)
+		return bad("limits.timeout %d milliseconds below allowed threshold of %d milliseconds", s.Limits.Timeout, l.MinActionDuration)
 	case int64(s.Limits.Timeout) > l.MaxActionDuration:
-		return bad("duration %d milliseconds exceeds allowed threshold of %d milliseconds", s.Limits.Timeout, l.MaxActionDuration)
+		return bad("limits.timeout %d milliseconds exceeds allowed threshold of %d milliseconds", s.Limits.Timeout, l.MaxActionDuration)
 	case s.Limits.Logs < mb(l.MinActionLogs) || s.Limits.Logs > mb(l.MaxActionLogs):
-		return bad("log size %d MB must be between %d and %d MB", s.Limits.Logs, mb(l.MinActionLogs), mb(l.MaxActionLogs))
+		return bad("limits.logs %d MB must be between %d and %d MB", s.Limits.Logs, mb(l.MinActionLogs), mb(l.MaxActionLogs))
 	case s.Limits.Concurrency < 1:
-		return bad("concurrency %d must be at least 1", s.Limits.Concurrency)
+		return bad("limits.concurrency %d must be at least 1", s.Limits.Concurrency)
 	}
 	switch s.Exec.Kind {
 	case entity.KindSequence, entity.KindBlackbox:
@@ -266,5 +263,5 @@ func (c *Controller) checkRules(ctx context.Context, s registry.Snapshot) error 
 			}
 		}
 	}
-	return bad("kind %q is not a runtime this deployment offers", s.Exec.Kind)
+	return bad("exec.kind %q is not a runtime this deployment offers", s.Exec.Kind)
 }

@@ -1,0 +1,63 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+)
+
+type fakeRules entity.RootInfo
+
+func (r fakeRules) Root(context.Context) (entity.RootInfo, error) { return entity.RootInfo(r), nil }
+
+// TestCheckRulesNamesWhatTheUserSent: an update breaking the deployment's
+// limits is refused (ErrInvalid, 400) with a message that names the
+// setting as the update's body names it (limits.memory, not "memory size"
+// or Limits.Memory), so the admin API's caller knows what to change.
+func TestCheckRulesNamesWhatTheUserSent(t *testing.T) {
+	const mib = 1 << 20
+	rules := fakeRules{
+		Limits: entity.SystemLimits{MinActionMemory: 128 * mib, MaxActionMemory: 512 * mib,
+			MinActionDuration: 100, MaxActionDuration: 300_000, MinActionLogs: 0, MaxActionLogs: 10 * mib},
+		Runtimes: map[string][]entity.RuntimeInfo{"nodejs": {{Kind: "nodejs:20", Default: true}}},
+	}
+	ok := registry.Snapshot{Exec: registry.ExecSnapshot{Kind: "nodejs:20"},
+		Limits: entity.Limits{Memory: 256, Timeout: 60_000, Logs: 10, Concurrency: 1}}
+	cases := []struct {
+		name string
+		mod  func(*registry.Snapshot)
+		want string // "": valid
+	}{
+		{"within the limits", func(*registry.Snapshot) {}, ""},
+		{"default kind", func(s *registry.Snapshot) { s.Exec.Kind = "nodejs:default" }, ""},
+		{"memory below", func(s *registry.Snapshot) { s.Limits.Memory = 64 }, "limits.memory 64 MB below allowed threshold of 128 MB"},
+		{"memory above", func(s *registry.Snapshot) { s.Limits.Memory = 1024 }, "limits.memory 1024 MB exceeds allowed threshold of 512 MB"},
+		{"timeout below", func(s *registry.Snapshot) { s.Limits.Timeout = 99 }, "limits.timeout 99 milliseconds below allowed threshold of 100 milliseconds"},
+		{"timeout above", func(s *registry.Snapshot) { s.Limits.Timeout = 300_001 }, "limits.timeout 300001 milliseconds exceeds allowed threshold of 300000 milliseconds"},
+		{"logs above", func(s *registry.Snapshot) { s.Limits.Logs = 11 }, "limits.logs 11 MB must be between 0 and 10 MB"},
+		{"concurrency zero", func(s *registry.Snapshot) { s.Limits.Concurrency = 0 }, "limits.concurrency 0 must be at least 1"},
+		{"unknown kind", func(s *registry.Snapshot) { s.Exec.Kind = "ruby:2.5" }, `exec.kind "ruby:2.5" is not a runtime this deployment offers`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := ok
+			c.mod(&s)
+			err := (&Controller{rules: rules}).checkRules(context.Background(), s)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("checkRules = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, registry.ErrInvalid) {
+				t.Fatalf("checkRules = %v, want registry.ErrInvalid", err)
+			}
+			if got := err.Error(); got != c.want+": "+registry.ErrInvalid.Error() {
+				t.Fatalf("message\n got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}
