@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 )
@@ -18,15 +17,10 @@ func builtins() []*Command {
 
 func versionCommand() *Command {
 	return &Command{Name: "version", Summary: "print fnmgr's version", Local: true, Example: "fnmgr version",
-		Flags: func(fs *flag.FlagSet) Action {
-			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args); err != nil {
-					return err
-				}
-				return s.emit(map[string]string{"version": s.env.Version}, func(w io.Writer) error {
-					_, err := fmt.Fprintln(w, "fnmgr", s.env.Version)
-					return err
-				})
-			}
-		}}
+		Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+			return s.emit(map[string]string{"version": s.env.Version}, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, "fnmgr", s.env.Version)
+				return err
+			})
+		})}
 }

@@ -71,8 +71,11 @@ type Action func(ctx context.Context, s *Session, args []string) error
 
 // Command is one command, or a group of subcommands (Sub).
 type Command struct {
-	Name    string
-	Args    string // the positional arguments, as usage shows them: "NAME VERSION"
+	Name string
+	// Args are the positional arguments as usage shows them ("NAME
+	// VERSION"); unless some are optional ("NAME [FILE]"), run checks
+	// their count before the action.
+	Args    string
 	Summary string // one line, for the command list
 	Long    string // what the command does, for its --help
 	Example string // one or more example lines, for its --help
@@ -181,7 +184,17 @@ func (c *Command) run(ctx context.Context, path []string, args []string, e Env) 
 			return err
 		}
 	}
+	if !strings.Contains(c.Args, "[") {
+		if err := need(s, pos, strings.Fields(c.Args)...); err != nil {
+			return err
+		}
+	}
 	return action(ctx, s, pos)
+}
+
+// noFlags is Flags for a command without flags of its own.
+func noFlags(a Action) func(*flag.FlagSet) Action {
+	return func(*flag.FlagSet) Action { return a }
 }
 
 // message is what the user reads of err: an API error as the API said it,

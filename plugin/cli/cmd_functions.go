@@ -22,9 +22,6 @@ func functionsCommand() *Command {
 				limit := fs.Int("limit", 0, "at most `N` functions (the server's default is 30, its maximum 200)")
 				skip := fs.Int("skip", 0, "skip the first `N` functions")
 				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args); err != nil {
-						return err
-					}
 					fns, err := s.client.Functions(ctx, client.ListOptions{State: strings.ToUpper(*state), Limit: *limit, Skip: *skip})
 					if err != nil {
 						return err
@@ -35,18 +32,13 @@ func functionsCommand() *Command {
 		{Name: "get", Args: "NAME", Summary: "show a function: state, head, versions, aliases, settings",
 			Long:    "Shows function NAME (an action name, or package/name): its state, its head revision,\nits published versions, its aliases and their routing, and its run-time settings.",
 			Example: "fnmgr functions get hello\nfnmgr functions get demo/hello --json",
-			Flags: func(fs *flag.FlagSet) Action {
-				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME"); err != nil {
-						return err
-					}
-					f, err := s.client.Function(ctx, args[0])
-					if err != nil {
-						return err
-					}
-					return s.emit(f, func(w io.Writer) error { return functionDetail(w, f) })
+			Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+				f, err := s.client.Function(ctx, args[0])
+				if err != nil {
+					return err
 				}
-			}},
+				return s.emit(f, func(w io.Writer) error { return functionDetail(w, f) })
+			})},
 	}}
 }
 
@@ -165,25 +157,20 @@ func revisionsCommand() *Command {
 		{Name: "list", Args: "NAME", Summary: "list every observed change of a function, newest first",
 			Long:    "Lists the revisions fnmgr recorded of function NAME: one per change of the action it\nobserved (through OpenWhisk or through fnmgr), newest first.",
 			Example: "fnmgr revisions list hello",
-			Flags: func(fs *flag.FlagSet) Action {
-				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME"); err != nil {
-						return err
-					}
-					rs, err := s.client.Revisions(ctx, args[0])
-					if err != nil {
-						return err
-					}
-					return s.emit(rs, func(w io.Writer) error {
-						rows := [][]string{}
-						for _, r := range rs {
-							rows = append(rows, []string{itoa(r.Revision), shortDigest(r.Digest), dash(r.Snapshot.Exec.Kind),
-								itoa(r.Snapshot.Limits.Memory) + " MB", dash(r.OWVersion), when(r.Observed)})
-						}
-						return table(w, []string{"Revision", "Digest", "Kind", "Memory", "OpenWhisk version", "Observed"}, rows)
-					})
+			Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+				rs, err := s.client.Revisions(ctx, args[0])
+				if err != nil {
+					return err
 				}
-			}},
+				return s.emit(rs, func(w io.Writer) error {
+					rows := [][]string{}
+					for _, r := range rs {
+						rows = append(rows, []string{itoa(r.Revision), shortDigest(r.Digest), dash(r.Snapshot.Exec.Kind),
+							itoa(r.Snapshot.Limits.Memory) + " MB", dash(r.OWVersion), when(r.Observed)})
+					}
+					return table(w, []string{"Revision", "Digest", "Kind", "Memory", "OpenWhisk version", "Observed"}, rows)
+				})
+			})},
 	}}
 }
 
@@ -191,22 +178,17 @@ func historyCommand() *Command {
 	return &Command{Name: "history", Args: "NAME", Summary: "show a function's lifecycle history",
 		Long:    "Shows the audit of function NAME's lifecycle transitions: when, from which state to\nwhich, by whom, why, and the head revision at the time.",
 		Example: "fnmgr history hello",
-		Flags: func(fs *flag.FlagSet) Action {
-			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME"); err != nil {
-					return err
-				}
-				hs, err := s.client.History(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				return s.emit(hs, func(w io.Writer) error {
-					rows := [][]string{}
-					for _, h := range hs {
-						rows = append(rows, []string{when(h.At), dash(string(h.From)), string(h.To), dash(h.By), dash(h.Reason), itoa(h.Revision)})
-					}
-					return table(w, []string{"At", "From", "To", "By", "Reason", "Revision"}, rows)
-				})
+		Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+			hs, err := s.client.History(ctx, args[0])
+			if err != nil {
+				return err
 			}
-		}}
+			return s.emit(hs, func(w io.Writer) error {
+				rows := [][]string{}
+				for _, h := range hs {
+					rows = append(rows, []string{when(h.At), dash(string(h.From)), string(h.To), dash(h.By), dash(h.Reason), itoa(h.Revision)})
+				}
+				return table(w, []string{"At", "From", "To", "By", "Reason", "Revision"}, rows)
+			})
+		})}
 }

@@ -24,9 +24,6 @@ func blockCommand() *Command {
 		Flags: func(fs *flag.FlagSet) Action {
 			reason := fs.String("reason", "", "why, in a `SENTENCE` (shown in the history)")
 			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME"); err != nil {
-					return err
-				}
 				f, err := s.client.Block(ctx, args[0], *reason)
 				if err != nil {
 					return err
@@ -40,18 +37,13 @@ func unblockCommand() *Command {
 	return &Command{Name: "unblock", Args: "NAME", Summary: "let a blocked function run again",
 		Long:    "Unblocks function NAME: it returns to the state it had before the block, with its\naction's exec, limits, parameters and annotations restored.",
 		Example: "fnmgr unblock hello",
-		Flags: func(fs *flag.FlagSet) Action {
-			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME"); err != nil {
-					return err
-				}
-				f, err := s.client.Unblock(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				return changed(s, "unblocked", args[0], f)
+		Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+			f, err := s.client.Unblock(ctx, args[0])
+			if err != nil {
+				return err
 			}
-		}}
+			return changed(s, "unblocked", args[0], f)
+		})}
 }
 
 func retireCommand() *Command {
@@ -63,9 +55,6 @@ func retireCommand() *Command {
 			reason := fs.String("reason", "", "why, in a `SENTENCE` (shown in the history)")
 			grace := fs.String("grace", "", "how long before the purge, as a Go `DURATION` such as 72h or 0s (default: fnmgr's --retire-grace)")
 			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME"); err != nil {
-					return err
-				}
 				var g *time.Duration
 				if *grace != "" {
 					d, err := time.ParseDuration(*grace)
@@ -101,9 +90,6 @@ func configCommand() *Command {
 			fs.Var(&gpuPct, "gpu-percentage", "share of a GPU, `1-100`")
 			image := fs.String("base-image", "", "a runtime `KIND` (python:3) or a blackbox image (repo/image:tag)")
 			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME"); err != nil {
-					return err
-				}
 				req := client.ConfigRequest{MemorySize: mem.ptr(), GPUNum: gpuNum.ptr(), GPUMemorySize: gpuMem.ptr(), GPUPercentage: gpuPct.ptr()}
 				if *image != "" {
 					req.BaseImage = image

@@ -39,9 +39,6 @@ func optimizeCommand() *Command {
 			cancel := fs.String("cancel", "", "cancel the run with this `ID`")
 			poll := fs.Duration("poll", time.Second, "how often to ask for progress")
 			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME"); err != nil {
-					return err
-				}
 				name := args[0]
 				if *cancel != "" {
 					if err := s.client.CancelOptimization(ctx, name, *cancel); err != nil {

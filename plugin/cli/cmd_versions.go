@@ -26,34 +26,26 @@ func versionsCommand() *Command {
 		{Name: "list", Args: "NAME", Summary: "list the published versions of a function",
 			Long:    "Lists the live published versions of function NAME. Each version N is also the\nOpenWhisk action NAME@N, which runs exactly that code and those limits.",
 			Example: "fnmgr versions list hello",
-			Flags: func(fs *flag.FlagSet) Action {
-				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME"); err != nil {
-						return err
-					}
-					vs, err := s.client.Versions(ctx, args[0], false)
-					if err != nil {
-						return err
-					}
-					return s.emit(vs, func(w io.Writer) error {
-						rows := [][]string{}
-						for _, v := range vs {
-							rows = append(rows, []string{itoa(v.Version), shortDigest(v.Digest), itoa(v.Revision), dash(v.Snapshot.Exec.Kind),
-								itoa(v.Snapshot.Limits.Memory) + " MB", when(v.Created), dash(v.Description)})
-						}
-						return table(w, []string{"Version", "Digest", "Revision", "Kind", "Memory", "Created", "Description"}, rows)
-					})
+			Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+				vs, err := s.client.Versions(ctx, args[0], false)
+				if err != nil {
+					return err
 				}
-			}},
+				return s.emit(vs, func(w io.Writer) error {
+					rows := [][]string{}
+					for _, v := range vs {
+						rows = append(rows, []string{itoa(v.Version), shortDigest(v.Digest), itoa(v.Revision), dash(v.Snapshot.Exec.Kind),
+							itoa(v.Snapshot.Limits.Memory) + " MB", when(v.Created), dash(v.Description)})
+					}
+					return table(w, []string{"Version", "Digest", "Revision", "Kind", "Memory", "Created", "Description"}, rows)
+				})
+			})},
 		{Name: "get", Args: "NAME VERSION", Summary: "show one published version, optionally with its code",
 			Long:    "Shows version VERSION of function NAME: its digest, the revision it was published\nfrom, its exec, limits, parameters and annotations; --code adds its code.",
 			Example: "fnmgr versions get hello 2\nfnmgr versions get hello 2 --code",
 			Flags: func(fs *flag.FlagSet) Action {
 				code := fs.Bool("code", false, "include the version's code")
 				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME", "VERSION"); err != nil {
-						return err
-					}
 					n, err := versionArg(args[1])
 					if err != nil {
 						return err
@@ -68,21 +60,16 @@ func versionsCommand() *Command {
 		{Name: "retire", Args: "NAME VERSION", Summary: "retire one published version",
 			Long:    "Retires version VERSION of function NAME: the action NAME@VERSION is removed. A\nversion an alias points at cannot be retired (move or delete the alias first).",
 			Example: "fnmgr versions retire hello 1",
-			Flags: func(fs *flag.FlagSet) Action {
-				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME", "VERSION"); err != nil {
-						return err
-					}
-					n, err := versionArg(args[1])
-					if err != nil {
-						return err
-					}
-					if err := s.client.RetireVersion(ctx, args[0], n); err != nil {
-						return err
-					}
-					return s.okf(map[string]any{"version": n, "retired": true}, "retired version %d of %s", n, args[0])
+			Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+				n, err := versionArg(args[1])
+				if err != nil {
+					return err
 				}
-			}},
+				if err := s.client.RetireVersion(ctx, args[0], n); err != nil {
+					return err
+				}
+				return s.okf(map[string]any{"version": n, "retired": true}, "retired version %d of %s", n, args[0])
+			})},
 	}}
 }
 
@@ -121,9 +108,6 @@ func publishCommand() *Command {
 		Flags: func(fs *flag.FlagSet) Action {
 			desc := fs.String("description", "", "what this version is, in a `SENTENCE`")
 			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME"); err != nil {
-					return err
-				}
 				p, err := s.client.Publish(ctx, args[0], *desc)
 				if err != nil {
 					return err
@@ -140,22 +124,17 @@ func rollbackCommand() *Command {
 	return &Command{Name: "rollback", Args: "NAME VERSION", Summary: "make a published version the head again",
 		Long:    "Rolls function NAME back: its head becomes the code and limits of version VERSION.",
 		Example: "fnmgr rollback hello 1",
-		Flags: func(fs *flag.FlagSet) Action {
-			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "NAME", "VERSION"); err != nil {
-					return err
-				}
-				n, err := versionArg(args[1])
-				if err != nil {
-					return err
-				}
-				p, err := s.client.Rollback(ctx, args[0], n)
-				if err != nil {
-					return err
-				}
-				return s.okf(p, "rolled %s back to version %d (%s)", args[0], p.Version, shortDigest(p.Digest))
+		Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+			n, err := versionArg(args[1])
+			if err != nil {
+				return err
 			}
-		}}
+			p, err := s.client.Rollback(ctx, args[0], n)
+			if err != nil {
+				return err
+			}
+			return s.okf(p, "rolled %s back to version %d (%s)", args[0], p.Version, shortDigest(p.Digest))
+		})}
 }
 
 // parseRouting reads "1=90,2=10" (VERSION=WEIGHT, comma-separated).
@@ -185,9 +164,6 @@ func aliasesCommand() *Command {
 				fs.Var(&version, "version", "the `VERSION` the alias runs")
 				routes := fs.String("routing", "", "split calls by weight: `VERSION=WEIGHT,…` (weights add up to 100)")
 				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME", "ALIAS"); err != nil {
-						return err
-					}
 					var rs []client.Route
 					switch {
 					case version.set && *routes != "":
@@ -211,57 +187,42 @@ func aliasesCommand() *Command {
 			}},
 		{Name: "get", Args: "NAME ALIAS", Summary: "show an alias's routing",
 			Example: "fnmgr aliases get hello prod",
-			Flags: func(fs *flag.FlagSet) Action {
-				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME", "ALIAS"); err != nil {
-						return err
-					}
-					al, err := s.client.Alias(ctx, args[0], args[1])
-					if err != nil {
-						return err
-					}
-					return s.emit(al, func(w io.Writer) error {
-						rows := [][]string{}
-						for _, r := range al.Routing {
-							rows = append(rows, []string{itoa(r.Version), itoa(r.Weight) + "%"})
-						}
-						fmt.Fprintf(w, "alias %s of %s, updated %s\n", al.Alias, args[0], when(al.Updated))
-						return table(w, []string{"Version", "Weight"}, rows)
-					})
+			Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+				al, err := s.client.Alias(ctx, args[0], args[1])
+				if err != nil {
+					return err
 				}
-			}},
+				return s.emit(al, func(w io.Writer) error {
+					rows := [][]string{}
+					for _, r := range al.Routing {
+						rows = append(rows, []string{itoa(r.Version), itoa(r.Weight) + "%"})
+					}
+					fmt.Fprintf(w, "alias %s of %s, updated %s\n", al.Alias, args[0], when(al.Updated))
+					return table(w, []string{"Version", "Weight"}, rows)
+				})
+			})},
 		{Name: "list", Args: "NAME", Summary: "list a function's aliases",
 			Example: "fnmgr aliases list hello",
-			Flags: func(fs *flag.FlagSet) Action {
-				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME"); err != nil {
-						return err
-					}
-					f, err := s.client.Function(ctx, args[0])
-					if err != nil {
-						return err
-					}
-					als := make([]client.Alias, 0, len(f.Aliases))
-					for n, a := range f.Aliases {
-						als = append(als, client.Alias{Alias: n, Routing: a.Routing, Updated: a.Updated})
-					}
-					sort.Slice(als, func(i, j int) bool { return als[i].Alias < als[j].Alias })
-					return s.emit(als, func(w io.Writer) error { return aliasTable(w, f.Aliases) })
+			Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+				f, err := s.client.Function(ctx, args[0])
+				if err != nil {
+					return err
 				}
-			}},
+				als := make([]client.Alias, 0, len(f.Aliases))
+				for n, a := range f.Aliases {
+					als = append(als, client.Alias{Alias: n, Routing: a.Routing, Updated: a.Updated})
+				}
+				sort.Slice(als, func(i, j int) bool { return als[i].Alias < als[j].Alias })
+				return s.emit(als, func(w io.Writer) error { return aliasTable(w, f.Aliases) })
+			})},
 		{Name: "delete", Args: "NAME ALIAS", Summary: "remove an alias",
 			Long:    "Removes ALIAS of function NAME and the OpenWhisk action NAME@ALIAS.",
 			Example: "fnmgr aliases delete hello canary",
-			Flags: func(fs *flag.FlagSet) Action {
-				return func(ctx context.Context, s *Session, args []string) error {
-					if err := need(s, args, "NAME", "ALIAS"); err != nil {
-						return err
-					}
-					if err := s.client.DeleteAlias(ctx, args[0], args[1]); err != nil {
-						return err
-					}
-					return s.okf(map[string]any{"alias": args[1], "deleted": true}, "deleted alias %s of %s", args[1], args[0])
+			Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+				if err := s.client.DeleteAlias(ctx, args[0], args[1]); err != nil {
+					return err
 				}
-			}},
+				return s.okf(map[string]any{"alias": args[1], "deleted": true}, "deleted alias %s of %s", args[1], args[0])
+			})},
 	}}
 }

@@ -17,24 +17,19 @@ func completionCommand() *Command {
 		Example: "fnmgr completion bash > /etc/bash_completion.d/fnmgr\n" +
 			"source <(fnmgr completion bash)\n" +
 			"fnmgr completion zsh > \"${fpath[1]}/_fnmgr\"",
-		Flags: func(fs *flag.FlagSet) Action {
-			return func(ctx context.Context, s *Session, args []string) error {
-				if err := need(s, args, "bash|zsh"); err != nil {
-					return err
-				}
-				// The tree is rebuilt here so that serve, added by main,
-				// is completed too when main passes it.
-				root := Root(s.env.extra...)
-				switch args[0] {
-				case "bash":
-					return bashCompletion(s.out, root)
-				case "zsh":
-					fmt.Fprint(s.out, "#compdef fnmgr\n# zsh completion for fnmgr: put this file on $fpath as _fnmgr.\nautoload -U +X bashcompinit && bashcompinit\n")
-					return bashCompletion(s.out, root)
-				}
-				return fmt.Errorf("%w: completion for %q: bash and zsh are supported", ErrUsage, args[0])
+		Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+			// The tree is rebuilt here so that serve, added by main,
+			// is completed too when main passes it.
+			root := Root(s.env.extra...)
+			switch args[0] {
+			case "bash":
+				return bashCompletion(s.out, root)
+			case "zsh":
+				fmt.Fprint(s.out, "#compdef fnmgr\n# zsh completion for fnmgr: put this file on $fpath as _fnmgr.\nautoload -U +X bashcompinit && bashcompinit\n")
+				return bashCompletion(s.out, root)
 			}
-		}}
+			return fmt.Errorf("%w: completion for %q: bash and zsh are supported", ErrUsage, args[0])
+		})}
 }
 
 // words lists, for each command path ("" for the root, "versions",

@@ -76,6 +76,37 @@ func New(o Options) *Controller {
 	return c
 }
 
+// lockFunction takes ns/name's lock (the Version Controller's, so that no
+// observed change interleaves with a transition) and reads the function.
+// The caller runs unlock when done, whatever the error.
+func (c *Controller) lockFunction(ctx context.Context, ns, name string) (f registry.Function, unlock func(), err error) {
+	unlock = versions.Lock(ns, name)
+	f, err = c.reg.GetFunction(ctx, ns, name)
+	return f, unlock, err
+}
+
+// refuse is op's answer for a function that is UPDATING (ErrLocked: its
+// update is under way) or RETIRED (ErrGone); nil in any other state.
+func refuse(f registry.Function, op string) error {
+	switch f.State {
+	case registry.Updating:
+		return locked(f, op)
+	case registry.Retired:
+		return gone(f, op)
+	}
+	return nil
+}
+
+// syncAndReload records what OpenWhisk holds for ns/name now (a change
+// made meanwhile becomes the head) and reads the function again; f, as
+// the caller had it, comes back when the sync fails.
+func (c *Controller) syncAndReload(ctx context.Context, ns, name string, f registry.Function) (registry.Function, error) {
+	if err := c.ver.Sync(ctx, ns, name); err != nil {
+		return f, err
+	}
+	return c.reg.GetFunction(ctx, ns, name)
+}
+
 func locked(f registry.Function, op string) error {
 	return fmt.Errorf("%s: function %s is UPDATING: %w", op, f.FQN(), registry.ErrLocked)
 }
@@ -126,18 +157,16 @@ func (c *Controller) finish(ctx context.Context, f registry.Function, to registr
 
 // Block refuses every invocation of ns/name until Unblock.
 func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (registry.Function, error) {
-	defer versions.Lock(ns, name)()
-	f, err := c.reg.GetFunction(ctx, ns, name)
+	f, unlock, err := c.lockFunction(ctx, ns, name)
+	defer unlock()
 	if err != nil {
 		return f, err
 	}
-	switch f.State {
-	case registry.Updating:
-		return f, locked(f, "block")
-	case registry.Retired:
-		return f, gone(f, "block")
-	case registry.Blocked:
+	if f.State == registry.Blocked {
 		return f, nil
+	}
+	if err := refuse(f, "block"); err != nil {
+		return f, err
 	}
 	f, err = c.begin(ctx, f, registry.Transition{Op: "block", From: f.State, To: registry.Blocked, By: by, Reason: reason},
 		func(f *registry.Function) {
@@ -146,10 +175,7 @@ func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (re
 	if err != nil {
 		return f, err
 	}
-	if err := c.ver.Sync(ctx, ns, name); err != nil {
-		return f, err
-	}
-	if f, err = c.reg.GetFunction(ctx, ns, name); err != nil {
+	if f, err = c.syncAndReload(ctx, ns, name, f); err != nil {
 		return f, err
 	}
 	return c.finish(ctx, f, registry.Blocked, "")
@@ -158,8 +184,8 @@ func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (re
 // Unblock returns a blocked function to the state it had before, with its
 // actions restored exactly.
 func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (registry.Function, error) {
-	defer versions.Lock(ns, name)()
-	f, err := c.reg.GetFunction(ctx, ns, name)
+	f, unlock, err := c.lockFunction(ctx, ns, name)
+	defer unlock()
 	if err != nil {
 		return f, err
 	}
@@ -199,16 +225,16 @@ func runnableState(f registry.Function) registry.State {
 
 // Retire withdraws ns/name: it stops running now and is purged after grace.
 func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, grace time.Duration) (registry.Function, error) {
-	defer versions.Lock(ns, name)()
-	f, err := c.reg.GetFunction(ctx, ns, name)
+	f, unlock, err := c.lockFunction(ctx, ns, name)
+	defer unlock()
 	if err != nil {
 		return f, err
 	}
-	switch f.State {
-	case registry.Updating:
-		return f, locked(f, "retire")
-	case registry.Retired:
+	if f.State == registry.Retired {
 		return f, nil
+	}
+	if err := refuse(f, "retire"); err != nil {
+		return f, err
 	}
 	if grace <= 0 {
 		grace = c.grace

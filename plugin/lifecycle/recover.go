@@ -11,8 +11,6 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
-func versionsLock(ns, name string) func() { return versions.Lock(ns, name) }
-
 func cutPackage(name string) (pkg, rest string, ok bool) { return strings.Cut(name, "/") }
 
 // Recover finishes or undoes every transition a crash left half done:

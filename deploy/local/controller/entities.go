@@ -29,6 +29,12 @@ func (c *Controller) getEntity(ctx context.Context, docid, entityType string, v 
 	if err != nil {
 		return err
 	}
+	return decodeEntity(docid, raw, entityType, v)
+}
+
+// decodeEntity decodes document docid into v if it is of entityType, and
+// fails with errWrongType if it is another entity's.
+func decodeEntity(docid string, raw []byte, entityType string, v any) error {
 	kind, err := entity.Kind(raw)
 	if err != nil {
 		return fmt.Errorf("controller: %s: %w", docid, err)
@@ -42,28 +48,27 @@ func (c *Controller) getEntity(ctx context.Context, docid, entityType string, v 
 	return nil
 }
 
+// getOf reads f's document, of entityType, through the cache.
+func getOf[E any](ctx context.Context, c *Controller, entityType string, f fqn) (E, error) {
+	var e E
+	err := c.getEntity(ctx, f.DocID(), entityType, &e)
+	return e, err
+}
+
 func (c *Controller) getAction(ctx context.Context, f fqn) (entity.Action, error) {
-	var a entity.Action
-	err := c.getEntity(ctx, f.DocID(), entity.TypeAction, &a)
-	return a, err
+	return getOf[entity.Action](ctx, c, entity.TypeAction, f)
 }
 
 func (c *Controller) getPackage(ctx context.Context, f fqn) (entity.Package, error) {
-	var p entity.Package
-	err := c.getEntity(ctx, f.DocID(), entity.TypePackage, &p)
-	return p, err
+	return getOf[entity.Package](ctx, c, entity.TypePackage, f)
 }
 
 func (c *Controller) getTrigger(ctx context.Context, f fqn) (entity.Trigger, error) {
-	var t entity.Trigger
-	err := c.getEntity(ctx, f.DocID(), entity.TypeTrigger, &t)
-	return t, err
+	return getOf[entity.Trigger](ctx, c, entity.TypeTrigger, f)
 }
 
 func (c *Controller) getRule(ctx context.Context, f fqn) (entity.Rule, error) {
-	var r entity.Rule
-	err := c.getEntity(ctx, f.DocID(), entity.TypeRule, &r)
-	return r, err
+	return getOf[entity.Rule](ctx, c, entity.TypeRule, f)
 }
 
 // existing reads docid for a PUT: it returns found=false when there is no
@@ -77,15 +82,8 @@ func (c *Controller) existing(ctx context.Context, docid, entityType string, v a
 	if err != nil {
 		return false, err
 	}
-	kind, err := entity.Kind(raw)
-	if err != nil {
-		return false, fmt.Errorf("controller: %s: %w", docid, err)
-	}
-	if kind != entityType {
-		return false, fmt.Errorf("controller: %s is a %q: %w", docid, kind, errWrongType)
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("controller: decode %s: %w", docid, err)
+	if err := decodeEntity(docid, raw, entityType, v); err != nil {
+		return false, err
 	}
 	return true, nil
 }

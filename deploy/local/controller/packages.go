@@ -47,29 +47,10 @@ func viewOfPackage(p entity.Package) packageView {
 
 // packages routes /namespaces/{ns}/packages[/{name}].
 func (c *Controller) packages(w http.ResponseWriter, r *http.Request, id *identity, ns string, sub []string) error {
-	sub = trimTrailing(sub)
-	if len(sub) == 0 {
-		if r.Method != http.MethodGet {
-			return errMethod(http.MethodGet)
-		}
-		return c.listEntities(r.Context(), w, r, "packages", ns, nil)
-	}
-	if len(sub) != 1 {
-		return errStatus(http.StatusNotFound, msgNoRouteFound)
-	}
-	if err := checkName(sub[0]); err != nil {
-		return err
-	}
-	f := fqn{Path: ns, Name: sub[0]}
-	switch r.Method {
-	case http.MethodGet:
-		return c.getPackageHandler(w, r, f)
-	case http.MethodPut:
-		return c.putPackage(w, r, id, f)
-	case http.MethodDelete:
-		return c.deletePackage(w, r, f)
-	}
-	return errMethod(http.MethodGet, http.MethodPut, http.MethodDelete)
+	return c.routeEntities(w, r, ns, sub, "packages", nil,
+		entityHandler{http.MethodGet, c.getPackageHandler},
+		entityHandler{http.MethodPut, func(w http.ResponseWriter, r *http.Request, f fqn) error { return c.putPackage(w, r, id, f) }},
+		entityHandler{http.MethodDelete, c.deletePackage})
 }
 
 // getPackageHandler returns the package, or for a binding the package it
@@ -119,17 +100,11 @@ func (c *Controller) putPackage(w http.ResponseWriter, r *http.Request, id *iden
 	if f.Name == "default" {
 		return badRequest(msgPackageReserved(f.Name))
 	}
-	overwrite, err := queryBool(r, "overwrite", false)
+	in, err := readPut(r, c, packageKind, f, func(put packagePut) error { return checkVersion(put.Version) })
 	if err != nil {
 		return err
 	}
-	var put packagePut
-	if err := decodeBody(r, &put); err != nil {
-		return err
-	}
-	if put.Version != "" && !validSemVer(put.Version) {
-		return badRequest(msgMalformedBody("requirement failed: bad semantic version " + put.Version))
-	}
+	put, old, found := in.body, in.old, in.found
 	var binding *entity.Binding
 	if put.Binding != nil && put.Binding.IsBinding() {
 		b := *put.Binding
@@ -138,31 +113,16 @@ func (c *Controller) putPackage(w http.ResponseWriter, r *http.Request, id *iden
 		}
 		binding = &b
 	}
-	var old entity.Package
-	found, err := c.existing(ctx, f.DocID(), entity.TypePackage, &old)
-	if err != nil {
-		return err
-	}
-	if found && !overwrite {
-		return errStatus(http.StatusConflict, msgExists)
-	}
 	p := old
 	if !found {
-		p = entity.Package{Namespace: f.Path, Name: f.Name, Parameters: put.Parameters, Version: put.Version,
+		p = entity.Package{Namespace: f.Path, Name: f.Name, Parameters: put.Parameters,
 			Publish: put.Publish != nil && *put.Publish, Annotations: put.Annotations}
-		if p.Version == "" {
-			p.Version = "0.0.1"
-		}
 	} else {
 		if binding != nil && !old.Binding.IsBinding() {
 			return errStatus(http.StatusConflict, msgPackageToBinding)
 		}
 		if put.Parameters != nil {
 			p.Parameters = put.Parameters
-		}
-		p.Version = put.Version
-		if p.Version == "" {
-			p.Version = upPatch(old.Version)
 		}
 		if put.Publish != nil {
 			p.Publish = *put.Publish
@@ -187,14 +147,9 @@ func (c *Controller) putPackage(w http.ResponseWriter, r *http.Request, id *iden
 	if p.Parameters == nil {
 		p.Parameters = entity.KeyValues{}
 	}
+	p.Version = nextVersion(put.Version, old.Version, found)
 	p.EntityType, p.Updated = entity.TypePackage, time.Now().UnixMilli()
-	rev, err := c.writeEntity(ctx, f.DocID(), p)
-	if err != nil {
-		return err
-	}
-	p.Rev = rev
-	writeJSON(w, http.StatusOK, viewOfPackage(p))
-	return nil
+	return c.saveEntity(ctx, w, f, p, viewOfPackage(p))
 }
 
 // entitledBinding lets a binding refer to the caller's own packages or to
@@ -228,32 +183,27 @@ func (c *Controller) checkBinding(ctx context.Context, b entity.Binding) error {
 }
 
 func (c *Controller) deletePackage(w http.ResponseWriter, r *http.Request, f fqn) error {
-	ctx := r.Context()
-	var p entity.Package
-	found, err := c.existing(ctx, f.DocID(), entity.TypePackage, &p)
+	return deleteEntityOf(r.Context(), c, w, packageKind, f, c.checkPackageEmpty,
+		func(p entity.Package) any { return viewOfPackage(p) })
+}
+
+// checkPackageEmpty refuses to delete a package that holds actions (a
+// binding holds none).
+func (c *Controller) checkPackageEmpty(ctx context.Context, p entity.Package) error {
+	if p.Binding.IsBinding() {
+		return nil
+	}
+	n, err := count(ctx, c.store.wdb, viewQuery{ddoc: ddocWhisks, view: "actions",
+		startKey: []any{p.ID, 0}, endKey: []any{p.ID, viewTop}})
 	if err != nil {
 		return err
 	}
-	if !found {
-		return errNotFound
-	}
-	if !p.Binding.IsBinding() {
-		n, err := count(ctx, c.store.wdb, viewQuery{ddoc: ddocWhisks, view: "actions",
-			startKey: []any{f.DocID(), 0}, endKey: []any{f.DocID(), viewTop}})
-		if err != nil {
-			return err
+	if n > 0 {
+		word := "entities"
+		if n == 1 {
+			word = "entity"
 		}
-		if n > 0 {
-			word := "entities"
-			if n == 1 {
-				word = "entity"
-			}
-			return errStatus(http.StatusConflict, fmt.Sprintf("Package not empty (contains %d %s)", n, word))
-		}
+		return errStatus(http.StatusConflict, fmt.Sprintf("Package not empty (contains %d %s)", n, word))
 	}
-	if err := c.deleteEntity(ctx, p.ID, p.Rev); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewOfPackage(p))
 	return nil
 }

@@ -40,42 +40,24 @@ type listedRule struct {
 
 // rules routes /namespaces/{ns}/rules[/{name}].
 func (c *Controller) rules(w http.ResponseWriter, r *http.Request, id *identity, ns string, sub []string) error {
-	sub = trimTrailing(sub)
-	if len(sub) == 0 {
-		if r.Method != http.MethodGet {
-			return errMethod(http.MethodGet)
+	return c.routeEntities(w, r, ns, sub, "rules", func(doc json.RawMessage) (any, error) {
+		var lr listedRule
+		if err := json.Unmarshal(doc, &lr); err != nil {
+			return nil, fmt.Errorf("controller: decode rule: %w", err)
 		}
-		return c.listEntities(r.Context(), w, r, "rules", ns, func(doc json.RawMessage) (any, error) {
-			var lr listedRule
-			if err := json.Unmarshal(doc, &lr); err != nil {
-				return nil, fmt.Errorf("controller: decode rule: %w", err)
+		return lr, nil
+	},
+		entityHandler{http.MethodGet, func(w http.ResponseWriter, r *http.Request, f fqn) error {
+			rule, err := c.getRule(r.Context(), f)
+			if err != nil {
+				return err
 			}
-			return lr, nil
-		})
-	}
-	if len(sub) != 1 {
-		return errStatus(http.StatusNotFound, msgNoRouteFound)
-	}
-	if err := checkName(sub[0]); err != nil {
-		return err
-	}
-	f := fqn{Path: ns, Name: sub[0]}
-	switch r.Method {
-	case http.MethodGet:
-		rule, err := c.getRule(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, viewOfRule(rule, c.ruleStatus(r.Context(), rule)))
-		return nil
-	case http.MethodPut:
-		return c.putRule(w, r, id, f)
-	case http.MethodDelete:
-		return c.deleteRule(w, r, f)
-	case http.MethodPost:
-		return c.setRuleState(w, r, f)
-	}
-	return errMethod(http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPost)
+			writeJSON(w, http.StatusOK, viewOfRule(rule, c.ruleStatus(r.Context(), rule)))
+			return nil
+		}},
+		entityHandler{http.MethodPut, func(w http.ResponseWriter, r *http.Request, f fqn) error { return c.putRule(w, r, id, f) }},
+		entityHandler{http.MethodDelete, c.deleteRule},
+		entityHandler{http.MethodPost, c.setRuleState})
 }
 
 // ruleStatus reads a rule's status from its trigger: inactive when the
@@ -152,22 +134,11 @@ func (c *Controller) checkRuleTargets(ctx context.Context, tf, af fqn) (entity.T
 
 func (c *Controller) putRule(w http.ResponseWriter, r *http.Request, id *identity, f fqn) error {
 	ctx := r.Context()
-	overwrite, err := queryBool(r, "overwrite", false)
+	in, err := readPut[rulePut](r, c, ruleKind, f, nil)
 	if err != nil {
 		return err
 	}
-	var put rulePut
-	if err := decodeBody(r, &put); err != nil {
-		return err
-	}
-	var old entity.Rule
-	found, err := c.existing(ctx, f.DocID(), entity.TypeRule, &old)
-	if err != nil {
-		return err
-	}
-	if found && !overwrite {
-		return errStatus(http.StatusConflict, msgExists)
-	}
+	put, old, found := in.body, in.old, in.found
 	parse := func(s string) (fqn, error) {
 		v, ok := parseFQN(s, f.Root())
 		if !ok {
@@ -202,10 +173,6 @@ func (c *Controller) putRule(w http.ResponseWriter, r *http.Request, id *identit
 	}
 	if found {
 		status = c.ruleStatus(ctx, old)
-		rule.Version = put.Version
-		if rule.Version == "" {
-			rule.Version = upPatch(old.Version)
-		}
 		if old.Trigger.String() != tf.DocID() {
 			var oldT entity.Trigger
 			if ok, err := c.existing(ctx, old.Trigger.String(), entity.TypeTrigger, &oldT); err == nil && ok {
@@ -215,11 +182,9 @@ func (c *Controller) putRule(w http.ResponseWriter, r *http.Request, id *identit
 			}
 		}
 	} else {
-		rule = entity.Rule{Namespace: f.Path, Name: f.Name, Version: put.Version, Annotations: entity.KeyValues{}}
-		if rule.Version == "" {
-			rule.Version = "0.0.1"
-		}
+		rule = entity.Rule{Namespace: f.Path, Name: f.Name, Annotations: entity.KeyValues{}}
 	}
+	rule.Version = nextVersion(put.Version, old.Version, found)
 	rule.Trigger = entity.FullyQualifiedName{Path: tf.Path, Name: tf.Name}
 	rule.Action = entity.FullyQualifiedName{Path: af.Path, Name: af.Name}
 	if put.Publish != nil {
@@ -232,36 +197,18 @@ func (c *Controller) putRule(w http.ResponseWriter, r *http.Request, id *identit
 		return err
 	}
 	rule.EntityType, rule.Updated = entity.TypeRule, time.Now().UnixMilli()
-	rev, err := c.writeEntity(ctx, f.DocID(), rule)
-	if err != nil {
-		return err
-	}
-	rule.Rev = rev
-	writeJSON(w, http.StatusOK, viewOfRule(rule, status))
-	return nil
+	return c.saveEntity(ctx, w, f, rule, viewOfRule(rule, status))
 }
 
 func (c *Controller) deleteRule(w http.ResponseWriter, r *http.Request, f fqn) error {
-	ctx := r.Context()
-	var rule entity.Rule
-	found, err := c.existing(ctx, f.DocID(), entity.TypeRule, &rule)
-	if err != nil {
-		return err
-	}
-	if !found {
-		return errNotFound
-	}
-	var t entity.Trigger
-	if ok, err := c.existing(ctx, rule.Trigger.String(), entity.TypeTrigger, &t); err == nil && ok {
-		if err := c.linkRule(ctx, t, rule.ID, rule.Action, ""); err != nil {
-			return err
+	return deleteEntityOf(r.Context(), c, w, ruleKind, f, func(ctx context.Context, rule entity.Rule) error {
+		// Unlink it from its trigger first, when the trigger is still there.
+		var t entity.Trigger
+		if ok, err := c.existing(ctx, rule.Trigger.String(), entity.TypeTrigger, &t); err == nil && ok {
+			return c.linkRule(ctx, t, rule.ID, rule.Action, "")
 		}
-	}
-	if err := c.deleteEntity(ctx, rule.ID, rule.Rev); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewOfRule(rule, entity.StatusInactive))
-	return nil
+		return nil
+	}, func(rule entity.Rule) any { return viewOfRule(rule, entity.StatusInactive) })
 }
 
 // setRuleState answers POST /rules/{name} {"status": "active"|"inactive"}.

@@ -45,59 +45,27 @@ func viewOfTrigger(t entity.Trigger) triggerView {
 
 // triggers routes /namespaces/{ns}/triggers[/{name}].
 func (c *Controller) triggers(w http.ResponseWriter, r *http.Request, id *identity, ns string, sub []string) error {
-	sub = trimTrailing(sub)
-	if len(sub) == 0 {
-		if r.Method != http.MethodGet {
-			return errMethod(http.MethodGet)
-		}
-		return c.listEntities(r.Context(), w, r, "triggers", ns, nil)
-	}
-	if len(sub) != 1 {
-		return errStatus(http.StatusNotFound, msgNoRouteFound)
-	}
-	if err := checkName(sub[0]); err != nil {
-		return err
-	}
-	f := fqn{Path: ns, Name: sub[0]}
-	switch r.Method {
-	case http.MethodGet:
-		t, err := c.getTrigger(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, viewOfTrigger(t))
-		return nil
-	case http.MethodPut:
-		return c.putTrigger(w, r, f)
-	case http.MethodDelete:
-		return c.deleteTrigger(w, r, f)
-	case http.MethodPost:
-		return c.fireTrigger(w, r, id, f)
-	}
-	return errMethod(http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPost)
+	return c.routeEntities(w, r, ns, sub, "triggers", nil,
+		entityHandler{http.MethodGet, func(w http.ResponseWriter, r *http.Request, f fqn) error {
+			t, err := c.getTrigger(r.Context(), f)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, viewOfTrigger(t))
+			return nil
+		}},
+		entityHandler{http.MethodPut, c.putTrigger},
+		entityHandler{http.MethodDelete, c.deleteTrigger},
+		entityHandler{http.MethodPost, func(w http.ResponseWriter, r *http.Request, f fqn) error { return c.fireTrigger(w, r, id, f) }})
 }
 
 func (c *Controller) putTrigger(w http.ResponseWriter, r *http.Request, f fqn) error {
 	ctx := r.Context()
-	overwrite, err := queryBool(r, "overwrite", false)
+	in, err := readPut(r, c, triggerKind, f, func(put triggerPut) error { return checkVersion(put.Version) })
 	if err != nil {
 		return err
 	}
-	var put triggerPut
-	if err := decodeBody(r, &put); err != nil {
-		return err
-	}
-	if put.Version != "" && !validSemVer(put.Version) {
-		return badRequest(msgMalformedBody("requirement failed: bad semantic version " + put.Version))
-	}
-	var old entity.Trigger
-	found, err := c.existing(ctx, f.DocID(), entity.TypeTrigger, &old)
-	if err != nil {
-		return err
-	}
-	if found && !overwrite {
-		return errStatus(http.StatusConflict, msgExists)
-	}
+	put, old, found := in.body, in.old, in.found
 	t := old
 	if !found {
 		if feed, ok := put.Annotations.Get("feed"); ok {
@@ -110,20 +78,13 @@ func (c *Controller) putTrigger(w http.ResponseWriter, r *http.Request, f fqn) e
 			}
 		}
 		t = entity.Trigger{Namespace: f.Path, Name: f.Name, Parameters: put.Parameters, Limits: put.Limits,
-			Version: put.Version, Publish: put.Publish != nil && *put.Publish, Annotations: put.Annotations}
-		if t.Version == "" {
-			t.Version = "0.0.1"
-		}
+			Publish: put.Publish != nil && *put.Publish, Annotations: put.Annotations}
 	} else {
 		if put.Parameters != nil {
 			t.Parameters = put.Parameters
 		}
 		if put.Limits != nil {
 			t.Limits = put.Limits
-		}
-		t.Version = put.Version
-		if t.Version == "" {
-			t.Version = upPatch(old.Version)
 		}
 		if put.Publish != nil {
 			t.Publish = *put.Publish
@@ -141,33 +102,16 @@ func (c *Controller) putTrigger(w http.ResponseWriter, r *http.Request, f fqn) e
 	if t.Annotations == nil {
 		t.Annotations = entity.KeyValues{}
 	}
+	t.Version = nextVersion(put.Version, old.Version, found)
 	t.EntityType, t.Updated = entity.TypeTrigger, time.Now().UnixMilli()
 	doc, err := triggerDoc(t)
 	if err != nil {
 		return err
 	}
-	rev, err := c.writeEntity(ctx, f.DocID(), doc)
-	if err != nil {
-		return err
-	}
-	t.Rev = rev
-	writeJSON(w, http.StatusOK, viewOfTrigger(t))
-	return nil
+	return c.saveEntity(ctx, w, f, doc, viewOfTrigger(t))
 }
 
 func (c *Controller) deleteTrigger(w http.ResponseWriter, r *http.Request, f fqn) error {
-	ctx := r.Context()
-	var t entity.Trigger
-	found, err := c.existing(ctx, f.DocID(), entity.TypeTrigger, &t)
-	if err != nil {
-		return err
-	}
-	if !found {
-		return errNotFound
-	}
-	if err := c.deleteEntity(ctx, t.ID, t.Rev); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewOfTrigger(t))
-	return nil
+	return deleteEntityOf(r.Context(), c, w, triggerKind, f, nil,
+		func(t entity.Trigger) any { return viewOfTrigger(t) })
 }
