@@ -1,14 +1,18 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -40,28 +44,63 @@ const benchConcurrency = 200
 // requests on a small machine the CPU is saturated and the added latency
 // is mostly the gateway's CPU time queueing behind everyone's; at 1 it is
 // the gateway's own time.
+//
+// Two more cases give every call the run time of a short warm action
+// (100 ms, which the controller holds a blocking invocation for): the
+// same 200 requests in flight are then about 2,000 calls a second rather
+// than as many as the cores can push, which is how a gateway in front of
+// real controllers is loaded. Their workers start spread over one call's
+// time, as independent clients arrive, so that they do not move as one
+// herd (200 calls woken in the same instant, every 100 ms). The second of
+// them runs the gateway in a process of its own, as fnmgr runs beside a
+// controller, so that the load generator's and the controller's garbage
+// collection do not pause it.
 func BenchmarkAddedLatency(b *testing.B) {
-	for _, c := range []int{benchConcurrency, 1} {
-		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) { sideBySide(b, c) })
+	for _, c := range []struct {
+		concurrency int
+		action      time.Duration
+		separate    bool
+	}{
+		{benchConcurrency, 0, false},
+		{benchConcurrency, 100 * time.Millisecond, false},
+		{benchConcurrency, 100 * time.Millisecond, true},
+		{1, 0, false},
+	} {
+		name := fmt.Sprintf("concurrency=%d", c.concurrency)
+		if c.action > 0 {
+			name += fmt.Sprintf("/action=%s", c.action)
+		}
+		if c.separate {
+			name += "/gateway-process"
+		}
+		b.Run(name, func(b *testing.B) { sideBySide(b, c.concurrency, c.action, c.separate) })
 	}
 }
 
 // fixture is a controller, and the gateway in front of it.
 type benchFixture struct {
-	ctrl, front *httptest.Server
-	gw          *gateway.Gateway
+	ctrl  *httptest.Server
+	front string // the gateway's base URL
 }
 
-func newBenchFixture(b *testing.B) benchFixture {
-	b.Helper()
-	ctrl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Openwhisk-Activation-Id", "0123456789abcdef0123456789abcdef")
-		_, _ = fmt.Fprintf(w, `{"greeting":"hello","echo":%s}`, body)
-	}))
-	b.Cleanup(ctrl.Close)
-	u, _ := url.Parse(ctrl.URL)
+// benchGatewayEnv names the controller a child process of the test
+// binary runs the gateway for (see TestMain).
+const benchGatewayEnv = "FNMGR_BENCH_GATEWAY_UPSTREAM"
+
+func TestMain(m *testing.M) {
+	if up := os.Getenv(benchGatewayEnv); up != "" {
+		os.Exit(serveBenchGateway(up))
+	}
+	os.Exit(m.Run())
+}
+
+// newBenchGateway is the gateway the benchmarks measure: the lifecycle
+// Router over a table of 1000 functions, in front of upstream.
+func newBenchGateway(upstream string) (*gateway.Gateway, error) {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		return nil, err
+	}
 	table := routes.New()
 	for i := range 1000 {
 		table.Set(fmt.Sprintf("guest/fn%d", i), &routes.Entry{State: registry.Published,
@@ -75,19 +114,94 @@ func newBenchFixture(b *testing.B) benchFixture {
 	gw, err := gateway.New(gateway.Options{Controllers: []*url.URL{u}, Router: router, Registerer: reg,
 		HTTPMetrics: hm, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
+		return nil, err
+	}
+	return gw, gw.Start(context.Background())
+}
+
+// serveBenchGateway runs the gateway in this (child) process, as fnmgr
+// runs it beside the controller: it prints its address and serves until
+// its standard input closes.
+func serveBenchGateway(upstream string) int {
+	gw, err := newBenchGateway(upstream)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = gw.Stop(context.Background()) }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := &http.Server{Handler: gw}
+	go func() { _ = srv.Serve(ln) }()
+	fmt.Printf("listening %s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	return 0
+}
+
+// startGatewayProcess starts the gateway in a child process in front of
+// upstream and returns its base URL.
+func startGatewayProcess(b *testing.B, upstream string) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), benchGatewayEnv+"="+upstream)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
 		b.Fatal(err)
 	}
-	if err := gw.Start(context.Background()); err != nil {
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	if err != nil || !ok {
+		b.Fatalf("gateway process: %q, %v", line, err)
+	}
+	return "http://" + addr
+}
+
+// newBenchFixture starts a controller whose calls take action, and the
+// gateway in front of it: in this process, or (separate) in a child
+// process of its own, as fnmgr runs beside a controller, so that neither
+// the load generator's nor the controller's garbage collection pauses it.
+func newBenchFixture(b *testing.B, action time.Duration, separate bool) benchFixture {
+	b.Helper()
+	ctrl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if action > 0 {
+			time.Sleep(action) // the action runs; the blocking call waits
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Openwhisk-Activation-Id", "0123456789abcdef0123456789abcdef")
+		_, _ = fmt.Fprintf(w, `{"greeting":"hello","echo":%s}`, body)
+	}))
+	b.Cleanup(ctrl.Close)
+	if separate {
+		return benchFixture{ctrl: ctrl, front: startGatewayProcess(b, ctrl.URL)}
+	}
+	gw, err := newBenchGateway(ctrl.URL)
+	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = gw.Stop(context.Background()) })
 	front := httptest.NewServer(gw)
 	b.Cleanup(front.Close)
-	return benchFixture{ctrl: ctrl, front: front, gw: gw}
+	return benchFixture{ctrl: ctrl, front: front.URL}
 }
 
-func sideBySide(b *testing.B, concurrency int) {
-	f := newBenchFixture(b)
+func sideBySide(b *testing.B, concurrency int, action time.Duration, separate bool) {
+	f := newBenchFixture(b, action, separate)
 	ctrl, front := f.ctrl, f.front
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * concurrency,
 		MaxIdleConnsPerHost: 2 * concurrency, DisableCompression: true}}
@@ -112,7 +226,7 @@ func sideBySide(b *testing.B, concurrency int) {
 	// Warm both paths' connections.
 	var wg sync.WaitGroup
 	for range concurrency {
-		wg.Go(func() { _, _ = call(ctrl.URL); _, _ = call(front.URL) })
+		wg.Go(func() { _, _ = call(ctrl.URL); _, _ = call(front) })
 	}
 	wg.Wait()
 
@@ -126,10 +240,15 @@ func sideBySide(b *testing.B, concurrency int) {
 	b.ResetTimer()
 	for w := range concurrency {
 		wg.Go(func() {
+			if action > 0 {
+				// Start the workers spread over one call's time, as
+				// independent clients arrive, not as one herd.
+				time.Sleep(time.Duration(w) * action / time.Duration(concurrency))
+			}
 			for i := range work {
 				// Alternate which goes first so neither path always
 				// meets the other's leftovers.
-				first, second := ctrl.URL, front.URL
+				first, second := ctrl.URL, front
 				if (i+w)%2 == 1 {
 					first, second = second, first
 				}
@@ -175,13 +294,13 @@ func sideBySide(b *testing.B, concurrency int) {
 // through the gateway, to tell what the gateway's own work (routing,
 // balancing, replayable body, health, metrics) adds to proxying itself.
 func BenchmarkProxyCost(b *testing.B) {
-	f := newBenchFixture(b)
+	f := newBenchFixture(b, 0, false)
 	u, _ := url.Parse(f.ctrl.URL)
 	bare := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }})
 	b.Cleanup(bare.Close)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	for _, c := range []struct{ name, base string }{
-		{"direct", f.ctrl.URL}, {"bare-reverse-proxy", bare.URL}, {"gateway", f.front.URL},
+		{"direct", f.ctrl.URL}, {"bare-reverse-proxy", bare.URL}, {"gateway", f.front},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
