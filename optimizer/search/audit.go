@@ -22,6 +22,21 @@ func (s *searcher) audit() (int, string) {
 			ms, ys, ws = append(ms, m), append(ys, p.logMedian()), append(ws, 1/sq(seFactor(p.sum.N)))
 		}
 	}
+	if m, why := s.coldSuspectLocked(ms); m > 0 {
+		return m, why
+	}
+	// Three or more samples that disagree far beyond the noise: two of
+	// them may be slowed, and the median is one of those; more samples
+	// give the clean ones the majority.
+	for _, m := range ms {
+		p := s.pts[m]
+		if len(p.kept) < 3 || p.runs() >= s.capLocked(m) {
+			continue
+		}
+		if l := localSigma(p.kept); l > 3*math.Max(s.sigma, 0.01) {
+			return m, fmt.Sprintf("audit: %d MB's %d samples spread %.0f%%, over 3 times the noise: sample again", m, len(p.kept), 100*l)
+		}
+	}
 	if len(ms) < 3 {
 		return 0, ""
 	}
@@ -31,11 +46,7 @@ func (s *searcher) audit() (int, string) {
 	useFit := (s.fit.ok || s.fit.flat) && !s.fit.misfit()
 	for i, m := range ms {
 		if useFit {
-			x := 0.0
-			if s.fit.ok {
-				x = math.Max(0, math.Log(s.fit.knee/float64(m)))
-			}
-			res = append(res, ys[i]-s.fit.a-s.fit.p*x)
+			res = append(res, ys[i]-s.fit.logTime(float64(m)))
 			continue
 		}
 		res = append(res, looResidual(ms, ys, ws, i))
@@ -59,6 +70,14 @@ func (s *searcher) audit() (int, string) {
 		return 0, ""
 	}
 	return worst, fmt.Sprintf("audit: %d MB measured %.0f ms, %.1f standard errors off the others: sample again", worst, s.pts[worst].sum.MedianMs, wz)
+}
+
+// capLocked is how many runs size m may get: the reference two more.
+func (s *searcher) capLocked(m int) int {
+	if m == s.grid[len(s.grid)-1] {
+		return s.cfg.MaxWarm + 2
+	}
+	return s.cfg.MaxWarm
 }
 
 // looResidual measures how far ys[i] breaks the rule that time never

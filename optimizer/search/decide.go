@@ -89,10 +89,8 @@ func (s *searcher) fitTimeLocked(m int) (float64, bool) {
 	switch {
 	case s.fit.misfit():
 		return 0, false
-	case s.fit.flat:
-		return math.Exp(s.fit.a), true
-	case s.fit.ok:
-		return math.Exp(s.fit.a + s.fit.p*math.Max(0, math.Log(s.fit.knee/float64(m)))), true
+	case s.fit.flat, s.fit.ok:
+		return math.Exp(s.fit.logTime(float64(m))), true
 	}
 	return 0, false
 }
@@ -174,28 +172,21 @@ func (s *searcher) decide(o Objective) Decision {
 			// fast side unprobed: the knee fit says which of them is
 			// the answer. It is feasible, being above a feasible size.
 			d.MemoryMB, d.Predicted = pred, true
-			d.MedianMs = math.Exp(s.fit.a + s.fit.p*math.Max(0, math.Log(s.fit.knee/float64(pred))))
+			d.MedianMs = math.Exp(s.fit.logTime(float64(pred)))
 			d.GBSeconds = GBSeconds(pred, d.MedianMs)
 			d.Why = fmt.Sprintf("%d MB is predicted by the knee fit (not measured: the budget ran out): the smallest size within %.0f%% of the best (%.0f ms)",
 				pred, 100*s.cfg.Tolerance, best)
 			return d
 		}
 	case Cost, Balanced:
-		// With a usable knee fit the times it gives are compared (it
-		// pools every measurement); otherwise the medians.
-		bv := math.Inf(1)
-		for _, m := range feas {
-			t := s.pts[m].sum.MedianMs
-			if ft, ok := s.fitTimeLocked(m); ok {
-				t, smoothed = ft, true
-			}
-			v := GBSeconds(m, t)
-			if o == Balanced {
-				v *= t
-			}
-			if v < bv {
-				pick, bv = m, v
-			}
+		var bv float64
+		pick, bv, smoothed = s.bestMeasuredLocked(o, feas)
+		if m, t := s.fitPickLocked(o, feas, bv); m > 0 && o == s.cfg.Objective {
+			d.MemoryMB, d.Predicted, d.MedianMs = m, true, t
+			d.GBSeconds = GBSeconds(m, t)
+			d.Why = fmt.Sprintf("%d MB is predicted by the knee fit (not measured: the budget ran out): %s by the fit, %.0f%% below %d MB, the best measured",
+				m, objectiveNoun(o), 100*(1-objectiveValue(o, m, t)/bv), pick)
+			return d
 		}
 	}
 	p := s.pts[pick]

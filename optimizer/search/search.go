@@ -79,10 +79,6 @@ func Run(ctx context.Context, p Prober, cfg Config) (Result, error) {
 	sort.Ints(grid)
 	grid = uniq(grid)
 	s := &searcher{cfg: cfg, pr: p, grid: grid, pts: map[int]*pstate{}, sigma: priorCV, tol: cfg.Tolerance}
-	if cfg.Objective == Balanced {
-		// Balanced is best at the knee itself: aim close to it.
-		s.tol = cfg.Tolerance / 4
-	}
 	err := s.run(ctx)
 	return s.result(), err
 }
@@ -134,7 +130,7 @@ func (s *searcher) run(ctx context.Context) error {
 			// A slow verdict resting on one sample that an outlier
 			// could explain (within 3× of the threshold) is checked
 			// before the search turns on it.
-			if p := s.pts[L]; p != nil && p.measured() && p.sum.N == 1 && p.d < math.Log(3) && s.remaining() >= 3 && !s.fitAgrees(L) {
+			if p := s.pts[L]; p != nil && p.measured() && p.sum.N == 1 && p.d < math.Log(3) && s.remaining() >= 3 && !s.fitAgrees(L) && !s.coldAgrees(L) {
 				if err := s.probe(ctx, L, 1, fmt.Sprintf("confirm: is %d MB really too slow? one sample so far", L)); err != nil {
 					return err
 				}
@@ -165,15 +161,18 @@ func (s *searcher) run(ctx context.Context) error {
 		}
 	}
 	if s.cfg.Objective != MinResources {
-		return s.refineFloor(ctx)
+		if err := s.refineFloor(ctx); err != nil {
+			return err
+		}
+		return s.probeFitPick(ctx)
 	}
 	return nil
 }
 
 // floorSide reports, for cost and balanced, whether the fit says the
-// objective grows with memory all the way (time falls slower than
-// memory^-1 for cost, memory^-½ for balanced), so the cheapest size is
-// the smallest feasible one and the knee need not be found.
+// smallest feasible size beats the knee by more than half the tolerance
+// (time falls slower than memory^-1 for cost, memory^-½ for balanced, or
+// a fixed part dominates), so the knee need not be found.
 func (s *searcher) floorSide() bool {
 	if s.cfg.Objective == MinResources {
 		return false
@@ -186,7 +185,41 @@ func (s *searcher) floorSide() bool {
 	if s.fit.flat {
 		return true
 	}
-	return s.fit.ok && s.exponent(s.fit.p) > 0.05
+	if !s.fit.ok {
+		return false
+	}
+	// The fitted objective at the smallest size that may be feasible
+	// against its value at the knee.
+	lo := s.grid[0]
+	if c := s.ceilingLocked(); c > 0 {
+		if up := s.between(c, math.MaxInt); len(up) > 0 {
+			lo = up[0]
+		}
+	}
+	if float64(lo) >= s.fit.knee {
+		return true
+	}
+	tk := math.Exp(s.fit.a)
+	v := objectiveValue(s.cfg.Objective, lo, math.Exp(s.fit.logTime(float64(lo))))
+	return v < objectiveValue(s.cfg.Objective, int(math.Round(s.fit.knee)), tk)*(1-s.cfg.Tolerance/2)
+}
+
+// tolAt is the slowdown the bracket accepts at size m. For min-resources
+// and cost it is the tolerance. For balanced it is what one candidate step
+// up buys: m·t² beats m⁺·t∞² exactly when t is within √(m⁺/m) of t∞, so
+// on a knee the answer is the smallest size within √(m⁺/m)−1 of the best.
+func (s *searcher) tolAt(m int) float64 {
+	if s.cfg.Objective != Balanced || len(s.grid) < 2 {
+		return s.cfg.Tolerance
+	}
+	i := sort.SearchInts(s.grid, m)
+	switch {
+	case i >= len(s.grid)-1:
+		i = len(s.grid) - 2
+	case s.grid[i] != m && i > 0:
+		i--
+	}
+	return math.Sqrt(float64(s.grid[i+1])/float64(s.grid[i])) - 1
 }
 
 // exponent is how the objective scales with memory where time ∝ m^-p:
@@ -213,7 +246,7 @@ func (s *searcher) fitAgrees(m int) bool {
 // Runs of a first probe: the reference, and a size the knee fit aimed at.
 var (
 	refRuns  = 3
-	nearRuns = 2
+	nearRuns = 3
 )
 
 // remaining is the number of invocations left.

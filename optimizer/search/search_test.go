@@ -28,8 +28,20 @@ func suite(name string) sim.Function {
 	panic(name)
 }
 
+// coldQuiet returns f without noise or outliers, its cold starts still
+// slower.
+func coldQuiet(f sim.Function) sim.Function {
+	f.Noise, f.OutlierRate = 0.002, 0
+	return f
+}
+
 func TestRunDecisions(t *testing.T) {
 	grid := sim.Grid(128, 3072)
+	// 500 ms of I/O and 200 ms of CPU at one core: time × cost is lowest
+	// near 410 MB (where the two parts are equal), far below the knee.
+	ioHeavy := quiet(sim.Function{Name: "io-heavy", TimeMs: func(m int) float64 {
+		return 500 + 200*1024/math.Min(float64(m), 1024)
+	}})
 	mnistRef := sim.Function{Name: "reference", TimeMs: func(m int) float64 {
 		return 2670 * math.Max(1, math.Pow(1024/float64(m), 1.2))
 	}}
@@ -51,6 +63,9 @@ func TestRunDecisions(t *testing.T) {
 		{"mnist-like: at the knee", quiet(suite("mnist-like")), grid, search.MinResources, []int{1024}},
 		{"mnist-like under cost: memory pressure makes more memory cheaper", quiet(suite("mnist-like")), grid, search.Cost, []int{960, 1024}},
 		{"timeouts below: above them", quiet(suite("cpu-timeout")), grid, search.Cost, []int{384, 448}},
+		{"cold starts that time out rule a size out (320 MB runs warm in 2.7 s, cold in 3.5 s of 3)", coldQuiet(suite("cpu-timeout")), grid, search.Cost, []int{384, 448}},
+		{"balanced with a large fixed part: inside the range, not at the knee", ioHeavy, grid, search.Balanced, []int{320, 384, 448, 512, 576, 640}},
+		{"mnist-like balanced: exactly at the knee", quiet(suite("mnist-like")), grid, search.Balanced, []int{1024}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := search.Run(context.Background(), sim.NewAction(tc.f, 7), search.Config{Candidates: tc.candidates, Objective: tc.objective})

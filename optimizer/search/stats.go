@@ -182,15 +182,16 @@ func localSigma(xs []float64) float64 {
 }
 
 // pooledSigma estimates the noise (log-scale standard deviation) from the
-// kept warm samples of every size, shrunk towards priorCV. A pair whose
-// two samples lie more than 4 standard deviations apart holds an outlier
-// nobody can tell apart yet (its third sample will): it is left out, the
-// estimate iterated, so one bad run cannot inflate the noise of all.
+// kept warm samples of every size, shrunk towards priorCV. A size holding
+// a sample far from the others (a pair more than 4√2 standard deviations
+// apart, or a sample more than 4 from its size's median: two slowed runs
+// of three, say) holds an outlier nobody can tell apart yet (more samples
+// will): it is left out, the estimate iterated, so bad runs cannot
+// inflate the noise of all.
 func pooledSigma(groups [][]float64) float64 {
 	type grp struct {
-		res  []float64
-		pair bool
-		d    float64
+		res    []float64
+		spread float64 // the largest residual, in standard deviations of one sample
 	}
 	var gs []grp
 	for _, g := range groups {
@@ -207,9 +208,13 @@ func pooledSigma(groups [][]float64) float64 {
 		} else {
 			c = median(logs)
 		}
-		gr := grp{pair: len(g) == 2, d: math.Abs(logs[0] - logs[len(logs)-1])}
+		var gr grp
 		for _, l := range logs {
 			gr.res = append(gr.res, l-c)
+			gr.spread = math.Max(gr.spread, math.Abs(l-c))
+		}
+		if len(g) == 2 {
+			gr.spread *= math.Sqrt2 // |a−b|/√2: the pair's own standard deviation
 		}
 		gs = append(gs, gr)
 	}
@@ -217,7 +222,7 @@ func pooledSigma(groups [][]float64) float64 {
 	for iter := 0; iter < 4; iter++ {
 		ss, df := priorDF*priorCV*priorCV, priorDF
 		for _, g := range gs {
-			if g.pair && g.d > 4*math.Sqrt2*sigma {
+			if g.spread > 4*sigma {
 				continue
 			}
 			for _, r := range g.res {

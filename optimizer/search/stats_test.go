@@ -89,6 +89,10 @@ func TestPooledSigma(t *testing.T) {
 		g := [][]float64{{100, 101, 99, 100}, {200, 202, 198}, {50, 50.5}}
 		require.Less(t, pooledSigma(g), 0.03)
 	})
+	t.Run("two slowed runs of three do not inflate it", func(t *testing.T) {
+		g := [][]float64{{100, 101, 99, 100}, {200, 202, 198}, {1554, 2004, 2112}}
+		require.Less(t, pooledSigma(g), 0.03)
+	})
 	t.Run("a pair holding an outlier does not inflate it", func(t *testing.T) {
 		g := [][]float64{{100, 101, 99, 100}, {200, 202, 198}, {50, 150}}
 		require.Less(t, pooledSigma(g), 0.05)
@@ -120,11 +124,35 @@ func TestFitKnee(t *testing.T) {
 		require.True(t, f.ok)
 		require.InDelta(t, 1024, f.knee, 1024*0.01)
 		require.InDelta(t, 1.2, f.p, 0.01)
+		require.Equal(t, 1.0, f.f, "a power law: all of the time scales")
 		require.InDelta(t, 2670, math.Exp(f.a), 10)
 		require.InDelta(t, 1024*math.Pow(1.05, -1/1.2), f.crossing(0.05), 1024*0.015)
 		lo, hi := f.crossingRange(0.05)
 		require.LessOrEqual(t, lo, f.crossing(0.05))
 		require.GreaterOrEqual(t, hi, f.crossing(0.05))
+	})
+	t.Run("a fixed part plus one in inverse proportion to memory", func(t *testing.T) {
+		// 150 ms of I/O and 800 ms of CPU at one core, which it gets
+		// at 1024 MB: 84% of the time scales below the knee, and the
+		// log-log slope falls from nearly 1 to 0.84 towards it, which
+		// no single power law follows.
+		cpu := func(m int) float64 { return 150 + 800*1024/math.Min(float64(m), 1024) }
+		ms := []int{128, 384, 640, 832, 960, 1024, 2048, 3072}
+		var ys, ws []float64
+		for _, m := range ms {
+			ys, ws = append(ys, math.Log(cpu(m))), append(ws, 1)
+		}
+		f := fitKnee(ms, ys, ws, 0.02)
+		require.True(t, f.ok)
+		require.False(t, f.misfit())
+		require.InDelta(t, 1024, f.knee, 1024*0.01)
+		require.Equal(t, 1.0, f.p)
+		require.InDelta(t, 800.0/950, f.f, 0.01)
+		require.InDelta(t, 950, math.Exp(f.logTime(512)-math.Log(cpu(512)/950)), 5)
+		require.InDelta(t, 0.84, f.slope(1000), 0.02)
+		require.Greater(t, f.slope(128), 0.97)
+		// The true crossing: 150 + 800·1024/m = 1.05·950 at 966.6 MB.
+		require.InDelta(t, 966.6, f.crossing(0.05), 966.6*0.01)
 	})
 	t.Run("flat data is flat", func(t *testing.T) {
 		flat := []float64{math.Log(200), math.Log(201), math.Log(199), math.Log(200)}
@@ -136,4 +164,28 @@ func TestFitKnee(t *testing.T) {
 		f := fitKnee([]int{640, 1088, 3072}, []float64{math.Log(4700), math.Log(2670), math.Log(2670)}, []float64{1, 1, 1}, 0.02)
 		require.False(t, f.ok)
 	})
+}
+
+func TestTolAt(t *testing.T) {
+	var grid []int
+	for m := 128; m <= 3072; m += 64 {
+		grid = append(grid, m)
+	}
+	for _, tc := range []struct {
+		name string
+		o    Objective
+		m    int
+		want float64
+	}{
+		{"min-resources: the tolerance", MinResources, 1024, 0.05},
+		{"cost: the tolerance", Cost, 1024, 0.05},
+		{"balanced at 1024 MB: what 1088 MB costs more", Balanced, 1024, math.Sqrt(1088.0/1024) - 1},
+		{"balanced between candidates: the step it lies in", Balanced, 1000, math.Sqrt(1024.0/960) - 1},
+		{"balanced at the largest size: the last step", Balanced, 3072, math.Sqrt(3072.0/3008) - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &searcher{cfg: Config{Candidates: grid, Objective: tc.o}.withDefaults(), grid: grid}
+			require.InDelta(t, tc.want, s.tolAt(tc.m), 1e-12)
+		})
+	}
 }

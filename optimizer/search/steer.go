@@ -42,10 +42,12 @@ func (s *searcher) next(L, U int) (int, string) {
 	target := math.Sqrt(float64(L) * float64(U))
 	why := fmt.Sprintf("bisect %d-%d MB", L, U)
 	pl := s.pts[L]
+	fitAimed := false
 	if s.fit.ok && !s.fit.misfit() && s.walkDown < 2 {
+		fitAimed = true
 		target = s.fit.crossing(s.tol)
-		why = fmt.Sprintf("knee fit: flat at %.0f ms from %.0f MB, time ∝ memory^-%.2f below: within %.1f%% from %.0f MB",
-			math.Exp(s.fit.a), s.fit.knee, s.fit.p, 100*s.tol, target)
+		why = fmt.Sprintf("knee fit: flat at %.0f ms from %.0f MB, %s below: within %.1f%% from %.0f MB",
+			math.Exp(s.fit.a), s.fit.knee, s.fit.describe(), 100*s.tol, target)
 	} else if pl.measured() && U == s.grid[len(s.grid)-1] && s.nonHalving < 2 {
 		thr := math.Exp(s.refLog) * (1 + s.tol)
 		p, from := 1.0, "assumed 1 (CPU share grows with memory)"
@@ -58,6 +60,14 @@ func (s *searcher) next(L, U int) (int, string) {
 		}
 		target = float64(L) * math.Pow(pl.sum.MedianMs/thr, 1/p)
 		why = fmt.Sprintf("model: time ∝ memory^-%.2f (%s) reaches %.0f ms near %.0f MB", p, from, thr, target)
+		if p == 1 {
+			// The slope is a guess: memory pressure makes it steeper
+			// and the crossing lower. Aim short, so the probe most
+			// likely lands a second size below the knee, which the fit
+			// needs to place it.
+			target = float64(L) * math.Pow(pl.sum.MedianMs/thr, shortAim)
+			why += fmt.Sprintf("; aim short at %.0f MB for the slope", target)
+		}
 	} else if s.nonHalving >= 2 || s.walkDown >= 2 {
 		why += " (the model stopped halving the bracket)"
 		s.nonHalving, s.walkDown = 0, 0
@@ -68,8 +78,22 @@ func (s *searcher) next(L, U int) (int, string) {
 			best, bd = m, d
 		}
 	}
+	if fitAimed && float64(best) >= target {
+		// Just below the crossing: a size there, slow, pins the knee
+		// from the side the fit knows least.
+		for i := len(cands) - 1; i >= 0; i-- {
+			if float64(cands[i]) < target {
+				best = cands[i]
+				break
+			}
+		}
+	}
 	return best, why
 }
+
+// shortAim is the share of the log distance to the crossing that a probe
+// aimed with a guessed slope covers.
+const shortAim = 0.8
 
 // slowBelowLocked returns the largest measured slow size below m (0: none).
 func (s *searcher) slowBelowLocked(m int) int {
@@ -84,8 +108,7 @@ func (s *searcher) slowBelowLocked(m int) int {
 
 // residualLocked is the log distance of size m's median from the fit.
 func (s *searcher) residualLocked(m int) float64 {
-	x := math.Max(0, math.Log(s.fit.knee/float64(m)))
-	return s.pts[m].logMedian() - s.fit.a - s.fit.p*x
+	return s.pts[m].logMedian() - s.fit.logTime(float64(m))
 }
 
 func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
@@ -178,6 +201,13 @@ func (s *searcher) refineFloor(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if m, why := s.audit(); m > 0 && s.remaining() >= 1 {
+			if err := s.probe(ctx, m, 1, why); err != nil {
+				return err
+			}
+			s.update()
+			continue
+		}
 		s.mu.Lock()
 		I := s.ceilingLocked()
 		F, G := 0, 0
@@ -203,7 +233,7 @@ func (s *searcher) refineFloor(ctx context.Context) error {
 		case s.fit.flat && !s.fit.misfit():
 			p = 0
 		case s.fit.ok && !s.fit.misfit() && float64(F) < s.fit.knee:
-			p = s.fit.p
+			p = s.fit.slope(float64(cands[0]))
 		case G > 0:
 			tf, tg := s.pts[F].sum.MedianMs, s.pts[G].sum.MedianMs
 			p = math.Max(0, math.Log(tf/tg)/math.Log(float64(G)/float64(F)))

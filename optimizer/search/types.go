@@ -9,9 +9,12 @@
 // size. Within those assumptions it brackets the answer: every probe either
 // moves the smallest size known to be fast enough down, or the largest size
 // known to be too slow (or infeasible) up, and the next size is picked from
-// a power-law model of the measured points (bisection when the model has no
-// slope to go on). Cold starts are recorded apart and never enter the warm
-// statistics. See docs/optimizer.md for the method.
+// a knee model of the measured points (below the knee a power law, or a
+// fixed part plus one in inverse proportion to memory; bisection when the
+// model has no slope to go on). Cold starts are recorded apart and never
+// enter the warm statistics: they only serve to doubt a lone warm run and
+// to rule out a size whose cold starts time out. See docs/optimizer.md for
+// the method.
 //
 // Nothing here does I/O: the package is driven by its Prober, which is safe
 // to fake (optimizer/sim does).

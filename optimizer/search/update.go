@@ -22,20 +22,19 @@ func (s *searcher) update() {
 		groups = append(groups, p.kept)
 	}
 	s.sigma = pooledSigma(groups)
+	for _, m := range mems {
+		if p := s.pts[m]; p.feas == Feasible {
+			if xs := warmDurations(p); len(xs) > 0 {
+				p.sum, p.kept = summarize(xs, s.sigma)
+			}
+		}
+	}
+	s.coldTimeoutsLocked()
 	ceil := s.ceilingLocked()
 	var ys, ws []float64
 	var fm []int
 	for _, m := range mems {
-		p := s.pts[m]
-		if p.feas != Feasible {
-			continue
-		}
-		xs := warmDurations(p)
-		if len(xs) == 0 {
-			continue
-		}
-		p.sum, p.kept = summarize(xs, s.sigma)
-		if p.sum.N > 0 && m > ceil {
+		if p := s.pts[m]; p.measured() && m > ceil {
 			ys, ws, fm = append(ys, p.logMedian()), append(ws, 1/sq(seFactor(p.sum.N))), append(fm, m)
 		}
 	}
@@ -81,8 +80,12 @@ func (s *searcher) update() {
 	}
 	s.refMem, s.refLog, s.refFrom = fm[len(fm)-1], sy/sw, fm[from]
 	s.refSE = math.Sqrt((s.sigma*s.sigma + sq(0.2887/math.Exp(s.refLog))) / sw)
-	thr := s.refLog + math.Log1p(s.tol)
 	model := s.fit.ok && !s.fit.misfit()
+	s.tol = s.cfg.Tolerance
+	if model {
+		s.tol = s.tolAt(int(math.Round(s.fit.knee)))
+	}
+	thr := s.refLog + math.Log1p(s.tol)
 	var cx, clo, chi float64
 	if model {
 		cx = s.fit.crossing(s.tol)

@@ -14,19 +14,24 @@ import (
 
 // minSuccess is the share of trials each function and objective must get
 // right (the true answer, or within 5% in the objective's own measure),
-// a little under what the search achieves with seed 42 (docs/optimizer.md
-// has the table). The issue's goal is 95% everywhere; at the suite's noise
-// (calibrated on the local stack: 1-3% noise plus 5% of runs slowed 1.2-3×)
-// the knee functions fall short of it, most of all balanced on the
-// mnist-like curve, where only the exact knee is within 5%. The floors make
-// a regression show.
+// two to three points under what the search achieves with seed 42
+// (docs/optimizer.md has the table), so that a regression shows. The
+// issue's goal is 95% overall, which the search meets (97.0%); the one
+// row below 90% is balanced on the mnist-like curve (84%), where only the
+// exact knee (1024 MB) is within 5% (one step either way costs 6 to 9%)
+// and 3% noise plus 5% of runs slowed 1.2-3× leave the knee's place
+// uncertain by about 2.5% after 15 invocations.
 var minSuccess = map[string]map[search.Objective]float64{
 	"flat":         {search.MinResources: 0.96, search.Cost: 0.96, search.Balanced: 0.96},
-	"cpu-bound":    {search.MinResources: 0.84, search.Cost: 0.91, search.Balanced: 0.84},
-	"cpu-timeout":  {search.MinResources: 0.91, search.Cost: 0.95, search.Balanced: 0.86},
-	"memory-cliff": {search.MinResources: 0.95, search.Cost: 0.94, search.Balanced: 0.92},
-	"mnist-like":   {search.MinResources: 0.83, search.Cost: 0.85, search.Balanced: 0.37},
+	"cpu-bound":    {search.MinResources: 0.93, search.Cost: 0.97, search.Balanced: 0.93},
+	"cpu-timeout":  {search.MinResources: 0.94, search.Cost: 0.96, search.Balanced: 0.93},
+	"memory-cliff": {search.MinResources: 0.97, search.Cost: 0.97, search.Balanced: 0.97},
+	"mnist-like":   {search.MinResources: 0.95, search.Cost: 0.96, search.Balanced: 0.81},
 }
+
+// goalSuccess is issue #6's goal: the true best or within 5% of it in at
+// least 95% of trials, over the whole suite.
+const goalSuccess = 0.95
 
 // TestSuiteGoals scores the search over a fixed seed: at most 15
 // invocations per decision, never an aborted run (the memory cliff
@@ -46,12 +51,37 @@ func TestSuiteGoals(t *testing.T) {
 		})
 	}
 	all, grid := Overall(s.Adaptive), Overall(s.GridSkip)
+	require.GreaterOrEqual(t, all.Success, goalSuccess, "success share over the suite")
 	require.LessOrEqual(t, all.Invocations*4, grid.Invocations, "at least 4× fewer invocations than the grid")
 	require.Less(t, all.GBSeconds, grid.GBSeconds/2, "less than half the grid's GB-seconds")
 	for _, sc := range s.Grid {
 		if sc.Function == "memory-cliff" {
 			require.Equal(t, sc.Trials, sc.Aborted, "Power Tuning aborts when the smallest size fails")
 		}
+	}
+}
+
+// TestSuiteGoalsOtherSeeds: the goals hold on other seeds too, not only
+// on the one the floors above were read from: 15 invocations at most, no
+// aborted run, 95% overall, and no row far off (every row at least 80%:
+// balanced on the mnist-like curve is the weakest, 83.5 to 87%).
+func TestSuiteGoalsOtherSeeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three more runs of the suite")
+	}
+	for _, seed := range []uint64{7, 1234, 99} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			s, err := EvaluateSuite(context.Background(), 200, seed)
+			require.NoError(t, err)
+			all := Overall(s.Adaptive)
+			t.Logf("seed %d: %.1f%% right, %.1f invocations per decision", seed, 100*all.Success, all.Invocations)
+			require.GreaterOrEqual(t, all.Success, goalSuccess, "success share over the suite")
+			require.LessOrEqual(t, all.MaxInvocations, 15, "invocations per decision")
+			require.Zero(t, all.Aborted, "aborted runs")
+			for _, sc := range s.Adaptive {
+				require.GreaterOrEqual(t, sc.Success, 0.80, "%s/%s", sc.Function, sc.Objective)
+			}
+		})
 	}
 }
 

@@ -125,9 +125,13 @@ func TestMemoryHungryActionNeverBelowFeasible(t *testing.T) {
 
 // TestCPUBoundCostVersusMinResources: a CPU-bound action (150 ms of CPU
 // at one core, which it gets at 1024 MB) under min-resources stops near
-// the knee; under cost it gets a larger size than min-resources exactly
-// when that measured cheaper (with CPU in proportion to memory it does
-// not: cost then stays at or below min-resources).
+// the knee; under cost it gets the cheapest size on its own data, larger
+// than min-resources would pick from the same data only when cheaper.
+// Here that does not happen: with every time at least the best and
+// min-resources' answer within 5% of it, a larger size is cheaper only
+// below 1.05 times that answer, which 64 MB steps rule out up to 1280 MB
+// (docs/optimizer.md, "Assumptions and limits"). The test checks the
+// rule, not that case.
 func TestCPUBoundCostVersusMinResources(t *testing.T) {
 	e := newEnv(t)
 	name := unique("opt-cpu")
@@ -167,7 +171,17 @@ func TestCPUBoundCostVersusMinResources(t *testing.T) {
 			cheapest = p.MemoryMB
 		}
 	}
-	require.Equal(t, cheapest, c)
+	if rep.Recommendation.Predicted {
+		// The budget ran out before the size the knee fit prefers was
+		// probed: it must beat every measured size on the fit's times.
+		pc := search.GBSeconds(c, rep.Active.Decision.MedianMs)
+		for m, v := range costOf {
+			require.Less(t, pc, v, "predicted %d MB against measured %d MB", c, m)
+		}
+		costOf[c] = pc
+	} else {
+		require.Equal(t, cheapest, c)
+	}
 	for _, alt := range rep.Active.Alternatives {
 		if alt.Objective != search.MinResources {
 			continue
