@@ -160,11 +160,30 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 		rep.Invocations, rep.GBSeconds = tester.Spent()
 	}
 	if v.Apply {
+		// The intent first: a restart that finds a run stored with a
+		// setting to apply finishes applying it (Cleanup), so a kill
+		// between the two never leaves the action changed and the run
+		// failed.
+		s.storeIntent(ctx, lr, rep)
 		if err := s.apply(ctx, ns, name, run, rep); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// storeIntent stores lr as running with rep, whose recommendation is
+// about to be applied.
+func (s *Service) storeIntent(ctx context.Context, lr *liveRun, rep *report.Report) {
+	lr.mu.Lock()
+	run := lr.run
+	lr.mu.Unlock()
+	intent := *rep
+	intent.Applied = &report.Applied{At: s.o.Now().UTC(), By: run.By, Setting: rep.Recommendation.Setting}
+	run.Report, run.Updated = &intent, s.o.Now().UTC()
+	if err := s.st.put(ctx, run); err != nil {
+		s.log.Warn("storing the setting an optimization is about to apply", "run", run.ID, "err", err)
+	}
 }
 
 // observe records an observation of a live run and, now and then, stores

@@ -152,16 +152,30 @@ type configurer struct {
 	mu   sync.Mutex
 	reqs []versions.ConfigRequest
 	err  error
+	// hang, when set, holds the first call until it is closed (a process
+	// stopped in the middle of applying).
+	hang chan struct{}
 }
 
 func (c *configurer) SetConfig(_ context.Context, _, _ string, req versions.ConfigRequest, _ versions.Deployment) (registry.Config, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.reqs = append(c.reqs, req)
+	if hang := c.hang; hang != nil && len(c.reqs) == 1 {
+		c.mu.Unlock()
+		<-hang
+		c.mu.Lock()
+	}
+	defer c.mu.Unlock()
 	if c.err != nil {
 		return registry.Config{}, c.err
 	}
 	return registry.Config{MemorySize: *req.MemorySize}, nil
+}
+
+func (c *configurer) requests() []versions.ConfigRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]versions.ConfigRequest(nil), c.reqs...)
 }
 
 // traffic is a fake analyzer.

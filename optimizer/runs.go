@@ -33,7 +33,20 @@ func (s *Service) Cleanup(ctx context.Context) error {
 	errs = append(errs, err)
 	for _, r := range stale {
 		now := s.o.Now().UTC()
-		r.Status, r.Updated, r.Finished = Failed, now, &now
+		r.Updated, r.Finished = now, &now
+		if rep := r.Report; rep != nil && rep.Applied != nil && rep.Applied.Error == "" && rep.Recommendation != nil {
+			// Stopped while applying its setting: finish applying it.
+			if err := s.apply(ctx, r.Namespace, r.Name, r, rep); err != nil {
+				r.Status, r.Error = Failed, "interrupted while applying its setting, which could not be applied at restart: "+err.Error()
+			} else {
+				r.Status = Succeeded
+				rep.Warnings = append(rep.Warnings, "fnmgr stopped while applying this setting; it finished applying it when it started again")
+				s.log.Warn("optimization interrupted while applying its setting: applied at restart", "function", r.Namespace+"/"+r.Name, "run", r.ID)
+			}
+			errs = append(errs, s.st.put(ctx, r))
+			continue
+		}
+		r.Status = Failed
 		r.Error = "interrupted: fnmgr stopped before the optimization finished; its probe copies were deleted"
 		errs = append(errs, s.st.put(ctx, r))
 		s.log.Warn("optimization interrupted by a restart marked failed", "function", r.Namespace+"/"+r.Name, "run", r.ID)

@@ -188,6 +188,34 @@ func TestCleanupAfterCrash(t *testing.T) {
 	close(x.inv.block) // let the "crashed" run end
 }
 
+// TestCleanupFinishesAnInterruptedApply: a process stopped while applying
+// the chosen setting left the run stored with it; the next process
+// applies it and reports the run succeeded, so the action is never changed
+// by a run reported as failed.
+func TestCleanupFinishesAnInterruptedApply(t *testing.T) {
+	x := newFixture(t, flat())
+	x.function("applying", 512, registry.Latest)
+	x.conf.hang = make(chan struct{})
+	defer close(x.conf.hang)
+	id, err := x.svc.Start(x.ctx, "guest", "applying", optimizer.Request{Apply: true}, "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(x.conf.requests()) == 1 }, 30*time.Second, 5*time.Millisecond,
+		"the run reaches its apply")
+	want := *x.conf.requests()[0].MemorySize
+
+	fresh := x.service() // the process that starts after the crash
+	require.NoError(t, fresh.Cleanup(x.ctx))
+	reqs := x.conf.requests()
+	require.Len(t, reqs, 2, "the setting is applied again at start")
+	require.Equal(t, want, *reqs[1].MemorySize)
+	r, err := fresh.Get(x.ctx, "guest", "applying", id)
+	require.NoError(t, err)
+	require.Equal(t, optimizer.Succeeded, r.Status, "error: %s", r.Error)
+	require.NotNil(t, r.Report)
+	require.Equal(t, want, r.Report.Recommendation.MemoryMB)
+	require.Contains(t, strings.Join(r.Report.Warnings, " "), "finished applying it")
+}
+
 func TestPassive(t *testing.T) {
 	stats := traffic{"guest/sleepy": analyzer.Stats{Activations: 60, ByMemory: []analyzer.MemoryStats{
 		{MemoryMB: 256, Count: 30, MedianMs: 203, MeanMs: 205},
