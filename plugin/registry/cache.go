@@ -16,7 +16,7 @@ type fnCache struct {
 }
 
 // maxCached bounds the function documents kept.
-const maxCached = 50_000
+const maxCached = 4096
 
 func (c *fnCache) get(id string) (json.RawMessage, bool) {
 	c.mu.Lock()
