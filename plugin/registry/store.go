@@ -137,14 +137,7 @@ func (s *Store) UpdateKnown(ctx context.Context, f Function, fn func(f *Function
 		return Function{}, err
 	}
 	next.Updated = s.now().UTC()
-	stored, err := s.putFunction(ctx, next)
-	if err == nil {
-		return stored, nil
-	}
-	if kivik.HTTPStatus(err) != http.StatusConflict {
-		return Function{}, classify("update "+next.ID, err)
-	}
-	return s.Update(ctx, f.Namespace, f.Name, fn)
+	return s.putOrUpdate(ctx, next, "update", fn)
 }
 
 // Create is Update for a function just found missing: it writes the new
@@ -156,14 +149,21 @@ func (s *Store) Create(ctx context.Context, ns, name string, fn func(f *Function
 		return Function{}, err
 	}
 	f.Updated = s.now().UTC()
+	return s.putOrUpdate(ctx, f, "create", fn)
+}
+
+// putOrUpdate writes f, to which fn was applied without reading it again;
+// on a conflict (the stored document is not the one fn was applied to) it
+// applies fn to the stored one with Update.
+func (s *Store) putOrUpdate(ctx context.Context, f Function, op string, fn func(f *Function) error) (Function, error) {
 	stored, err := s.putFunction(ctx, f)
 	if err == nil {
 		return stored, nil
 	}
 	if kivik.HTTPStatus(err) != http.StatusConflict {
-		return Function{}, classify("create "+f.ID, err)
+		return Function{}, classify(op+" "+f.ID, err)
 	}
-	return s.Update(ctx, ns, name, fn)
+	return s.Update(ctx, f.Namespace, f.Name, fn)
 }
 
 // create writes a new immutable document; when one exists already it is

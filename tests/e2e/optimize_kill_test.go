@@ -26,17 +26,7 @@ func TestKillDuringOptimization(t *testing.T) {
 	}
 	for i := range runsN {
 		name := fmt.Sprintf("optkill-%d", i)
-		create(t, c, name, "nodejs:default", "function main(){ return new Promise(r => setTimeout(() => r({ok: true}), 200)) }", 512, false)
-		waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
-		var started struct {
-			ID    string `json:"id"`
-			Error string `json:"error"`
-		}
-		require.Eventually(t, func() bool {
-			return admin(t, "POST", fnPath(name)+"/optimizations", map[string]any{
-				"payloads": []map[string]any{{}}, "objective": "min-resources", "maxInvocations": 15, "apply": true,
-			}, &started) == 202
-		}, 10*time.Second, 200*time.Millisecond, "start: %s", &started.Error)
+		id := startSleeperOptimization(t, c, name)
 		delay := time.Duration(200+rand.IntN(3000)) * time.Millisecond
 		time.Sleep(delay) // a random point of the run
 		restart(t)
@@ -52,7 +42,7 @@ func TestKillDuringOptimization(t *testing.T) {
 		}
 		require.Eventually(t, func() bool {
 			r.Status, r.Error = "", ""
-			admin(t, "GET", fnPath(name)+"/optimizations/"+started.ID, nil, &r)
+			admin(t, "GET", fnPath(name)+"/optimizations/"+id, nil, &r)
 			return r.Status == "failed" || r.Status == "succeeded"
 		}, 30*time.Second, 100*time.Millisecond, "run %d (killed after %s): the run is over, not left running (%+v)", i, delay, &r)
 		if r.Status == "failed" {

@@ -18,19 +18,7 @@ func TestOptimizeThroughAdminAPI(t *testing.T) {
 	need(t)
 	c := wsk(t, eps.APIHost)
 	name := "sleeper"
-	create(t, c, name, "nodejs:default", "function main(){ return new Promise(r => setTimeout(() => r({ok: true}), 200)) }", 512, false)
-	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
-
-	var started struct {
-		ID    string `json:"id"`
-		Error string `json:"error"`
-	}
-	require.Eventually(t, func() bool {
-		return admin(t, "POST", fnPath(name)+"/optimizations", map[string]any{
-			"payloads": []map[string]any{{}}, "objective": "min-resources", "maxInvocations": 15, "apply": true,
-		}, &started) == 202
-	}, 10*time.Second, 200*time.Millisecond, "start: %s", &started.Error)
-	require.NotEmpty(t, started.ID)
+	started := struct{ ID string }{startSleeperOptimization(t, c, name)}
 
 	type run struct {
 		Status   string `json:"status"`
@@ -75,4 +63,24 @@ func TestOptimizeThroughAdminAPI(t *testing.T) {
 	}
 	var f fnView
 	require.Equal(t, 404, admin(t, "GET", fnPath(name+"@fnmgr-probe-"+started.ID+"-128"), nil, &f), "probe copies are not functions")
+}
+
+// startSleeperOptimization creates name, a nodejs action that sleeps
+// 200 ms at 512 MB, and starts an optimization of it (min-resources, 15
+// invocations, applied); it returns the run's id.
+func startSleeperOptimization(t *testing.T, c *whisk.Client, name string) string {
+	t.Helper()
+	create(t, c, name, "nodejs:default", "function main(){ return new Promise(r => setTimeout(() => r({ok: true}), 200)) }", 512, false)
+	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
+	var started struct {
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	}
+	require.Eventually(t, func() bool {
+		return admin(t, "POST", fnPath(name)+"/optimizations", map[string]any{
+			"payloads": []map[string]any{{}}, "objective": "min-resources", "maxInvocations": 15, "apply": true,
+		}, &started) == 202
+	}, 10*time.Second, 200*time.Millisecond, "start: %s", &started.Error)
+	require.NotEmpty(t, started.ID)
+	return started.ID
 }
