@@ -1,11 +1,11 @@
 package security
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -243,19 +243,4 @@ func TestCredentialsInURLsNeverLogged(t *testing.T) {
 }
 
 // syncBuffer is an output sink safe for the child's two streams.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = logbuf.Buffer

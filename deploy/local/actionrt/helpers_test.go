@@ -7,31 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"log/slog"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
 // syncBuffer is a goroutine-safe log sink for the pool's slog output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = logbuf.Buffer
 
 // testOptions gives each test its own cgroup name and scratch dir.
 func testOptions(t *testing.T) (Options, *syncBuffer) {

@@ -3,11 +3,11 @@ package stack
 import (
 	"bytes"
 	"context"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,22 +16,7 @@ import (
 )
 
 // lockedBuffer is a console the child's output goroutine may write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = logbuf.Buffer
 
 // fakeSpec runs the test binary as fnmgr in mode (see TestMain).
 func fakeSpec(t *testing.T, mode string) (*Stack, fnmgrSpec, *lockedBuffer) {
