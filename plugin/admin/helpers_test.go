@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 )
 
 const (

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/admin"
 	"github.com/fnmgr/fnmgr/plugin/config"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 )
 
 const testToken = "app-test-token-0123456789"

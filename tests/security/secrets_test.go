@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/plugin/config"
 	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 

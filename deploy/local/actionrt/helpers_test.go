@@ -7,12 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 )
 
 // syncBuffer is a goroutine-safe log sink for the pool's slog output.

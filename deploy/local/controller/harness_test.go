@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/fnmgr/fnmgr/deploy/local/broker"
 	"github.com/fnmgr/fnmgr/deploy/local/seed"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 )
 
 // The integration tests run the controller against the package's

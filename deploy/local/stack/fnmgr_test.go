@@ -3,7 +3,6 @@ package stack
 import (
 	"bytes"
 	"context"
-	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"log/slog"
 	"net/http"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 )
 
 // lockedBuffer is a console the child's output goroutine may write to.

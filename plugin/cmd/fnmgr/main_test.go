@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/app"
 	"github.com/fnmgr/fnmgr/plugin/cli"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
+	"github.com/fnmgr/fnmgr/tests/logbuf"
 )
 
 func TestMain(m *testing.M) { couchtest.Main(m) }
