@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fnmgr/fnmgr/deploy/local/procwait"
 )
 
 // Defaults for Options.
@@ -300,25 +302,7 @@ func waitReady(ctx context.Context, base string, timeout time.Duration, p *proce
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("not ready after %s", timeout))
 	defer cancel()
 	hc := &http.Client{Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}}
-	var lastErr error
-	delay := 20 * time.Millisecond
-	for {
-		lastErr = probe(ctx, hc, base)
-		if lastErr == nil {
-			return nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-p.done:
-			t.Stop()
-			return fmt.Errorf("exited before it was ready (%v)", p.err)
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (last probe: %v)", context.Cause(ctx), lastErr)
-		case <-t.C:
-		}
-		delay = min(2*delay, 250*time.Millisecond)
-	}
+	return procwait.Await(ctx, p.done, func() error { return p.err }, func() error { return probe(ctx, hc, base) })
 }
 
 func probe(ctx context.Context, hc *http.Client, base string) error {

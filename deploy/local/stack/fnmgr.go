@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fnmgr/fnmgr/deploy/local/procwait"
 	"github.com/fnmgr/fnmgr/plugin/config"
 )
 
@@ -121,24 +122,7 @@ func waitFnmgr(ctx context.Context, spec fnmgrSpec, timeout time.Duration, p *fn
 		}
 		return c.Close()
 	}
-	delay := 20 * time.Millisecond
-	for {
-		err := probe()
-		if err == nil {
-			return nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-p.done:
-			t.Stop()
-			return fmt.Errorf("exited before it was ready (%v)", p.err)
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (last probe: %v)", context.Cause(ctx), err)
-		case <-t.C:
-		}
-		delay = min(2*delay, 250*time.Millisecond)
-	}
+	return procwait.Await(ctx, p.done, func() error { return p.err }, probe)
 }
 
 // signal signals fnmgr's whole process group. ESRCH means it is gone.
