@@ -94,17 +94,33 @@ func (b *Batcher) Put(ctx context.Context, id string, doc any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("couch: encode %s: %w", id, err)
 	}
-	var head struct {
-		ID string `json:"_id"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil || head.ID != id {
-		return "", fmt.Errorf("couch: put %s: the document's _id is %q", id, head.ID)
+	if err := checkID(raw, id); err != nil {
+		return "", err
 	}
 	c := &putCall{id: id, doc: raw}
 	if err := b.puts.do(ctx, c); err != nil {
 		return "", err
 	}
 	return c.rev, c.err
+}
+
+// checkID checks that the encoded document raw has "_id" id: at once when
+// it comes first (as fnmgr's document types put it), else by decoding.
+func checkID(raw json.RawMessage, id string) error {
+	quoted, err := json.Marshal(id)
+	if err != nil {
+		return fmt.Errorf("couch: put %s: %w", id, err)
+	}
+	if bytes.HasPrefix(raw, append([]byte(`{"_id":`), quoted...)) {
+		return nil
+	}
+	var head struct {
+		ID string `json:"_id"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil || head.ID != id {
+		return fmt.Errorf("couch: put %s: the document's _id is %q", id, head.ID)
+	}
+	return nil
 }
 
 func (b *Batcher) flushPuts(ctx context.Context, calls []*putCall) {

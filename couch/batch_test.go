@@ -282,3 +282,29 @@ func TestBatcherOneWritePerDocument(t *testing.T) {
 	winner := <-revs + <-revs
 	require.Contains(t, winner, got.Rev, "the call told it succeeded wrote the stored revision")
 }
+
+func TestBatcherChecksTheID(t *testing.T) {
+	b, db, _ := batcherDB(t)
+	for _, tc := range []struct {
+		name string
+		doc  any
+		ok   bool
+	}{
+		{"_id first", batchDoc{ID: "a"}, true},
+		{"_id later", map[string]any{"n": 1, "_id": "a2"}, true},
+		{"another _id first", batchDoc{ID: "a3x"}, false},
+		{"a prefix of the id", batchDoc{ID: "a"}, false},
+		{"no _id", map[string]any{"n": 1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := map[string]string{"_id first": "a", "_id later": "a2", "another _id first": "a3", "a prefix of the id": "ab", "no _id": "a4"}[tc.name]
+			_, err := b.Put(t.Context(), id, tc.doc)
+			if tc.ok {
+				require.NoError(t, err)
+				require.NoError(t, db.Get(t.Context(), id).Err())
+				return
+			}
+			require.ErrorContains(t, err, "the document's _id is")
+		})
+	}
+}
