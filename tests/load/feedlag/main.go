@@ -123,6 +123,9 @@ func run(ctx context.Context, o options) error {
 	time.Sleep(3 * time.Second) // fnmgr's annotation writes of the adoption settle
 	clock.reset()
 	reqs.reset()
+	w.mu.Lock()
+	w.puts = nil
+	w.mu.Unlock()
 
 	fmt.Fprintf(os.Stderr, "feedlag: writing %d writes/s for %s\n", o.rate, o.duration)
 	start := time.Now()
@@ -165,6 +168,11 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("lag write→revision: p50 %s, p90 %s, p99 %s, max %s; not recorded within 60 s: %d\n",
 		loadkit.Ms(loadkit.Quantile(lags, .5)), loadkit.Ms(loadkit.Quantile(lags, .9)), loadkit.Ms(loadkit.Quantile(lags, .99)),
 		loadkit.Ms(loadkit.Quantile(lags, 1)), unresolved)
+	w.mu.Lock()
+	puts := w.puts
+	w.mu.Unlock()
+	fmt.Printf("the writer's own PUT (included in the lag): p50 %s, p99 %s, max %s\n",
+		loadkit.Ms(loadkit.Quantile(puts, .5)), loadkit.Ms(loadkit.Quantile(puts, .99)), loadkit.Ms(loadkit.Quantile(puts, 1)))
 	fmt.Printf("CouchDB requests per write (the writer's and fnmgr's): %s\n", reqs.per(len(lags)+unresolved))
 	return nil
 }
@@ -183,6 +191,7 @@ type writer struct {
 	revs   map[string]string
 	ann    map[string]entity.KeyValues
 	retry  int
+	puts   []time.Duration // how long each stored write's PUT took
 }
 
 // write stores code as guest/name and returns when the PUT that stored it
@@ -203,6 +212,7 @@ func (w *writer) write(ctx context.Context, name, code string) (time.Time, int, 
 		if err == nil {
 			w.mu.Lock()
 			w.revs[name] = out.Rev
+			w.puts = append(w.puts, time.Since(t0))
 			w.mu.Unlock()
 			return t0, generation(out.Rev), nil
 		}
