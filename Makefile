@@ -42,8 +42,12 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build $(BUILD_FLAGS) -o $(BIN)/ $(CMDS)
 
+# PROFILE=default|helm|scheduler picks the deployment the stack plays and
+# KAFKA_TOPIC_PREFIX its topic prefix (SPEC.md section 5, docs/operations.md);
+# both may also come from the environment (OW_PROFILE, KAFKA_TOPIC_PREFIX).
+PROFILE ?=
 run: deps build
-	./$(BIN)/localstack
+	./$(BIN)/localstack $(if $(PROFILE),--profile '$(PROFILE)') $(if $(KAFKA_TOPIC_PREFIX),--kafka-topic-prefix '$(KAFKA_TOPIC_PREFIX)')
 
 test: deps build
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

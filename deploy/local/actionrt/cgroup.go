@@ -216,11 +216,31 @@ func (g *cgroup) addProc(pid int) error {
 	return nil
 }
 
-// setCPU applies a CFS bandwidth quota of cpus CPUs.
-func (g *cgroup) setCPU(cpus float64) error {
+// cpuLimit is a worker's CPU limit: shares (when > 0) or a quota of cpus.
+type cpuLimit struct {
+	cpus   float64
+	shares int
+}
+
+// setCPU applies l: cgroup v1 cpu.shares (v2 cpu.weight, converted as runc
+// does) without a quota, or a CFS bandwidth quota of l.cpus CPUs.
+func (g *cgroup) setCPU(l cpuLimit) error {
 	if g.cpu == "" {
 		return nil
 	}
+	if l.shares > 0 {
+		var err error
+		if g.v2 {
+			err = writeFile(filepath.Join(g.cpu, "cpu.weight"), strconv.Itoa(sharesToWeight(l.shares)))
+		} else {
+			err = writeFile(filepath.Join(g.cpu, "cpu.shares"), strconv.Itoa(l.shares))
+		}
+		if err != nil {
+			return fmt.Errorf("set cpu shares: %w", err)
+		}
+		return nil
+	}
+	cpus := l.cpus
 	quota := max(int64(math.Round(cpus*cfsPeriodUS)), minCFSQuotaUS)
 	var err error
 	if g.v2 {
@@ -235,6 +255,13 @@ func (g *cgroup) setCPU(cpus float64) error {
 		return fmt.Errorf("set cpu quota: %w", err)
 	}
 	return nil
+}
+
+// sharesToWeight converts cgroup v1 cpu.shares [2, 262144] to v2
+// cpu.weight [1, 10000], as runc and crun do.
+func sharesToWeight(shares int) int {
+	shares = min(max(shares, 2), 262144)
+	return 1 + ((shares-2)*9999)/262142
 }
 
 // oomKilled reports whether the kernel OOM-killed a task of the cgroup.

@@ -32,6 +32,10 @@ var pythonProxy []byte
 type Options struct {
 	UserMemoryMB int     // pool capacity, like whisk.container-pool.user-memory (default 2048)
 	UserCPUs     float64 // like container-pool.user-cpus; 0 = runtime.NumCPU(). A worker of M MB gets max(UserCPUs*M/UserMemoryMB, 0.01) CPUs
+	// CPUShares gives a worker of M MB max(1024*M/UserMemoryMB, 2) CPU
+	// shares and no quota, like OpenWhisk's default docker --cpu-shares
+	// (ContainerFactory.scala cpuShare), instead of the UserCPUs quota.
+	CPUShares bool
 	// CgroupName is the parent cgroup made under each controller's mount
 	// root; workers are its children "w<N>". Default "fnmgr-local".
 	CgroupName   string
@@ -177,10 +181,24 @@ func workerEnv(home string) []string {
 // CgroupsEnabled reports whether workers are confined by cgroups.
 func (p *Pool) CgroupsEnabled() bool { return p.cg != nil }
 
-// cpusFor is the CPU share of a worker of memMB, like the Docker
-// factory's --cpus.
-func (p *Pool) cpusFor(memMB int) float64 {
-	return max(p.opts.UserCPUs*float64(memMB)/float64(p.opts.UserMemoryMB), 0.01)
+// cpusFor is the CPU limit of a worker of memMB: like the Docker
+// factory's --cpu-shares, or its --cpus (a quota).
+func (p *Pool) cpusFor(memMB int) cpuLimit {
+	if p.opts.CPUShares {
+		return cpuLimit{shares: cpuShares(memMB, p.opts.UserMemoryMB)}
+	}
+	return cpuLimit{cpus: max(p.opts.UserCPUs*float64(memMB)/float64(p.opts.UserMemoryMB), 0.01)}
+}
+
+// cpuShares is ContainerPoolConfig.cpuShare (OpenWhisk master 1fae641a2,
+// common/scala/.../containerpool/ContainerFactory.scala):
+// max(1024 / (userMemory / reservedMemory), 2), with integer division of
+// the memories as there.
+func cpuShares(memMB, userMemoryMB int) int {
+	if memMB <= 0 || userMemoryMB/memMB == 0 {
+		return 1024
+	}
+	return max(int(1024.0/float64(userMemoryMB/memMB)), 2)
 }
 
 // Close kills every worker (its whole process group and cgroup), waits

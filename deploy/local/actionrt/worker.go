@@ -78,7 +78,7 @@ func newWorker(id int, key string, memMB int, scratch string) *worker {
 // for {"ready":true}. The CPU quota is applied only after that, so the
 // interpreter's own boot is not throttled; the memory limit applies
 // from the start.
-func (w *worker) start(ctx context.Context, argv, env []string, cgs *cgroups, cpus float64) error {
+func (w *worker) start(ctx context.Context, argv, env []string, cgs *cgroups, cpus cpuLimit) error {
 	if err := w.spawn(argv, env, cgs); err != nil {
 		return err
 	}

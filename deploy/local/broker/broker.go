@@ -59,14 +59,22 @@ func CompletedTopic(n int) string { return "completed" + strconv.Itoa(n) }
 // number of invokers and controllers: invoker0.., completed0.., health,
 // events and cacheInvalidation.
 func DefaultTopics(invokers, controllers int) []string {
+	return PrefixedTopics(invokers, controllers, "", "")
+}
+
+// PrefixedTopics is DefaultTopics with OpenWhisk's topic prefixes:
+// whisk.kafka.topics.prefix before invokerN, completedN, health and
+// cacheInvalidation, and whisk.kafka.topics.user-event.prefix before events
+// (Controller.scala, UserEvents.scala).
+func PrefixedTopics(invokers, controllers int, prefix, userEventPrefix string) []string {
 	topics := make([]string, 0, invokers+controllers+3)
 	for i := range invokers {
-		topics = append(topics, InvokerTopic(i))
+		topics = append(topics, prefix+InvokerTopic(i))
 	}
 	for i := range controllers {
-		topics = append(topics, CompletedTopic(i))
+		topics = append(topics, prefix+CompletedTopic(i))
 	}
-	return append(topics, TopicHealth, TopicEvents, TopicCacheInvalidation)
+	return append(topics, prefix+TopicHealth, userEventPrefix+TopicEvents, prefix+TopicCacheInvalidation)
 }
 
 // Options configures a Broker.

@@ -123,6 +123,9 @@ func (c *Controller) deleteAction(w http.ResponseWriter, r *http.Request, f fqn)
 	if !found {
 		return errNotFound
 	}
+	if err := c.checkReadable(a); err != nil {
+		return err
+	}
 	v, err := c.actionView(ctx, a, true)
 	if err != nil {
 		return err

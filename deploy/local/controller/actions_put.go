@@ -38,6 +38,11 @@ func (c *Controller) putAction(w http.ResponseWriter, r *http.Request, id *ident
 	if found && !overwrite {
 		return errStatus(http.StatusConflict, msgExists)
 	}
+	if found {
+		if err := c.checkReadable(old); err != nil {
+			return err
+		}
+	}
 	if err := rangesFor(c.opts.Limits, id.Limits).check(put.Limits); err != nil {
 		return err
 	}

@@ -39,6 +39,7 @@ type Controller struct {
 	runtimes   runtimes
 	waiters    *waiters
 	inflight   *inflight
+	throttles  throttles
 	selfHTTP   *http.Client
 
 	mu        sync.Mutex
@@ -80,6 +81,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		runtimes:   rts,
 		waiters:    newWaiters(),
 		inflight:   newInflight(),
+		throttles:  newThrottles(time.Now),
 		selfHTTP:   &http.Client{Timeout: 30 * time.Second},
 		errc:       make(chan error, 4),
 	}
@@ -120,12 +122,14 @@ func (c *Controller) Start(ctx context.Context) (err error) {
 	undo = append(undo, c.cancelRun)
 
 	// Receivers first: acks and cache invalidations.
-	acks, err := newConsumer(c.opts.Brokers, c.instance+"-acks", message.CompletedTopic(c.opts.ID), message.CompletedTopic(c.opts.ID))
+	// Group ids as OpenWhisk's: the prefixed topic for acks
+	// (LoadBalancer.scala), topic+instance for RemoteCacheInvalidation.
+	acks, err := newConsumer(c.opts.Brokers, c.instance+"-acks", c.topic(message.CompletedTopic(c.opts.ID)), c.topic(message.CompletedTopic(c.opts.ID)))
 	if err != nil {
 		return err
 	}
 	undo = append(undo, acks.cl.Close)
-	inval, err := newConsumer(c.opts.Brokers, c.instance+"-cache", "cacheInvalidation"+c.instance, message.TopicCacheInvalidation)
+	inval, err := newConsumer(c.opts.Brokers, c.instance+"-cache", c.topic(message.TopicCacheInvalidation)+c.instance, c.topic(message.TopicCacheInvalidation))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 )
@@ -56,7 +57,33 @@ func getOf[E any](ctx context.Context, c *Controller, entityType string, f fqn) 
 }
 
 func (c *Controller) getAction(ctx context.Context, f fqn) (entity.Action, error) {
-	return getOf[entity.Action](ctx, c, entity.TypeAction, f)
+	a, err := getOf[entity.Action](ctx, c, entity.TypeAction, f)
+	if err != nil {
+		return a, err
+	}
+	return a, c.checkReadable(a)
+}
+
+// msgCorruptedEntity is Messages.corruptedEntity (ErrorResponse.scala).
+const msgCorruptedEntity = "Resource is corrupted and cannot be read."
+
+// checkReadable fails an action document whose kind this deployment does
+// not offer as OpenWhisk fails it: Exec's reader throws "kind '…' not in
+// …" (Exec.scala, ExecMetaDataSerializer), CouchDbRestStore turns that into
+// DocumentUnreadable(corruptedEntity), and ApiUtils answers 500 with that
+// text for get, invoke, update and delete alike (OpenWhisk master
+// 1fae641a2, as in the controller image Helm pins).
+func (c *Controller) checkReadable(a entity.Action) error {
+	switch k := a.Exec.Kind; k {
+	case entity.KindSequence, entity.KindBlackbox:
+		return nil
+	default:
+		if _, ok := c.runtimes.byKind[k]; ok {
+			return nil
+		}
+		c.log.Warn("action document names a kind this deployment does not offer", "action", a.ID, "kind", k)
+		return errStatus(http.StatusInternalServerError, msgCorruptedEntity)
+	}
 }
 
 func (c *Controller) getPackage(ctx context.Context, f fqn) (entity.Package, error) {

@@ -46,6 +46,13 @@ func (f *inflight) add(id, ns string, ttl time.Duration) int {
 	return f.byNS[ns]
 }
 
+// count is the number of ns's activations in flight.
+func (f *inflight) count(ns string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.byNS[ns]
+}
+
 // done frees the slot of id.
 func (f *inflight) done(id string) {
 	f.mu.Lock()
@@ -70,7 +77,7 @@ func (c *Controller) emitEvent(ctx context.Context, ev message.Event) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := c.produce(ctx, message.TopicEvents, ev); err != nil {
+	if err := c.produce(ctx, c.opts.UserEventTopicPrefix+message.TopicEvents, ev); err != nil {
 		c.log.Warn("user event not published", "type", ev.EventType, "err", err)
 	}
 }

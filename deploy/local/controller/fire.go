@@ -30,6 +30,9 @@ type ruleResult struct {
 // with one log line per rule.
 func (c *Controller) fireTrigger(w http.ResponseWriter, r *http.Request, id *identity, f fqn) error {
 	ctx := r.Context()
+	if err := c.checkFireThrottle(ctx, id); err != nil {
+		return err
+	}
 	body, err := readBody(r, c.opts.Limits.MaxPayloadBytes, "Request")
 	if err != nil {
 		return err

@@ -42,6 +42,10 @@ type outcome struct {
 func (c *Controller) invokeHandler(w http.ResponseWriter, r *http.Request, id *identity, f fqn) error {
 	received := time.Now()
 	ctx := r.Context()
+	// Entitlement checks the throttles before the action is read.
+	if err := c.checkInvokeThrottles(ctx, id); err != nil {
+		return err
+	}
 	blocking, err := queryBool(r, "blocking", false)
 	if err != nil {
 		return err
@@ -168,7 +172,7 @@ func (c *Controller) invokeAtomic(ctx context.Context, inv invocation) (outcome,
 	}
 	expire := time.Duration(a.Limits.Timeout)*time.Millisecond + 5*time.Minute
 	n := c.inflight.add(aid, inv.user.Namespace, expire)
-	if err := c.produce(ctx, message.InvokerTopic(c.homeInvoker(inv.user.Namespace, a.FQN())), msg); err != nil {
+	if err := c.produce(ctx, c.topic(message.InvokerTopic(c.homeInvoker(inv.user.Namespace, a.FQN()))), msg); err != nil {
 		c.waiters.remove(aid)
 		c.inflight.done(aid)
 		if errors.Is(err, errTooLarge) {

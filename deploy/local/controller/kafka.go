@@ -98,6 +98,9 @@ func (c *consumer) waitAssigned(ctx context.Context) error {
 	}
 }
 
+// topic is name with whisk.kafka.topics.prefix (Controller.topicPrefix).
+func (c *Controller) topic(name string) string { return c.opts.TopicPrefix + name }
+
 // produce sends v as JSON on topic and waits for the broker's ack.
 func (c *Controller) produce(ctx context.Context, topic string, v any) error {
 	b, err := json.Marshal(v)
@@ -120,7 +123,7 @@ func (c *Controller) publishInvalidation(ctx context.Context, docid string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	msg := message.CacheInvalidation{Key: message.CacheKey{MainID: docid}, InstanceID: c.instance}
-	if err := c.produce(ctx, message.TopicCacheInvalidation, msg); err != nil {
+	if err := c.produce(ctx, c.topic(message.TopicCacheInvalidation), msg); err != nil {
 		c.log.Warn("cache invalidation not published", "doc", docid, "err", err)
 	}
 }

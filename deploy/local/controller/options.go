@@ -37,10 +37,16 @@ type Limits struct {
 	MaxBlockingWait time.Duration
 	// MaxPayloadBytes bounds an invoke or fire request body (1 MB).
 	MaxPayloadBytes int64
-	// Reported throttles (not enforced, except a namespace limits document
-	// that sets invocationsPerMinute or concurrentInvocations to 0, which
-	// blocks the namespace as in OpenWhisk).
+	// Namespace throttles (whisk.limits.actions.invokes.perMinute,
+	// .concurrent, whisk.limits.triggers.fires.perMinute), enforced as
+	// OpenWhisk's Entitlement does (see throttle.go) and raised or lowered
+	// per namespace by its limits document in the subjects database.
 	InvocationsPerMinute, ConcurrentInvocations, FiresPerMinute int
+	// SharedConcurrency counts concurrent invocations across the cluster,
+	// as OpenWhisk's scheduler (FPCPoolBalancer) does; when false each
+	// controller allows its share (limit / controllers), as the
+	// ShardingContainerPoolBalancer does. Rates are always divided.
+	SharedConcurrency bool
 }
 
 // withDefaults fills zero fields with OpenWhisk's defaults.
@@ -144,6 +150,15 @@ type Options struct {
 	// DisableUserEvents stops Metric and sequence Activation events on the
 	// events topic (they are on by default, as in the local stack's spec).
 	DisableUserEvents bool
+	// Controllers is the number of controllers of the deployment
+	// (loadBalancer.clusterSize), dividing the throttles; 1 when zero.
+	Controllers int
+	// TopicPrefix is whisk.kafka.topics.prefix: it prefixes invokerN,
+	// completedN, health and cacheInvalidation. UserEventTopicPrefix is
+	// whisk.kafka.topics.user-event.prefix, prefixing events (ansible sets
+	// it to TopicPrefix unless told otherwise; application.conf defaults
+	// both to "").
+	TopicPrefix, UserEventTopicPrefix string
 	// Logger; nothing is logged when nil.
 	Logger *slog.Logger
 
@@ -176,6 +191,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Invokers <= 0 {
 		o.Invokers = 1
+	}
+	if o.Controllers <= 0 {
+		o.Controllers = 1
 	}
 	if o.APIHost != "" {
 		u, err := url.Parse(o.APIHost)

@@ -86,6 +86,10 @@ func (c *Controller) webAction(w http.ResponseWriter, r *http.Request, rest []st
 			return errStatus(http.StatusUnauthorized, msgUnauthorized)
 		}
 	}
+	// WebActionsApi checks the owner's throttles once the action is known.
+	if err := c.checkInvokeThrottles(ctx, owner); err != nil {
+		return err
+	}
 	raw := ra.Annotations.Bool("raw-http")
 	body, err := webBody(r, raw, c.opts.Limits.MaxPayloadBytes)
 	if err != nil {

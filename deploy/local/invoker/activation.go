@@ -35,6 +35,8 @@ const (
 	msgActionMismatch = "Action version is not compatible and cannot be invoked."
 	msgActionFetch    = "Action could not be fetched."
 	msgAbnormalRun    = "The action did not produce a valid response and exited unexpectedly."
+	// msgResourceProvision is Messages.resourceProvisionError.
+	msgResourceProvision = "Failed to provision resources to run the action."
 )
 
 // outcome is what running an action produced, in invoker terms.

@@ -41,12 +41,12 @@ func (i *Invoker) complete(ctx context.Context, msg *message.Activation, act ent
 	}
 	if i.opts.UserEvents {
 		if ev, ok := activationEvent(&act, i.source(), msg.User.Namespace.UUID, i.now()); ok {
-			if err := i.publishJSON(ctx, message.TopicEvents, ev); err != nil {
+			if err := i.publishJSON(ctx, i.opts.UserEventTopicPrefix+message.TopicEvents, ev); err != nil {
 				i.log.Error("activation event not sent", "activationId", act.ActivationID, "err", err)
 			}
 		}
 	}
-	topic := message.CompletedTopic(msg.RootControllerIndex.AsString)
+	topic := i.opts.TopicPrefix + message.CompletedTopic(msg.RootControllerIndex.AsString)
 	value, err := encodeAck(msg, &act, i.instance)
 	if err == nil {
 		err = i.publish(ctx, topic, value)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -41,6 +42,19 @@ func (i *Invoker) handle(ctx context.Context, msg *message.Activation) error {
 		return nil
 	}
 	a := &r.action
+	if !i.offers(a.Exec.Kind) {
+		// Exec's reader refuses a kind the runtimes manifest lacks:
+		// DocumentUnreadable, a whisk error in InvokerReactive.
+		i.log.Error("action names a kind this deployment does not offer", "activationId", msg.ActivationID, "action", docid, "kind", a.Exec.Kind)
+		i.complete(ctx, msg, fallbackActivation(msg, errorResponse(entity.StatusInternalError, msgActionMismatch), i.now()))
+		return nil
+	}
+	// InvokerReactive: "action that exceed the limit cannot be executed".
+	if err := i.opts.Limits.forNamespace(msg.User.Limits).check(a.Limits); err != nil {
+		i.log.Warn("action outside the deployment's limits", "activationId", msg.ActivationID, "action", docid, "err", err)
+		i.complete(ctx, msg, fallbackActivation(msg, errorResponse(entity.StatusApplicationError, err.Error()), i.now()))
+		return nil
+	}
 	switch a.Exec.Kind {
 	case entity.KindSequence:
 		i.log.Error("non-executable action reached the invoker", "activationId", msg.ActivationID, "action", docid)
@@ -75,12 +89,26 @@ func (i *Invoker) handle(ctx context.Context, msg *message.Activation) error {
 	return nil
 }
 
+// offers reports whether the deployment offers kind (sequences and
+// blackbox images are not runtimes).
+func (i *Invoker) offers(kind string) bool {
+	if i.opts.Kinds == nil || kind == entity.KindSequence || kind == entity.KindBlackbox {
+		return true
+	}
+	return slices.Contains(i.opts.Kinds, kind)
+}
+
 // runErrorResponse turns an internal failure of the pool into a response.
 func (i *Invoker) runErrorResponse(msg *message.Activation, a *entity.Action, err error) entity.ActivationResponse {
 	switch {
 	case errors.Is(err, actionrt.ErrUnsupportedKind):
-		return errorResponse(entity.StatusDeveloperError, fmt.Sprintf(
-			"This local stack has no runtime for the kind '%s': it runs nodejs and python actions only.", a.Exec.Kind))
+		// An offered kind this machine has no runtime for (java, go, …)
+		// is an OpenWhisk-provided image whose container does not start:
+		// DockerContainer.create fails with
+		// WhiskContainerStartupError(resourceProvisionError), which
+		// ContainerProxy reports as a whisk error.
+		i.log.Warn("no local runtime for the kind; failing as a container that cannot start", "activationId", msg.ActivationID, "kind", a.Exec.Kind)
+		return errorResponse(entity.StatusInternalError, msgResourceProvision)
 	case errors.Is(err, actionrt.ErrTooLarge):
 		return errorResponse(entity.StatusInternalError, fmt.Sprintf(
 			"The action's memory limit of %d MB exceeds this invoker's user memory of %d MB.", a.Limits.Memory, i.opts.UserMemoryMB))

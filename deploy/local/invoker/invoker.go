@@ -62,6 +62,26 @@ type Options struct {
 	// UserEvents publishes an Activation event on "events" per activation
 	// (whisk.user-events.enabled; the local stack turns it on).
 	UserEvents bool
+	// NoPings turns the health pings off, as under OpenWhisk's scheduler,
+	// where invokers register in etcd instead of pinging "health".
+	NoPings bool
+	// TopicPrefix is whisk.kafka.topics.prefix (invokerN, completedN,
+	// health); UserEventTopicPrefix is whisk.kafka.topics.user-event.prefix
+	// (events).
+	TopicPrefix, UserEventTopicPrefix string
+	// Limits are the deployment's action limits that every action is
+	// checked against before it runs (ActionLimits.checkLimits); zero
+	// fields take OpenWhisk's defaults.
+	Limits Limits
+	// Kinds are the kinds the deployment offers (its runtimes manifest):
+	// an action of another kind cannot be read, as in OpenWhisk. Nil
+	// accepts every kind.
+	Kinds []string
+	// CPUShares gives actions cgroup CPU shares in proportion to their
+	// memory and no quota, as OpenWhisk's default --cpu-shares; when false
+	// each gets a CFS quota of UserCPUs × memory / UserMemoryMB
+	// (container-pool.user-cpus).
+	CPUShares bool
 	// WorkDir holds the workers' scratch files; os.TempDir() when empty.
 	WorkDir string
 	// Logger; slog.Default() when nil.
@@ -131,7 +151,7 @@ func New(ctx context.Context, o Options) (_ *Invoker, err error) {
 	inv.activations = inv.couch.DB(o.DBPrefix + "activations")
 
 	pool, err := actionrt.New(ctx, actionrt.Options{
-		UserMemoryMB: o.UserMemoryMB, UserCPUs: o.UserCPUs, CgroupName: o.CgroupName,
+		UserMemoryMB: o.UserMemoryMB, UserCPUs: o.UserCPUs, CPUShares: o.CPUShares, CgroupName: o.CgroupName,
 		WorkDir: o.WorkDir, Logger: o.Logger,
 	})
 	if err != nil {
@@ -140,7 +160,7 @@ func New(ctx context.Context, o Options) (_ *Invoker, err error) {
 	inv.pool = pool
 	undo = append(undo, func() { _ = pool.Close(context.Background()) })
 
-	name := message.InvokerTopic(o.ID)
+	name := o.TopicPrefix + message.InvokerTopic(o.ID)
 	inv.kprod, err = newKafkaProducer(o.Brokers, name)
 	if err != nil {
 		return nil, err
@@ -171,6 +191,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CgroupName == "" {
 		o.CgroupName = DefaultCgroupName
 	}
+	o.Limits = o.Limits.withDefaults()
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPingInterval
 	}
@@ -215,9 +236,13 @@ func (i *Invoker) Start(ctx context.Context) error {
 	runCtx, cancelRuns := context.WithCancel(context.Background())
 	i.cancelPing, i.cancelConsume, i.cancelRuns = cancelPing, cancelConsume, cancelRuns
 	i.pingDone, i.consumeDone = make(chan struct{}), make(chan struct{})
-	go i.ping(pingCtx, ping)
+	if i.opts.NoPings {
+		close(i.pingDone)
+	} else {
+		go i.ping(pingCtx, ping)
+	}
 	go i.consume(consumeCtx, runCtx)
-	i.log.Info("invoker started", "topic", message.InvokerTopic(i.opts.ID),
+	i.log.Info("invoker started", "topic", i.opts.TopicPrefix+message.InvokerTopic(i.opts.ID), "pings", !i.opts.NoPings,
 		"userMemory", i.instance.UserMemory, "maxInflight", i.maxInflight)
 	return nil
 }

@@ -44,7 +44,7 @@ func (i *Invoker) ping(ctx context.Context, value []byte) {
 	defer t.Stop()
 	failing := false
 	for {
-		err := i.publish(ctx, message.TopicHealth, value)
+		err := i.publish(ctx, i.opts.TopicPrefix+message.TopicHealth, value)
 		switch {
 		case ctx.Err() != nil:
 			return

@@ -70,7 +70,22 @@ type Options struct {
 	DBPrefix string
 	// Logger; nothing is logged when nil.
 	Logger *slog.Logger
+	// GuestThrottles, when set, raises the guest namespace's throttles in
+	// its limits document, as `wskadmin limits set` writes it. When nil, a
+	// limits document an earlier Run wrote is removed (one an operator
+	// wrote is kept either way).
+	GuestThrottles *Throttles
 }
+
+// Throttles are the per-namespace throttles of a limits document.
+type Throttles struct {
+	InvocationsPerMinute  int
+	ConcurrentInvocations int
+}
+
+// seededBy marks the guest limits document Run writes, so that a later Run
+// may change or remove it without touching one an operator wrote.
+const seededBy = "localstack seed"
 
 // Run creates what is missing and returns once everything is in place.
 func Run(ctx context.Context, o Options) error {
@@ -116,6 +131,61 @@ func Run(ctx context.Context, o Options) error {
 	if created {
 		log.Info("guest subject created", "namespace", GuestNamespace)
 	}
+	if err := ensureGuestLimits(ctx, client.DB(o.DBPrefix+"subjects"), o.GuestThrottles, log); err != nil {
+		return fmt.Errorf("seed: guest limits: %w", err)
+	}
+	return nil
+}
+
+// guestLimits is the document `wskadmin limits set guest` writes
+// (tools/admin/wskadmin, setLimitsCmd: _id "<namespace>/limits" in the
+// subjects database), with our marker.
+type guestLimits struct {
+	ID                    string `json:"_id"`
+	Rev                   string `json:"_rev,omitempty"`
+	InvocationsPerMinute  *int   `json:"invocationsPerMinute,omitempty"`
+	ConcurrentInvocations *int   `json:"concurrentInvocations,omitempty"`
+	SeededBy              string `json:"seededBy,omitempty"`
+}
+
+// ensureGuestLimits makes the guest's limits document say want, or removes
+// it when want is nil, unless an operator wrote it.
+func ensureGuestLimits(ctx context.Context, db *kivik.DB, want *Throttles, log *slog.Logger) error {
+	id := GuestNamespace + "/limits"
+	var have guestLimits
+	err := db.Get(ctx, id).ScanDoc(&have)
+	exists := err == nil
+	switch {
+	case kivik.HTTPStatus(err) == http.StatusNotFound:
+	case err != nil:
+		return fmt.Errorf("read %s: %w", id, err)
+	case have.SeededBy != seededBy:
+		log.Info("guest limits document written by someone else; left as it is", "doc", id)
+		return nil
+	}
+	if want == nil {
+		if !exists {
+			return nil
+		}
+		if _, err := db.Delete(ctx, id, have.Rev); err != nil && kivik.HTTPStatus(err) != http.StatusNotFound {
+			return fmt.Errorf("remove %s: %w", id, err)
+		}
+		log.Info("guest throttles back to the deployment's", "doc", id)
+		return nil
+	}
+	doc := guestLimits{ID: id, Rev: have.Rev, InvocationsPerMinute: &want.InvocationsPerMinute,
+		ConcurrentInvocations: &want.ConcurrentInvocations, SeededBy: seededBy}
+	if exists && have.InvocationsPerMinute != nil && *have.InvocationsPerMinute == want.InvocationsPerMinute &&
+		have.ConcurrentInvocations != nil && *have.ConcurrentInvocations == want.ConcurrentInvocations {
+		return nil
+	}
+	if _, err := db.Put(ctx, id, doc); err != nil {
+		if kivik.HTTPStatus(err) == http.StatusConflict {
+			return nil // a concurrent seed wrote it
+		}
+		return fmt.Errorf("write %s: %w", id, err)
+	}
+	log.Info("guest throttles raised", "invocationsPerMinute", want.InvocationsPerMinute, "concurrentInvocations", want.ConcurrentInvocations)
 	return nil
 }
 

@@ -23,6 +23,12 @@ type Endpoints struct {
 	Namespace  string   `json:"namespace"`
 	Auth       string   `json:"auth"`
 	AdminToken string   `json:"adminToken"`
+	// Profile is the deployment the stack plays (SPEC.md section 5).
+	Profile string `json:"profile"`
+	// KafkaTopicPrefix and KafkaUserEventsTopicPrefix are the topic
+	// prefixes of every part (empty: none).
+	KafkaTopicPrefix           string `json:"kafkaTopicPrefix"`
+	KafkaUserEventsTopicPrefix string `json:"kafkaUserEventsTopicPrefix"`
 }
 
 // writeEndpoints writes e to path atomically: a temporary file in the same
@@ -77,12 +83,16 @@ func randomToken() string {
 // endpoints.json.
 func printSummary(w io.Writer, dir string, e Endpoints) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nLocal stack ready (state in %s):\n", dir)
+	fmt.Fprintf(&b, "\nLocal stack ready (profile %s, state in %s):\n", e.Profile, dir)
 	fmt.Fprintf(&b, "  OpenWhisk API  %s   wsk -i --apihost %s --auth %s …\n", e.APIHost, e.APIHost, e.Auth)
 	fmt.Fprintf(&b, "  fnmgr gateway  %s   (the whole OpenWhisk API through fnmgr)\n", e.Gateway)
 	fmt.Fprintf(&b, "  fnmgr admin    %s   (Authorization: Bearer <adminToken from endpoints.json>)\n", e.Admin)
 	fmt.Fprintf(&b, "  CouchDB        %s\n", e.CouchDB)
-	fmt.Fprintf(&b, "  Kafka          %s\n", strings.Join(e.Kafka, ","))
+	fmt.Fprintf(&b, "  Kafka          %s", strings.Join(e.Kafka, ","))
+	if e.KafkaTopicPrefix != "" || e.KafkaUserEventsTopicPrefix != "" {
+		fmt.Fprintf(&b, "   (topic prefix %q, user events %q)", e.KafkaTopicPrefix, e.KafkaUserEventsTopicPrefix)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "  endpoints      %s\n", filepath.Join(dir, EndpointsFile))
 	fmt.Fprintf(&b, "  fnmgr log      %s\n", filepath.Join(dir, FnmgrLogFile))
 	b.WriteString("Press Ctrl-C to stop.\n")

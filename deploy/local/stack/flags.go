@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/fnmgr/fnmgr/deploy/local/profile"
 )
 
 // Flags of cmd/localstack, each with its environment variable.
@@ -21,6 +23,9 @@ const (
 	flagInvokers    = "invokers"
 	flagUserMemory  = "user-memory"
 	flagFnmgrBin    = "fnmgr-bin"
+	flagProfile     = "profile"
+	flagTopicPrefix = "kafka-topic-prefix"
+	flagEventPrefix = "kafka-user-events-topic-prefix"
 
 	// EnvAdminToken, when set, is fnmgr's admin token instead of a random one.
 	EnvAdminToken = "FNMGR_ADMIN_TOKEN"
@@ -38,6 +43,9 @@ var envOf = map[string]string{
 	flagInvokers:    "OW_INVOKERS",
 	flagUserMemory:  "OW_USER_MEMORY_MB",
 	flagFnmgrBin:    "FNMGR_BIN",
+	flagProfile:     "OW_PROFILE",
+	flagTopicPrefix: "KAFKA_TOPIC_PREFIX",
+	flagEventPrefix: "KAFKA_USER_EVENTS_TOPIC_PREFIX",
 }
 
 // named names a flag with its variable: "--apihost-port (OW_APIHOST_PORT)".
@@ -84,6 +92,9 @@ func ParseFlags(name string, args []string, getenv func(string) string, output i
 	num(&o.Invokers, flagInvokers, "number of invokers")
 	num(&o.UserMemoryMB, flagUserMemory, "each invoker's user memory in MB (0: the invoker's default)")
 	str(&o.FnmgrBin, flagFnmgrBin, "fnmgr executable (default: fnmgr next to this executable)")
+	str(&o.Profile, flagProfile, "deployment the stack plays: default, helm or scheduler (SPEC.md section 5)")
+	str(&o.KafkaTopicPrefix, flagTopicPrefix, "whisk.kafka.topics.prefix of every topic but events")
+	str(&o.KafkaUserEventsTopicPrefix, flagEventPrefix, "whisk.kafka.topics.user-event.prefix of events (default: the topic prefix)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nStarts CouchDB, Kafka, the OpenWhisk-compatible controller and invoker, and fnmgr on 127.0.0.1,\nwrites LOCAL_DIR/endpoints.json, and runs until Ctrl-C or SIGTERM. $%s sets fnmgr's admin token.\n\nFlags (a flag wins over its environment variable):\n", name, EnvAdminToken)
 		fs.PrintDefaults()
@@ -93,6 +104,9 @@ func ParseFlags(name string, args []string, getenv func(string) string, output i
 	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	if _, err := profile.Get(o.Profile); err != nil {
+		errs = append(errs, fmt.Sprintf("%s: %v", named(flagProfile), err))
 	}
 	if o.Controllers < 1 || o.Invokers < 1 {
 		errs = append(errs, fmt.Sprintf("%s and %s must be at least 1", named(flagControllers), named(flagInvokers)))

@@ -27,7 +27,7 @@ type fnmgrSpec struct {
 
 // fnmgrEnv is the child's environment: this process's, with fnmgr's
 // settings for this stack replacing any inherited ones.
-func fnmgrEnv(base []string, e Endpoints, controllers []string, couchURL string) []string {
+func fnmgrEnv(base []string, e Endpoints, controllers []string, couchURL string, extra map[string]string) []string {
 	set := map[string]string{
 		config.EnvAdminAddr:      strings.TrimPrefix(e.Admin, "http://"),
 		config.EnvGatewayAddr:    strings.TrimPrefix(e.Gateway, "http://"),
@@ -37,6 +37,9 @@ func fnmgrEnv(base []string, e Endpoints, controllers []string, couchURL string)
 		config.EnvKafkaBrokers:   strings.Join(e.Kafka, ","),
 		config.EnvAdminToken:     e.AdminToken,
 		config.EnvAdminTokenFile: "", // the token above is the one
+	}
+	for k, v := range extra {
+		set[k] = v
 	}
 	env := make([]string, 0, len(base)+len(set))
 	for _, kv := range base {

@@ -31,7 +31,7 @@ func fakeSpec(t *testing.T, mode string) (*Stack, fnmgrSpec, *lockedBuffer) {
 	p, err := resolvePorts(Options{Controllers: 1})
 	require.NoError(t, err)
 	e := Endpoints{Admin: httpURL(p.admin), Gateway: httpURL(p.gateway), Kafka: []string{hostPort(p.kafka)}, AdminToken: "tok-0123456789abcdef"}
-	env := append(fnmgrEnv(os.Environ(), e, []string{httpURL(p.controllers[0])}, httpURL(p.couchdb)), fakeFnmgrEnv+"="+mode)
+	env := append(fnmgrEnv(os.Environ(), e, []string{httpURL(p.controllers[0])}, httpURL(p.couchdb), nil), fakeFnmgrEnv+"="+mode)
 	return s, fnmgrSpec{bin: exe, env: env, adminURL: e.Admin, gatewayAddr: hostPort(p.gateway), logPath: filepath.Join(dir, FnmgrLogFile)}, console
 }
 

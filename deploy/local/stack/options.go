@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/deploy/local/controller"
+	"github.com/fnmgr/fnmgr/deploy/local/profile"
 	"github.com/fnmgr/fnmgr/deploy/local/seed"
 )
 
@@ -54,8 +55,18 @@ type Options struct {
 	// UserMemoryMB is each invoker's pool memory (the invoker's default
 	// when zero).
 	UserMemoryMB int
-	// Limits are the controllers' system limits; OpenWhisk's when zero.
+	// Limits are the controllers' system limits; the profile's when zero.
 	Limits controller.Limits
+
+	// Profile names the deployment the stack plays (profile.Default,
+	// profile.Helm, profile.Scheduler; SPEC.md section 5); Default when
+	// empty.
+	Profile string
+	// KafkaTopicPrefix is whisk.kafka.topics.prefix for every part, and
+	// KafkaUserEventsTopicPrefix whisk.kafka.topics.user-event.prefix
+	// (KafkaTopicPrefix when empty, as ansible's group_vars/all defaults
+	// it).
+	KafkaTopicPrefix, KafkaUserEventsTopicPrefix string
 
 	// FnmgrBin is the fnmgr executable; when empty, "fnmgr" next to the
 	// running executable (bin/fnmgr beside bin/localstack).
@@ -73,6 +84,8 @@ type Options struct {
 	// StartTimeout bounds the wait for each part; StopTimeout a graceful
 	// stop of fnmgr before it is killed.
 	StartTimeout, StopTimeout time.Duration
+
+	prof profile.Profile // Profile's values, set by withDefaults
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -89,6 +102,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Invokers == 0 {
 		o.Invokers = 1
+	}
+	if err := o.resolveProfile(); err != nil {
+		return o, err
 	}
 	if o.Controllers < 0 || o.Invokers < 0 || o.UserMemoryMB < 0 {
 		return o, errors.New("stack: controllers, invokers and user memory must not be negative")

@@ -88,7 +88,7 @@ func (s *Stack) Start(ctx context.Context) (err error) {
 
 	// 2. Kafka.
 	s.broker, err = broker.Start(ctx, broker.Options{
-		Port: s.ports.kafka, Topics: broker.DefaultTopics(o.Invokers, o.Controllers), Logger: o.Logger,
+		Port: s.ports.kafka, Topics: broker.PrefixedTopics(o.Invokers, o.Controllers, o.KafkaTopicPrefix, o.KafkaUserEventsTopicPrefix), Logger: o.Logger,
 		Dir: filepath.Join(o.Dir, "kafka"),
 	})
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *Stack) Start(ctx context.Context) (err error) {
 	s.td.add("kafka", func(context.Context) error { s.broker.Stop(); return nil })
 
 	// 3. Databases, design documents, the guest subject.
-	guestAuth, err := seedDatabases(ctx, s.couch.URL(), o.Logger)
+	guestAuth, err := seedDatabases(ctx, s.couch.URL(), o.guestThrottles(), o.Logger)
 	if err != nil {
 		return err
 	}
@@ -112,6 +112,10 @@ func (s *Stack) Start(ctx context.Context) (err error) {
 		Namespace:  Namespace,
 		Auth:       guestAuth,
 		AdminToken: o.AdminToken,
+		Profile:    o.Profile,
+
+		KafkaTopicPrefix:           o.KafkaTopicPrefix,
+		KafkaUserEventsTopicPrefix: o.KafkaUserEventsTopicPrefix,
 	}
 
 	// 4. Invokers.
@@ -137,7 +141,7 @@ func (s *Stack) Start(ctx context.Context) (err error) {
 	// 6. fnmgr.
 	s.fnmgrSpec = fnmgrSpec{
 		bin:         o.FnmgrBin,
-		env:         fnmgrEnv(os.Environ(), s.endpoints, s.controllerURLs(), s.couch.URL()),
+		env:         fnmgrEnv(os.Environ(), s.endpoints, s.controllerURLs(), s.couch.URL(), topicEnv(o)),
 		adminURL:    s.endpoints.Admin,
 		gatewayAddr: hostPort(s.ports.gateway),
 		logPath:     filepath.Join(o.Dir, FnmgrLogFile),
@@ -166,7 +170,15 @@ func (s *Stack) startInvokers(ctx context.Context) error {
 		inv, err := invoker.New(ctx, invoker.Options{
 			ID: i, CouchURL: s.couch.URL(), DBPrefix: DBPrefix, Brokers: s.broker.Addrs(),
 			UserMemoryMB: o.UserMemoryMB, CgroupName: cgroupName(o.Dir, i), APIHost: s.endpoints.APIHost,
-			UserEvents: true, WorkDir: work, Logger: o.Logger,
+			UserEvents: o.prof.UserEvents, NoPings: !o.prof.HealthPings, CPUShares: o.prof.CPUShares,
+			TopicPrefix: o.KafkaTopicPrefix, UserEventTopicPrefix: o.KafkaUserEventsTopicPrefix,
+			Limits: invoker.Limits{
+				MinMemoryMB: o.Limits.MinMemoryMB, MaxMemoryMB: o.Limits.MaxMemoryMB,
+				MinTimeoutMS: o.Limits.MinTimeoutMS, MaxTimeoutMS: o.Limits.MaxTimeoutMS,
+				MinLogsMB: o.Limits.MinLogsMB, MaxLogsMB: o.Limits.MaxLogsMB,
+				MinConcurrency: o.Limits.MinConcurrency, MaxConcurrency: o.Limits.MaxConcurrency,
+			},
+			Kinds: o.prof.Kinds(), WorkDir: work, Logger: o.Logger,
 		})
 		if err != nil {
 			return fmt.Errorf("stack: invoker %d: %w", i, err)

@@ -155,8 +155,10 @@ func TestChildOutput(t *testing.T) {
 
 func TestFnmgrEnv(t *testing.T) {
 	e := Endpoints{Admin: "http://127.0.0.1:1", Gateway: "http://127.0.0.1:2", Kafka: []string{"127.0.0.1:3"}, AdminToken: "tok"}
-	env := fnmgrEnv([]string{"PATH=/bin", config.EnvAdminAddr + "=stale", config.EnvAdminTokenFile + "=/x", config.EnvLogLevel + "=debug"},
-		e, []string{"http://127.0.0.1:4", "http://127.0.0.1:5"}, "http://127.0.0.1:6")
+	env := fnmgrEnv([]string{"PATH=/bin", config.EnvAdminAddr + "=stale", config.EnvAdminTokenFile + "=/x", config.EnvLogLevel + "=debug",
+		envFnmgrEventTopicPrefix + "=stale_"},
+		e, []string{"http://127.0.0.1:4", "http://127.0.0.1:5"}, "http://127.0.0.1:6",
+		topicEnv(Options{KafkaTopicPrefix: "owp_"}))
 	m := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -174,6 +176,8 @@ func TestFnmgrEnv(t *testing.T) {
 		config.EnvOWDBPrefix:   "whisk_local_",
 		config.EnvKafkaBrokers: "127.0.0.1:3",
 		config.EnvAdminToken:   "tok",
+		// The prefix goes to fnmgr; an empty one removes an inherited one.
+		envFnmgrTopicPrefix: "owp_",
 	}
 	require.Equal(t, want, m)
 }
