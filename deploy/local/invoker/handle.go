@@ -50,7 +50,7 @@ func (i *Invoker) handle(ctx context.Context, msg *message.Activation) error {
 		return nil
 	}
 	// InvokerReactive: "action that exceed the limit cannot be executed".
-	if err := i.opts.Limits.forNamespace(msg.User.Limits).check(a.Limits); err != nil {
+	if err := i.opts.Limits.withDefaults().forNamespace(msg.User.Limits).check(a.Limits); err != nil {
 		i.log.Warn("action outside the deployment's limits", "activationId", msg.ActivationID, "action", docid, "err", err)
 		i.complete(ctx, msg, fallbackActivation(msg, errorResponse(entity.StatusApplicationError, err.Error()), i.now()))
 		return nil

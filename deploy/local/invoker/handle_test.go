@@ -193,8 +193,26 @@ func TestHandle(t *testing.T) {
 				return actionrt.Result{}, fmt.Errorf("%w: java", actionrt.ErrUnsupportedKind)
 			}
 		}, check: func(t *testing.T, h *harness, act entity.Activation, _ message.Ack, _ []message.Event) {
-			require.Equal(t, 2, act.Response.StatusCode)
-			require.Contains(t, string(act.Response.Result), "java:8")
+			// A container that cannot start (ContainerProxy: whisk error).
+			require.Equal(t, 3, act.Response.StatusCode)
+			require.JSONEq(t, `{"error":"Failed to provision resources to run the action."}`, string(act.Response.Result))
+		}},
+		{name: "memory above the deployment's maximum", setup: func(h *harness) {
+			h.addAction("2-b", func(a *entity.Action) { a.Limits.Memory = 1024 })
+		}, check: func(t *testing.T, h *harness, act entity.Activation, _ message.Ack, _ []message.Event) {
+			require.Equal(t, 1, act.Response.StatusCode, "an application error, as InvokerReactive's checkLimits")
+			require.JSONEq(t, `{"error":"memory size 1024 MB exceeds allowed threshold of 512 MB"}`, string(act.Response.Result))
+			v, _ := act.Annotations.String(annKind)
+			require.Equal(t, "unknown", v, "a fallback activation")
+			require.Empty(t, h.runner.specs, "nothing ran")
+		}},
+		{name: "kind the deployment does not offer", setup: func(h *harness) {
+			h.inv.opts.Kinds = []string{"nodejs:14", "python:3"}
+			h.addAction("2-b", nil) // nodejs:20
+		}, check: func(t *testing.T, h *harness, act entity.Activation, _ message.Ack, _ []message.Event) {
+			require.Equal(t, 3, act.Response.StatusCode)
+			require.JSONEq(t, `{"error":"Action version is not compatible and cannot be invoked."}`, string(act.Response.Result))
+			require.Empty(t, h.runner.specs, "nothing ran")
 		}},
 		{name: "internal run failure", setup: func(h *harness) {
 			h.addAction("2-b", nil)

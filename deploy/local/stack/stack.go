@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/fnmgr/fnmgr/deploy/local/actionrt"
 	"github.com/fnmgr/fnmgr/deploy/local/broker"
 	"github.com/fnmgr/fnmgr/deploy/local/controller"
 	"github.com/fnmgr/fnmgr/deploy/local/couchdb"
@@ -166,6 +167,13 @@ func (s *Stack) startInvokers(ctx context.Context) error {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return fmt.Errorf("stack: create %s: %w", work, err)
 	}
+	// What a killed run on this directory left (issue #16 item 7), and, once
+	// the invokers stopped, whatever a worker still exiting left behind.
+	prefix := CgroupPrefix(o.Dir)
+	if err := actionrt.RemoveCgroups(prefix); err != nil {
+		return fmt.Errorf("stack: stale cgroups: %w", err)
+	}
+	s.td.add("cgroups", func(context.Context) error { return actionrt.RemoveCgroups(prefix) })
 	for i := range o.Invokers {
 		inv, err := invoker.New(ctx, invoker.Options{
 			ID: i, CouchURL: s.couch.URL(), DBPrefix: DBPrefix, Brokers: s.broker.Addrs(),
@@ -234,4 +242,12 @@ func (s *Stack) Stop(ctx context.Context) error {
 		s.log.Info("local stack stopped")
 	}
 	return err
+}
+
+// KillActions kills every action worker of the stack and removes its
+// cgroups at once, without waiting for anything: the last resort of a
+// process about to exit before Stop finished (a second Ctrl-C). It is safe
+// to call while Stop runs.
+func (s *Stack) KillActions() error {
+	return actionrt.RemoveCgroups(CgroupPrefix(s.opts.Dir))
 }

@@ -43,12 +43,29 @@ func run() int {
 		return 1
 	}
 	<-ctx.Done()
-	stop() // a second Ctrl-C kills the process the default way
+	stop()
+	// A second signal (Ctrl-C again, or SIGTERM to the whole process group
+	// after one to this process) cuts the stop short, but never leaves an
+	// action's process or cgroup behind.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
 	sctx, cancel := context.WithTimeout(context.Background(), 2*stack.DefaultStopTimeout)
 	defer cancel()
-	if err := s.Stop(sctx); err != nil {
-		fmt.Fprintln(os.Stderr, "localstack:", err)
+	done := make(chan error, 1)
+	go func() { done <- s.Stop(sctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "localstack:", err)
+			return 1
+		}
+		return 0
+	case sig := <-again:
+		fmt.Fprintf(os.Stderr, "localstack: %s again: killing the actions and exiting\n", sig)
+		if err := s.KillActions(); err != nil {
+			fmt.Fprintln(os.Stderr, "localstack:", err)
+		}
 		return 1
 	}
-	return 0
 }
