@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	cfsPeriodUS   = 100000 // cpu.cfs_period_us / cpu.max period, like Docker's default
-	minCFSQuotaUS = 1000   // the kernel refuses quotas below 1 ms
+	cfsPeriodUS   = 100000           // cpu.cfs_period_us / cpu.max period, like Docker's default
+	minCFSQuotaUS = 1000             // the kernel refuses quotas below 1 ms
 	rmdirPatience = 10 * time.Second // a killed task of a loaded host may take seconds to exit
 )
 
