@@ -104,6 +104,12 @@ func (s *Stack) startControllerLocked(ctx context.Context, i int) error {
 		APIHost:  s.endpoints.APIHost,
 		Limits:   s.opts.Limits,
 		Logger:   s.opts.Logger,
+
+		Controllers:          s.opts.Controllers,
+		Runtimes:             s.opts.prof.Runtimes,
+		DisableUserEvents:    !s.opts.prof.UserEvents,
+		TopicPrefix:          s.opts.KafkaTopicPrefix,
+		UserEventTopicPrefix: s.opts.KafkaUserEventsTopicPrefix,
 	})
 	if err != nil {
 		return fmt.Errorf("stack: controller %d: %w", i, err)
