@@ -22,9 +22,17 @@ import (
 //	hang   never become healthy
 const fakeFnmgrEnv = "STACK_TEST_FAKE_FNMGR"
 
+// localstackEnv turns the test binary into cmd/localstack (stack.Main),
+// for tests that signal the stack's process group.
+const localstackEnv = "STACK_TEST_LOCALSTACK"
+
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(fakeFnmgrEnv); mode != "" {
+	serve := len(os.Args) > 1 && os.Args[1] == "serve"
+	if mode := os.Getenv(fakeFnmgrEnv); mode != "" && (serve || os.Getenv(localstackEnv) == "") {
 		os.Exit(fakeFnmgr(mode))
+	}
+	if os.Getenv(localstackEnv) != "" {
+		os.Exit(Main("localstack", os.Args[1:], os.Getenv, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
