@@ -117,3 +117,48 @@ func TestRun(t *testing.T) {
 		require.Error(t, Run(ctx, Options{}))
 	})
 }
+
+// TestGuestThrottles checks the guest's limits document across runs: raised
+// when asked, removed when not, and one an operator wrote left alone.
+func TestGuestThrottles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	ctx := t.Context()
+	client := couchtest.Client(t)
+	prefix := couchtest.Prefix(t)
+	subjects := client.DB(prefix + "subjects")
+	read := func() (map[string]any, bool) {
+		var doc map[string]any
+		err := subjects.Get(ctx, GuestNamespace+"/limits").ScanDoc(&doc)
+		if kivik.HTTPStatus(err) == 404 {
+			return nil, false
+		}
+		require.NoError(t, err)
+		return doc, true
+	}
+	raised := &Throttles{InvocationsPerMinute: 100000, ConcurrentInvocations: 1000}
+
+	require.NoError(t, Run(ctx, Options{Client: client, DBPrefix: prefix, GuestThrottles: raised}))
+	doc, ok := read()
+	require.True(t, ok)
+	require.EqualValues(t, 100000, doc["invocationsPerMinute"])
+	require.EqualValues(t, 1000, doc["concurrentInvocations"])
+	require.NotContains(t, doc, "firesPerMinute", "fires keep the deployment's throttle")
+
+	require.NoError(t, Run(ctx, Options{Client: client, DBPrefix: prefix, GuestThrottles: raised}), "idempotent")
+	require.NoError(t, Run(ctx, Options{Client: client, DBPrefix: prefix}))
+	_, ok = read()
+	require.False(t, ok, "a profile without the raise removes the seed's document")
+
+	// An operator's document (wskadmin limits set) is never touched.
+	_, err := subjects.Put(ctx, GuestNamespace+"/limits", map[string]any{"invocationsPerMinute": 7})
+	require.NoError(t, err)
+	require.NoError(t, Run(ctx, Options{Client: client, DBPrefix: prefix, GuestThrottles: raised}))
+	doc, ok = read()
+	require.True(t, ok)
+	require.EqualValues(t, 7, doc["invocationsPerMinute"])
+	require.NoError(t, Run(ctx, Options{Client: client, DBPrefix: prefix}))
+	_, ok = read()
+	require.True(t, ok)
+}

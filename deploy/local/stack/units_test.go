@@ -95,6 +95,19 @@ func TestParseFlags(t *testing.T) {
 		{"bad env number", nil, map[string]string{"KAFKA_PORT": "ninety"}, nil, `KAFKA_PORT: "ninety" is not a number`},
 		{"no controllers", []string{"--controllers", "0"}, nil, nil, "must be at least 1"},
 		{"stray argument", []string{"now"}, nil, nil, `unexpected argument "now"`},
+		{"profile and prefix from env", nil, map[string]string{"OW_PROFILE": "helm", "KAFKA_TOPIC_PREFIX": "owp_"},
+			func(t *testing.T, o Options) {
+				require.Equal(t, "helm", o.Profile)
+				require.Equal(t, "owp_", o.KafkaTopicPrefix)
+				require.Empty(t, o.KafkaUserEventsTopicPrefix, "defaults to the topic prefix in New")
+			}, ""},
+		{"profile flag wins", []string{"--profile", "scheduler", "--kafka-user-events-topic-prefix", "ev_"},
+			map[string]string{"OW_PROFILE": "helm"},
+			func(t *testing.T, o Options) {
+				require.Equal(t, "scheduler", o.Profile)
+				require.Equal(t, "ev_", o.KafkaUserEventsTopicPrefix)
+			}, ""},
+		{"unknown profile", []string{"--profile", "kube"}, nil, nil, `--profile (OW_PROFILE): unknown profile "kube"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,6 +164,28 @@ func TestChildOutput(t *testing.T) {
 	require.Equal(t, "one\ntwo\nthree", file.String(), "the log file gets the output as is")
 	require.Equal(t, "fnmgr | one\nfnmgr | two\nfnmgr | three\n", console.String())
 	require.Equal(t, "\none\ntwo\nthree", o.tail())
+}
+
+// TestOptionsProfile checks what New takes from the profile, and what it
+// leaves to the caller.
+func TestOptionsProfile(t *testing.T) {
+	o, err := Options{Dir: t.TempDir(), FnmgrBin: "x", Profile: "scheduler", KafkaTopicPrefix: "owp_"}.withDefaults()
+	require.NoError(t, err)
+	require.Equal(t, "scheduler", o.Profile)
+	require.Equal(t, "owp_", o.KafkaUserEventsTopicPrefix, "ansible: the user-event prefix defaults to the topic prefix")
+	require.Equal(t, 512, o.Limits.MaxMemoryMB)
+	require.True(t, o.Limits.SharedConcurrency)
+	require.Equal(t, 2048, o.UserMemoryMB)
+	require.Nil(t, o.guestThrottles(), "the guest is not raised under scheduler")
+
+	o, err = Options{Dir: t.TempDir(), FnmgrBin: "x", UserMemoryMB: 4096}.withDefaults()
+	require.NoError(t, err)
+	require.Equal(t, "default", o.Profile)
+	require.Equal(t, 4096, o.UserMemoryMB, "an explicit user memory wins")
+	require.Equal(t, 100000, o.guestThrottles().InvocationsPerMinute)
+
+	_, err = Options{Dir: t.TempDir(), FnmgrBin: "x", Profile: "nope"}.withDefaults()
+	require.ErrorContains(t, err, `unknown profile "nope"`)
 }
 
 func TestFnmgrEnv(t *testing.T) {
