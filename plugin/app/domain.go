@@ -80,7 +80,7 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	} else {
 		store = storage.NewCouch(client.DB(cfg.ArtifactsDB()))
 	}
-	prod := producer.NewLazy(producer.Options{Brokers: cfg.KafkaBrokers, InstanceID: "fnmgr"})
+	prod := producer.NewLazy(producer.Options{Brokers: cfg.KafkaBrokers, InstanceID: "fnmgr", TopicPrefix: cfg.KafkaTopicPrefix})
 	a.lc.onStop("kafka producer", func(context.Context) error { return prod.Close() })
 	actions := openwhisk.NewActions(whiskdb.NewBatched(client.DB(cfg.WhisksDB())), prod)
 	// The optimizer needs the version controller (to apply a result) and
@@ -98,14 +98,17 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	// caught up, so that adopting a backlog of actions comes first.
 	var whisksFeed atomic.Pointer[feed.Follower]
 	caughtUp := func() bool { f := whisksFeed.Load(); return f != nil && f.CaughtUp() }
-	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
-		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew, AnnotateWhen: caughtUp})
-	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
 	keys := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))
-	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: keys}
 	tracker := invokers.New(10*time.Second, 0)
 	dep := deployment.New(deployment.Options{ControllerURL: cfg.Controllers[0].String(), Memory: tracker,
-		MaxMemoryMB: cfg.MaxMemoryMB, MaxGPUNum: cfg.MaxGPUNum})
+		MaxMemoryMB: cfg.MaxMemoryMB, MaxGPUNum: cfg.MaxGPUNum, Keys: keys, StubKind: cfg.StubKind})
+	if err := checkStubKind(ctx, dep, cfg.StubKind, a.log); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
+		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew, AnnotateWhen: caughtUp, StubKinds: dep})
+	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
+	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: keys}
 	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, Rules: dep, DefaultGrace: cfg.RetireGrace,
 		Logger: a.opts.Logger, Registerer: a.reg})
 	table := routes.New()
@@ -152,12 +155,12 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	// A new health group reads the pings still on the topic, so MAX_MEMORY
 	// is known at once rather than after the next ping.
 	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-health", InstanceID: "fnmgr-health-" + host, Oldest: true,
-		Topics: []string{message.TopicHealth}, Handler: tracker.Handle, Logger: a.opts.Logger, Metrics: km})
+		Topics: []string{cfg.Topic(message.TopicHealth)}, Handler: tracker.Handle, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	events, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-events", InstanceID: "fnmgr-events-" + host,
-		Topics: []string{message.TopicEvents}, Handler: an.Handle, Logger: a.opts.Logger, Metrics: km})
+		Topics: []string{cfg.Topic(message.TopicEvents)}, Handler: an.Handle, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
@@ -238,6 +241,22 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		}
 	})
 	return d, nil
+}
+
+// checkStubKind refuses to start with a --stub-kind the controller does not
+// offer. A controller that does not answer yet is no reason to stop: the
+// kind is checked again each time a stub is written.
+func checkStubKind(ctx context.Context, dep *deployment.Info, kind string, log *slog.Logger) error {
+	if kind == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := dep.Root(ctx); err != nil {
+		log.Warn("cannot check the stub kind yet: the controller does not answer", "kind", kind, "err", err)
+		return nil
+	}
+	return dep.CheckStubKind(ctx)
 }
 
 func pending(ok bool, why string) string {

@@ -11,62 +11,69 @@ import (
 
 // Flag names.
 const (
-	FlagAdminAddr       = "admin-addr"
-	FlagGatewayAddr     = "gateway-addr"
-	FlagControllers     = "controllers"
-	FlagCouchURL        = "couchdb-url"
-	FlagOWDBPrefix      = "ow-db-prefix"
-	FlagDBPrefix        = "db-prefix"
-	FlagKafkaBrokers    = "kafka-brokers"
-	FlagAdminToken      = "admin-token"
-	FlagAdminTokenFile  = "admin-token-file"
-	FlagLogLevel        = "log-level"
-	FlagLogFormat       = "log-format"
-	FlagShutdownTimeout = "shutdown-timeout"
-	FlagStorage         = "storage"
-	FlagStorageDir      = "storage-dir"
-	FlagRetention       = "revision-retention"
-	FlagMaxMemory       = "max-memory"
-	FlagMaxGPUNum       = "max-gpu-num"
-	FlagRetireGrace     = "retire-grace"
-	FlagOptimizePolicy  = "optimize-policy"
-	FlagConfig          = "config"
+	FlagAdminAddr                  = "admin-addr"
+	FlagGatewayAddr                = "gateway-addr"
+	FlagControllers                = "controllers"
+	FlagCouchURL                   = "couchdb-url"
+	FlagOWDBPrefix                 = "ow-db-prefix"
+	FlagDBPrefix                   = "db-prefix"
+	FlagKafkaBrokers               = "kafka-brokers"
+	FlagAdminToken                 = "admin-token"
+	FlagAdminTokenFile             = "admin-token-file"
+	FlagLogLevel                   = "log-level"
+	FlagLogFormat                  = "log-format"
+	FlagShutdownTimeout            = "shutdown-timeout"
+	FlagStorage                    = "storage"
+	FlagStorageDir                 = "storage-dir"
+	FlagRetention                  = "revision-retention"
+	FlagMaxMemory                  = "max-memory"
+	FlagMaxGPUNum                  = "max-gpu-num"
+	FlagRetireGrace                = "retire-grace"
+	FlagOptimizePolicy             = "optimize-policy"
+	FlagKafkaTopicPrefix           = "kafka-topic-prefix"
+	FlagKafkaUserEventsTopicPrefix = "kafka-user-events-topic-prefix"
+	FlagStubKind                   = "stub-kind"
+	FlagConfig                     = "config"
 )
 
 // Environment variables, one for each flag.
 const (
-	EnvAdminAddr       = "FNMGR_ADMIN_ADDR"
-	EnvGatewayAddr     = "FNMGR_GATEWAY_ADDR"
-	EnvControllers     = "FNMGR_CONTROLLERS"
-	EnvCouchURL        = "FNMGR_COUCHDB_URL"
-	EnvOWDBPrefix      = "FNMGR_OW_DB_PREFIX"
-	EnvDBPrefix        = "FNMGR_DB_PREFIX"
-	EnvKafkaBrokers    = "FNMGR_KAFKA_BROKERS"
-	EnvAdminToken      = "FNMGR_ADMIN_TOKEN"
-	EnvAdminTokenFile  = "FNMGR_ADMIN_TOKEN_FILE"
-	EnvLogLevel        = "FNMGR_LOG_LEVEL"
-	EnvLogFormat       = "FNMGR_LOG_FORMAT"
-	EnvShutdownTimeout = "FNMGR_SHUTDOWN_TIMEOUT"
-	EnvStorage         = "FNMGR_STORAGE"
-	EnvStorageDir      = "FNMGR_STORAGE_DIR"
-	EnvRetention       = "FNMGR_REVISION_RETENTION"
-	EnvMaxMemory       = "FNMGR_MAX_MEMORY"
-	EnvMaxGPUNum       = "FNMGR_MAX_GPU_NUM"
-	EnvRetireGrace     = "FNMGR_RETIRE_GRACE"
-	EnvOptimizePolicy  = "FNMGR_OPTIMIZE_POLICY"
-	EnvConfig          = "FNMGR_CONFIG"
+	EnvAdminAddr                  = "FNMGR_ADMIN_ADDR"
+	EnvGatewayAddr                = "FNMGR_GATEWAY_ADDR"
+	EnvControllers                = "FNMGR_CONTROLLERS"
+	EnvCouchURL                   = "FNMGR_COUCHDB_URL"
+	EnvOWDBPrefix                 = "FNMGR_OW_DB_PREFIX"
+	EnvDBPrefix                   = "FNMGR_DB_PREFIX"
+	EnvKafkaBrokers               = "FNMGR_KAFKA_BROKERS"
+	EnvAdminToken                 = "FNMGR_ADMIN_TOKEN"
+	EnvAdminTokenFile             = "FNMGR_ADMIN_TOKEN_FILE"
+	EnvLogLevel                   = "FNMGR_LOG_LEVEL"
+	EnvLogFormat                  = "FNMGR_LOG_FORMAT"
+	EnvShutdownTimeout            = "FNMGR_SHUTDOWN_TIMEOUT"
+	EnvStorage                    = "FNMGR_STORAGE"
+	EnvStorageDir                 = "FNMGR_STORAGE_DIR"
+	EnvRetention                  = "FNMGR_REVISION_RETENTION"
+	EnvMaxMemory                  = "FNMGR_MAX_MEMORY"
+	EnvMaxGPUNum                  = "FNMGR_MAX_GPU_NUM"
+	EnvRetireGrace                = "FNMGR_RETIRE_GRACE"
+	EnvOptimizePolicy             = "FNMGR_OPTIMIZE_POLICY"
+	EnvKafkaTopicPrefix           = "FNMGR_KAFKA_TOPIC_PREFIX"
+	EnvKafkaUserEventsTopicPrefix = "FNMGR_KAFKA_USER_EVENTS_TOPIC_PREFIX"
+	EnvStubKind                   = "FNMGR_STUB_KIND"
+	EnvConfig                     = "FNMGR_CONFIG"
 )
 
 // raw holds the settings as strings, before validation.
 type raw struct {
-	adminAddr, gatewayAddr, controllers, couchURL string
-	owDBPrefix, dbPrefix, kafkaBrokers            string
-	adminToken, adminTokenFile                    string
-	logLevel, logFormat, shutdownTimeout          string
-	storage, storageDir, retention                string
-	maxMemory, maxGPUNum, retireGrace             string
-	optimizePolicy                                string
-	configFile                                    string
+	adminAddr, gatewayAddr, controllers, couchURL     string
+	owDBPrefix, dbPrefix, kafkaBrokers                string
+	adminToken, adminTokenFile                        string
+	logLevel, logFormat, shutdownTimeout              string
+	storage, storageDir, retention                    string
+	maxMemory, maxGPUNum, retireGrace                 string
+	optimizePolicy                                    string
+	kafkaTopicPrefix, userEventsTopicPrefix, stubKind string
+	configFile                                        string
 }
 
 func defaultRaw() raw {
@@ -120,6 +127,9 @@ var settings = []setting{
 	{FlagMaxGPUNum, EnvMaxGPUNum, "MAX_GPU_NUM: the most GPUs a node offers a function", false, func(r *raw) *string { return &r.maxGPUNum }},
 	{FlagRetireGrace, EnvRetireGrace, "default grace period before a retired function is purged (Go duration)", false, func(r *raw) *string { return &r.retireGrace }},
 	{FlagOptimizePolicy, EnvOptimizePolicy, "which new actions the pre-optimizer tunes unasked: off, new (every new action) or annotated (actions annotated fnmgr-optimize)", false, func(r *raw) *string { return &r.optimizePolicy }},
+	{FlagKafkaTopicPrefix, EnvKafkaTopicPrefix, "OpenWhisk's whisk.kafka.topics.prefix: prefix of the health and cacheInvalidation topics (Helm: kafka topics prefix; ansible: kafka_topics_prefix)", false, func(r *raw) *string { return &r.kafkaTopicPrefix }},
+	{FlagKafkaUserEventsTopicPrefix, EnvKafkaUserEventsTopicPrefix, "OpenWhisk's whisk.kafka.topics.user-event.prefix: prefix of the events topic (ansible sets it to kafka_topics_prefix unless kafka_topics_userEvent_prefix is given; Helm leaves it empty)", false, func(r *raw) *string { return &r.userEventsTopicPrefix }},
+	{FlagStubKind, EnvStubKind, "runtime kind of the stubs of blocked or retired functions whose kind is neither nodejs nor python; empty takes the controller's default nodejs kind (GET /); must be a kind the controller offers", false, func(r *raw) *string { return &r.stubKind }},
 	{FlagConfig, EnvConfig, "JSON configuration file: an object whose keys are these flags' names (see docs/configuration.md)", false, func(r *raw) *string { return &r.configFile }},
 }
 

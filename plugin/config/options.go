@@ -83,9 +83,33 @@ type Options struct {
 	RetireGrace time.Duration
 	// OptimizePolicy is off, new or annotated.
 	OptimizePolicy string
+	// KafkaTopicPrefix is OpenWhisk's whisk.kafka.topics.prefix, put before
+	// the health and cacheInvalidation topics (common/scala/src/main/
+	// resources/application.conf; Controller.scala and
+	// RemoteCacheInvalidation.scala apply it).
+	KafkaTopicPrefix string
+	// UserEventsTopicPrefix is OpenWhisk's
+	// whisk.kafka.topics.user-event.prefix, put before the events topic
+	// (common/scala/.../UserEvents.scala). OpenWhisk's default is "", not
+	// KafkaTopicPrefix; ansible's group_vars/all sets it to
+	// kafka_topics_prefix unless told otherwise.
+	UserEventsTopicPrefix string
+	// StubKind, when set, is the runtime kind of stubs for functions whose
+	// kind is neither nodejs nor python; "" takes the controller's default
+	// nodejs kind.
+	StubKind string
 	// ConfigFile is the JSON file the settings were read from, if any;
 	// `fnmgr serve` reads it again on SIGHUP.
 	ConfigFile string
+}
+
+// Topic is OpenWhisk's topic name with the prefix OpenWhisk puts before it:
+// the user-event prefix for "events", the topics prefix for the others.
+func (o Options) Topic(name string) string {
+	if name == "events" {
+		return o.UserEventsTopicPrefix + name
+	}
+	return o.KafkaTopicPrefix + name
 }
 
 // RegistryDB is fnmgr's Meta Registry database.
@@ -146,6 +170,9 @@ func (o Options) LogValue() slog.Value {
 		slog.Int("max_gpu_num", o.MaxGPUNum),
 		slog.Duration("retire_grace", o.RetireGrace),
 		slog.String("optimize_policy", o.OptimizePolicy),
+		slog.String("kafka_topic_prefix", o.KafkaTopicPrefix),
+		slog.String("kafka_user_events_topic_prefix", o.UserEventsTopicPrefix),
+		slog.String("stub_kind", o.StubKind),
 		slog.String("config_file", o.ConfigFile),
 	)
 }

@@ -16,19 +16,29 @@ import (
 // letter, then lowercase letters, digits and _$()+-/.
 var dbPrefixRE = regexp.MustCompile(`^[a-z][a-z0-9_$()+/-]*$`)
 
+// topicPrefixRE is what a Kafka topic name may hold (Kafka's
+// Topic.legalChars), short enough to leave room for the name.
+var topicPrefixRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,200}$`)
+
+// kindRE is a runtime kind: family:version ("nodejs:20", "python:3.11").
+var kindRE = regexp.MustCompile(`^[a-z][a-z0-9]*:[a-z0-9][a-z0-9._-]*$`)
+
 // build turns raw settings into Options, reporting every problem.
 func build(r raw) (Options, error) {
 	var p problems
 	o := Options{
-		AdminAddr:      strings.TrimSpace(r.adminAddr),
-		GatewayAddr:    strings.TrimSpace(r.gatewayAddr),
-		OWDBPrefix:     strings.TrimSpace(r.owDBPrefix),
-		DBPrefix:       strings.TrimSpace(r.dbPrefix),
-		KafkaBrokers:   splitList(r.kafkaBrokers),
-		AdminToken:     strings.TrimSpace(r.adminToken),
-		AdminTokenFile: strings.TrimSpace(r.adminTokenFile),
-		LogFormat:      strings.ToLower(strings.TrimSpace(r.logFormat)),
-		ConfigFile:     strings.TrimSpace(r.configFile),
+		AdminAddr:             strings.TrimSpace(r.adminAddr),
+		GatewayAddr:           strings.TrimSpace(r.gatewayAddr),
+		OWDBPrefix:            strings.TrimSpace(r.owDBPrefix),
+		DBPrefix:              strings.TrimSpace(r.dbPrefix),
+		KafkaBrokers:          splitList(r.kafkaBrokers),
+		AdminToken:            strings.TrimSpace(r.adminToken),
+		AdminTokenFile:        strings.TrimSpace(r.adminTokenFile),
+		LogFormat:             strings.ToLower(strings.TrimSpace(r.logFormat)),
+		ConfigFile:            strings.TrimSpace(r.configFile),
+		KafkaTopicPrefix:      strings.TrimSpace(r.kafkaTopicPrefix),
+		UserEventsTopicPrefix: strings.TrimSpace(r.userEventsTopicPrefix),
+		StubKind:              strings.TrimSpace(r.stubKind),
 	}
 	for _, c := range splitList(r.controllers) {
 		u, err := parseHTTPURL(c)
@@ -149,6 +159,14 @@ func (o Options) check() problems {
 	}
 	if o.MaxMemoryMB < 0 || (o.MaxMemoryMB > 0 && o.MaxMemoryMB%64 != 0) {
 		p.addf("%s: %d MB must be 0 (from health pings) or a positive multiple of 64", named(FlagMaxMemory), o.MaxMemoryMB)
+	}
+	for _, pr := range []struct{ flag, v string }{{FlagKafkaTopicPrefix, o.KafkaTopicPrefix}, {FlagKafkaUserEventsTopicPrefix, o.UserEventsTopicPrefix}} {
+		if pr.v != "" && !topicPrefixRE.MatchString(pr.v) {
+			p.addf("%s: %q cannot start a Kafka topic name (letters, digits, '.', '_' and '-')", named(pr.flag), pr.v)
+		}
+	}
+	if o.StubKind != "" && !kindRE.MatchString(o.StubKind) {
+		p.addf("%s: %q is not a runtime kind such as nodejs:20", named(FlagStubKind), o.StubKind)
 	}
 	if o.MaxGPUNum < 0 {
 		p.addf("%s: must not be negative", named(FlagMaxGPUNum))

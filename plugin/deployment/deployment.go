@@ -1,8 +1,11 @@
 // Package deployment knows the facts of the OpenWhisk deployment fnmgr sits
-// beside that bound a function's run-time settings: the action memory
-// range and the runtime kinds, read from a controller's GET / (no auth), and
-// MAX_MEMORY, the largest invoker user memory (from health pings, or
-// configured).
+// beside that bound a function's run-time settings: the action limits and
+// the runtime kinds, read from a controller's GET / (no auth); a
+// namespace's limits and throttle, from GET /api/v1/namespaces/{ns}/limits
+// (the namespace's key) where the controller offers it; and MAX_MEMORY, the
+// largest invoker user memory (from health pings, or configured). Every
+// limit fnmgr writes lies within the tightest of them (Limits, CheckLimits,
+// MemoryBounds), and stubs use a kind the controller offers (StubKind).
 package deployment
 
 import (
@@ -33,6 +36,11 @@ type Options struct {
 	MaxGPUNum int
 	// Refresh is how long the controller's answer is reused (default 1m).
 	Refresh time.Duration
+	// Keys, when set, read a namespace's limits with its own key.
+	Keys Keys
+	// StubKind, when set, is the kind of stubs of functions whose kind is
+	// neither nodejs nor python; it must be one the controller offers.
+	StubKind string
 }
 
 // Info is safe for concurrent use.
@@ -41,6 +49,7 @@ type Info struct {
 	mu      sync.Mutex
 	root    entity.RootInfo
 	fetched time.Time
+	ns      map[string]nsEntry
 }
 
 // New returns Info.
@@ -54,7 +63,7 @@ func New(o Options) *Info {
 	if o.Refresh <= 0 {
 		o.Refresh = time.Minute
 	}
-	return &Info{o: o}
+	return &Info{o: o, ns: map[string]nsEntry{}}
 }
 
 // Root returns the controller's GET / body, cached.
@@ -90,12 +99,29 @@ func (i *Info) MinMemoryMB(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return max(int(root.Limits.MinActionMemory>>20), 64), nil
+	return max(int(root.Limits.MinActionMemory>>20), fallbackMinMemoryMB), nil
 }
 
-// MaxMemoryMB is MAX_MEMORY: configured, else the largest invoker user
-// memory seen in health pings; 0 when neither is known.
+// MaxMemoryMB is the largest memory an action may have in any namespace:
+// MAX_MEMORY (configured, else the largest invoker user memory seen in
+// health pings), no more than the controller's max_action_memory once GET /
+// has been read; the controller's alone while no ping has arrived; 0 when
+// neither is known. Limits and MemoryBounds add the namespace's bound.
 func (i *Info) MaxMemoryMB() int {
+	pool := i.poolMemoryMB()
+	i.mu.Lock()
+	ctl := int(i.root.Limits.MaxActionMemory >> 20)
+	i.mu.Unlock()
+	switch {
+	case ctl > 0 && (pool == 0 || ctl < pool):
+		return ctl
+	default:
+		return pool
+	}
+}
+
+// poolMemoryMB is MAX_MEMORY: configured, else from the health pings.
+func (i *Info) poolMemoryMB() int {
 	if i.o.MaxMemoryMB > 0 {
 		return i.o.MaxMemoryMB
 	}

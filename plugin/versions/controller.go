@@ -44,8 +44,12 @@ type Options struct {
 	// Published versions are kept until retired.
 	Retention int
 	// StubKind is the runtime kind of stubs for functions whose own kind
-	// is neither nodejs nor python (default "nodejs:20").
+	// is neither nodejs nor python when StubKinds is nil or cannot answer
+	// (default "nodejs:20").
 	StubKind string
+	// StubKinds, when set, chooses that kind among those the deployment
+	// offers (plugin/deployment.Info).
+	StubKinds StubKinds
 	// OnNew is called once for every function fnmgr sees for the first
 	// time (the optimizer's policy hook); it must not block for long.
 	OnNew func(ctx context.Context, ns, name string, annotations entity.KeyValues)
@@ -60,6 +64,25 @@ type Options struct {
 	Now          func() time.Time
 }
 
+// StubKinds chooses the runtime kind of a stub.
+type StubKinds interface {
+	StubKind(ctx context.Context) (string, error)
+}
+
+// kindForStub is the kind of the stub of a function whose kind is neither
+// nodejs nor python: the deployment's choice, else the configured default.
+func (c *Controller) kindForStub(ctx context.Context) string {
+	if c.stubKinds == nil {
+		return c.stubKind
+	}
+	k, err := c.stubKinds.StubKind(ctx)
+	if err != nil {
+		c.log.Warn("choose the stub kind among the deployment's runtimes; using the default", "kind", c.stubKind, "err", err)
+		return c.stubKind
+	}
+	return k
+}
+
 // Controller is safe for concurrent use; changes of one function are
 // serialised by the registry's revisions.
 type Controller struct {
@@ -71,6 +94,7 @@ type Controller struct {
 	m         *Metrics
 	now       func() time.Time
 	stubKind  string
+	stubKinds StubKinds
 	ann       *annotator
 	onNew     func(ctx context.Context, ns, name string, annotations entity.KeyValues)
 	seen      *seenRevs
@@ -94,7 +118,7 @@ func New(o Options) *Controller {
 		o.StubKind = "nodejs:20"
 	}
 	return &Controller{reg: o.Registry, store: o.Storage, ow: o.Actions, retention: o.Retention,
-		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind,
+		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind, stubKinds: o.StubKinds,
 		ann: newAnnotator(o.AnnotateDelay, o.AnnotateWhen), onNew: o.OnNew, seen: newSeenRevs()}
 }
 

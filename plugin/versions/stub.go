@@ -64,9 +64,6 @@ func stubCode(kind, msg string, s registry.State, web bool) (string, []byte) {
 	if entity.Family(kind) == "python" {
 		return kind, []byte(fmt.Sprintf("# %s\nimport json\ndef main(args):\n    return {\"error\": json.loads(%q)}\n", StubMarker, errVal))
 	}
-	if entity.Family(kind) != "nodejs" {
-		kind = "nodejs:20"
-	}
 	return kind, []byte(fmt.Sprintf("// %s\nfunction main() {\n  return { error: %s };\n}\n", StubMarker, errVal))
 }
 
@@ -141,7 +138,7 @@ func (c *Controller) writeHead(ctx context.Context, f registry.Function, s regis
 			a.Annotations = a.Annotations.With(AnnotationVersion, v)
 		}
 	} else {
-		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.stubKind, f.Head.Revision)
+		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.kindForStub(ctx), f.Head.Revision)
 	}
 	docid := registry.DocID(f.Namespace, f.Name)
 	cur, err := c.ow.Get(ctx, docid)
