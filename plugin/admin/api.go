@@ -35,6 +35,9 @@ type Options struct {
 	// Ready reports why the daemon is not ready (nil or empty: ready).
 	// When nil, /readyz always answers 200.
 	Ready func(ctx context.Context) []string
+	// Warnings, when set, say what the daemon runs without; /readyz shows
+	// them and still answers 200.
+	Warnings func(ctx context.Context) []string
 	// MaxBodyBytes bounds request bodies (DefaultMaxBodyBytes when zero).
 	MaxBodyBytes int64
 	// Functions serves the function endpoints; they answer 501 when nil.

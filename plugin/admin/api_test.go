@@ -138,23 +138,27 @@ func TestRouteMatching(t *testing.T) {
 
 func TestReadyz(t *testing.T) {
 	tests := []struct {
-		name    string
-		reasons []string
-		want    int
+		name     string
+		reasons  []string
+		warnings []string
+		want     int
 	}{
-		{"ready", nil, http.StatusOK},
-		{"not ready", []string{"change feed catching up", "kafka consumers joining"}, http.StatusServiceUnavailable},
+		{"ready", nil, nil, http.StatusOK},
+		{"not ready", []string{"change feed catching up", "kafka consumers joining"}, nil, http.StatusServiceUnavailable},
+		{"ready without pings or events warns", nil, []string{"no invoker health ping", "no activation event"}, http.StatusOK},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newTestAPI(t, func(o *Options) {
 				o.Ready = func(context.Context) []string { return tc.reasons }
+				o.Warnings = func(context.Context) []string { return tc.warnings }
 			})
 			r := a.do(t, "GET", "/readyz", "", nil)
 			require.Equal(t, tc.want, r.status)
 			var st status
 			require.NoError(t, json.Unmarshal(r.body, &st))
 			require.Equal(t, tc.reasons, st.Reasons)
+			require.Equal(t, tc.warnings, st.Warnings)
 		})
 	}
 }

@@ -21,6 +21,9 @@ func OpenAPI() []byte { return append([]byte(nil), openAPIDoc...) }
 type status struct {
 	Status  string   `json:"status"`
 	Reasons []string `json:"reasons,omitempty"`
+	// Warnings say what the daemon runs without (no health pings, no
+	// user events); they do not make it unready.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
@@ -32,11 +35,15 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Ready != nil {
 		reasons = a.opts.Ready(r.Context())
 	}
+	var warnings []string
+	if a.opts.Warnings != nil {
+		warnings = a.opts.Warnings(r.Context())
+	}
 	if len(reasons) > 0 {
-		httpapi.WriteJSON(w, http.StatusServiceUnavailable, status{Status: "not ready", Reasons: reasons})
+		httpapi.WriteJSON(w, http.StatusServiceUnavailable, status{Status: "not ready", Reasons: reasons, Warnings: warnings})
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, status{Status: "ready"})
+	httpapi.WriteJSON(w, http.StatusOK, status{Status: "ready", Warnings: warnings})
 }
 
 func (a *API) metrics() http.HandlerFunc {

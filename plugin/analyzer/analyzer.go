@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -68,6 +70,15 @@ type Analyzer struct {
 	stateOf    StateOf
 	events     *prometheus.CounterVec
 	violations prometheus.Counter
+	last       atomic.Int64 // unix nanoseconds of the last event handled
+}
+
+// LastEvent is when the last event (of any kind) arrived; zero if none has.
+func (a *Analyzer) LastEvent() time.Time {
+	if n := a.last.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // New returns an Analyzer registering its metrics on reg (nil: none).
@@ -91,6 +102,7 @@ func (a *Analyzer) Handle(_ context.Context, _ string, value []byte) error {
 	if err := message.Decode(value, &e); err != nil {
 		return fmt.Errorf("%w: %w", consumer.ErrMalformed, err)
 	}
+	a.last.Store(time.Now().UnixNano())
 	if e.Activation == nil {
 		return nil // Metric events carry nothing per function
 	}

@@ -157,6 +157,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Authenticator: auth,
 		AdminToken:    cfg.AdminToken,
 		Ready:         a.ready.reasons,
+		Warnings:      d.warnings,
 		Functions:     d.functions,
 		Controllers:   gw,
 	})

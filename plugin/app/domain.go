@@ -52,6 +52,8 @@ type domain struct {
 	table     *routes.Table
 	analyzer  *analyzer.Analyzer
 	tracker   *invokers.Tracker
+	// warnings say what fnmgr runs without (no pings, no events).
+	warnings func(ctx context.Context) []string
 }
 
 // startDomain creates the domain's components, registers their teardown,
@@ -106,7 +108,7 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
-		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew, AnnotateWhen: caughtUp, StubKinds: dep})
+		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew, AnnotateWhen: caughtUp, StubKinds: dep, Limits: dep})
 	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
 	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: keys}
 	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, Rules: dep, DefaultGrace: cfg.RetireGrace,
@@ -137,6 +139,7 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	d := &domain{
 		functions: &admin.Functions{Registry: reg, Versions: ver, Lifecycle: lc, Deployment: dep, Optimizer: opt},
 		router:    router, table: table, analyzer: an, tracker: tracker,
+		warnings: activityWarnings(cfg, tracker.LastPing, an.LastEvent, time.Now),
 	}
 
 	whisks, err := feed.New(feed.Options{URL: dbURL(cfg.CouchURL, cfg.WhisksDB()), Handler: ver.Observe,
@@ -241,6 +244,34 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		}
 	})
 	return d, nil
+}
+
+// activityWindow is how recent a health ping or an activation event must be
+// for /readyz not to warn.
+const activityWindow = time.Minute
+
+// activityWarnings says what fnmgr runs without when no health ping or no
+// activation event arrived within activityWindow, and which OpenWhisk
+// setting turns them on. fnmgr is ready without them: memory settings are
+// then bounded by the controller's limits (plugin/deployment).
+func activityWarnings(cfg config.Options, lastPing, lastEvent func() time.Time, now func() time.Time) func(context.Context) []string {
+	return func(context.Context) []string {
+		var out []string
+		t := now()
+		if p := lastPing(); t.Sub(p) > activityWindow {
+			w := fmt.Sprintf("no invoker health ping on %s in the last minute: MAX_MEMORY is unknown, so memory settings are bounded by the controller's limits alone, and invokers are not listed; "+
+				"OpenWhisk's scheduler mode (FPCPoolBalancer) sends no pings: set --max-memory (FNMGR_MAX_MEMORY) to the invokers' user memory", cfg.Topic(message.TopicHealth))
+			if cfg.MaxMemoryMB > 0 {
+				w = fmt.Sprintf("no invoker health ping on %s in the last minute: MAX_MEMORY is the configured %d MB (--max-memory); invokers are not listed", cfg.Topic(message.TopicHealth), cfg.MaxMemoryMB)
+			}
+			out = append(out, w)
+		}
+		if e := lastEvent(); t.Sub(e) > activityWindow {
+			out = append(out, fmt.Sprintf("no activation event on %s in the last minute: no activity statistics, no passive optimization, no alert when code runs while BLOCKED; "+
+				"turn on OpenWhisk's user events (whisk.userEvents.enabled; Helm: metrics.userMetricsEnabled=true; ansible: user_events_enabled=true), or there was no activation", cfg.Topic(message.TopicEvents)))
+		}
+		return out
+	}
 }
 
 // checkStubKind refuses to start with a --stub-kind the controller does not

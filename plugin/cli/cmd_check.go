@@ -50,7 +50,11 @@ func checkCommand() *Command {
 				return fmt.Errorf("check: %d of %d checks failed (see the fixes above)", n, len(rs))
 			}
 			if !jsonOut {
-				fmt.Fprintf(e.Stdout, "ok: all %d checks passed\n", len(rs))
+				if w := preflight.Warnings(rs); w > 0 {
+					fmt.Fprintf(e.Stdout, "ok: all %d checks passed, %d with a warning (see above)\n", len(rs), w)
+				} else {
+					fmt.Fprintf(e.Stdout, "ok: all %d checks passed\n", len(rs))
+				}
 			}
 			return nil
 		}}

@@ -33,6 +33,7 @@ type Tracker struct {
 	stale    time.Duration
 	now      func() time.Time
 	fallback int
+	last     time.Time
 }
 
 // New returns a Tracker; an invoker silent for longer than stale (default
@@ -65,7 +66,15 @@ func (t *Tracker) Handle(_ context.Context, _ string, value []byte) error {
 	t.seen[p.Name.Instance] = Invoker{Instance: p.Name.Instance, Name: name, UserMemoryMB: mb,
 		Enabled: p.IsEnabled == nil || *p.IsEnabled, LastPing: t.now()}
 	t.maxMB = max(t.maxMB, mb)
+	t.last = t.now()
 	return nil
+}
+
+// LastPing is when the last health ping arrived; zero if none has.
+func (t *Tracker) LastPing() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
 }
 
 // MaxMemoryMB is the largest user memory any invoker reported, or the

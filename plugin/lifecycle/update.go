@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
 // ErrUpdateFailed is returned when an update's test invocation failed; the
@@ -61,7 +63,7 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 	if err != nil {
 		return f, err
 	}
-	if err := c.checkRules(ctx, next); err != nil {
+	if err := c.checkRules(ctx, ns, next); err != nil {
 		return f, err
 	}
 	raw, _ := json.Marshal(req)
@@ -225,7 +227,7 @@ type Rules interface {
 // checkRules refuses an update OpenWhisk's controller would refuse, naming
 // each setting as the request does (limits.memory, exec.kind), not as
 // OpenWhisk's controller words it (memory size).
-func (c *Controller) checkRules(ctx context.Context, s registry.Snapshot) error {
+func (c *Controller) checkRules(ctx context.Context, ns string, s registry.Snapshot) error {
 	if c.rules == nil {
 		return nil
 	}
@@ -238,6 +240,17 @@ func (c *Controller) checkRules(ctx context.Context, s registry.Snapshot) error 
 		return fmt.Errorf(format+": %w", append(args, registry.ErrInvalid)...)
 	}
 	mb := func(b int64) int { return int(b >> 20) }
+	if lc, ok := c.rules.(versions.LimitsChecker); ok {
+		// The tightest of MAX_MEMORY, the controller's and the namespace's
+		// bounds, each error naming the bound and where it comes from.
+		if err := lc.CheckLimits(ctx, ns, &s.Limits.Memory, &s.Limits.Timeout, &s.Limits.Logs,
+			func(f string) string { return "limits." + f }); err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		l.MinActionMemory, l.MaxActionMemory = 0, math.MaxInt64
+		l.MinActionDuration, l.MaxActionDuration = 0, math.MaxInt64
+		l.MinActionLogs, l.MaxActionLogs = 0, math.MaxInt64
+	}
 	switch {
 	case s.Limits.Memory < mb(l.MinActionMemory):
 		return bad("limits.memory %d MB below allowed threshold of %d MB", s.Limits.Memory, mb(l.MinActionMemory))

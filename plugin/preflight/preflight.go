@@ -30,6 +30,9 @@ type Result struct {
 	// list, a database name).
 	Target string `json:"target"`
 	OK     bool   `json:"ok"`
+	// Warning marks a passed check that found something fnmgr works
+	// without, at a loss the Detail and Fix name.
+	Warning bool `json:"warning,omitempty"`
 	// Detail says what was found, or what failed.
 	Detail string `json:"detail"`
 	// Fix says how to fix a failure.
@@ -94,11 +97,14 @@ func Print(w io.Writer, rs []Result) error {
 	var b strings.Builder
 	for _, r := range rs {
 		status := "ok  "
-		if !r.OK {
+		switch {
+		case !r.OK:
 			status = "FAIL"
+		case r.Warning:
+			status = "warn"
 		}
 		fmt.Fprintf(&b, "%s  %-*s  %s: %s\n", status, width, r.Name, r.Target, r.Detail)
-		if !r.OK && r.Fix != "" {
+		if (!r.OK || r.Warning) && r.Fix != "" {
 			fmt.Fprintf(&b, "      %*s  fix: %s\n", width, "", r.Fix)
 		}
 	}
@@ -108,6 +114,21 @@ func Print(w io.Writer, rs []Result) error {
 
 func ok(name, target, detail string) Result {
 	return Result{Name: name, Target: target, OK: true, Detail: detail}
+}
+
+// Warnings counts the passed checks that warn.
+func Warnings(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		if r.OK && r.Warning {
+			n++
+		}
+	}
+	return n
+}
+
+func warn(name, target, detail, fix string) Result {
+	return Result{Name: name, Target: target, OK: true, Warning: true, Detail: detail, Fix: fix}
 }
 
 func fail(name, target, detail, fix string) Result {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fnmgr/fnmgr/plugin/config"
 )
@@ -112,6 +113,69 @@ func TestRun(t *testing.T) {
 			require.NoError(t, Print(&out, rs))
 			require.NotContains(t, out.String(), "some_passw0rd")
 			require.NotContains(t, out.String(), "wrong@")
+		})
+	}
+}
+
+// TestTopicPrefixAndActivity: with OpenWhisk's topic prefixes, the prefixed
+// topics are the ones checked; a topic without a record in the last minute
+// is a warning naming what turns it on, not a failure.
+func TestTopicPrefixAndActivity(t *testing.T) {
+	owDBs := []string{"test_whisks", "test_subjects", "test_activations"}
+	tests := []struct {
+		name        string
+		topics      []string
+		prefix, ue  string
+		produce     []string // topics that get a record now
+		failed      []string
+		warned      []string // "name target" of the warnings
+		warnMention map[string]string
+	}{
+		{"prefix, no activity", []string{"owp_health", "events", "owp_cacheInvalidation", "owp_invoker0"}, "owp_", "", nil,
+			nil, []string{"kafka activity events", "kafka activity owp_health"},
+			map[string]string{"owp_health": "--max-memory", "events": "metrics.userMetricsEnabled"}},
+		{"prefix, pings and events", []string{"owp_health", "owe_events", "owp_cacheInvalidation", "owp_invoker0"}, "owp_", "owe_",
+			[]string{"owp_health", "owe_events"}, nil, nil, nil},
+		{"prefix not set", []string{"owp_health", "owp_events", "owp_cacheInvalidation", "owp_invoker0"}, "", "", nil,
+			[]string{"kafka topic cacheInvalidation", "kafka topic events", "kafka topic health", "kafka topic invoker*"}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			couch := fakeCouch(t, owDBs, "", "")
+			addr := kafka(t, tc.topics...)
+			if len(tc.produce) > 0 {
+				cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+				require.NoError(t, err)
+				for _, topic := range tc.produce {
+					require.NoError(t, cl.ProduceSync(t.Context(), &kgo.Record{Topic: topic, Value: []byte(`{}`)}).FirstErr())
+				}
+				cl.Close()
+			}
+			cfg := config.Default()
+			cfg.CouchURL = mustURL(t, couch.URL)
+			cfg.OWDBPrefix = "test_"
+			cfg.KafkaBrokers = []string{addr}
+			cfg.KafkaTopicPrefix, cfg.UserEventsTopicPrefix = tc.prefix, tc.ue
+			cfg.Controllers = []*url.URL{mustURL(t, fakeController(t).URL)}
+			rs := Run(t.Context(), Options{Config: cfg, Timeout: 5 * time.Second})
+			var failed, warned []string
+			for _, r := range rs {
+				switch {
+				case !r.OK:
+					failed = append(failed, r.Name+" "+r.Target)
+				case r.Warning:
+					warned = append(warned, r.Name+" "+r.Target)
+					require.Contains(t, r.Fix, tc.warnMention[r.Target], "the warning names the setting that turns it on")
+				}
+			}
+			require.Equal(t, tc.failed, failed)
+			require.Equal(t, tc.warned, warned)
+			require.Equal(t, len(tc.warned), Warnings(rs))
+			var out bytes.Buffer
+			require.NoError(t, Print(&out, rs))
+			if len(tc.warned) > 0 {
+				require.Contains(t, out.String(), "warn  kafka activity")
+			}
 		})
 	}
 }

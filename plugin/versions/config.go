@@ -30,6 +30,15 @@ type Deployment interface {
 	Kinds(ctx context.Context) ([]string, error)
 }
 
+// LimitsChecker checks the limits fnmgr is about to write on an action of
+// namespace ns against the deployment (nil: not written), naming each as
+// field does; its errors wrap registry.ErrInvalid and say which bound and
+// where it comes from (plugin/deployment.Info implements it). A Deployment
+// that is also a LimitsChecker is asked instead of MinMemoryMB/MaxMemoryMB.
+type LimitsChecker interface {
+	CheckLimits(ctx context.Context, ns string, memory, timeout, logs *int, field func(string) string) error
+}
+
 // ConfigRequest is the body of PUT …/config; absent fields stay as they are.
 type ConfigRequest struct {
 	BaseImage     *string `json:"baseImage,omitempty"`
@@ -44,23 +53,32 @@ var imageRef = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-
 
 // ValidateConfig checks req against the deployment and returns the
 // resolved baseImage kind ("" when req names a blackbox image).
-func ValidateConfig(ctx context.Context, req ConfigRequest, d Deployment) (kind string, err error) {
+func ValidateConfig(ctx context.Context, ns string, req ConfigRequest, d Deployment) (kind string, err error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf(format+": %w", append(args, registry.ErrInvalid)...)
 	}
 	if m := req.MemorySize; m != nil {
-		lo, err := d.MinMemoryMB(ctx)
-		if err != nil {
-			return "", fmt.Errorf("config: %w", err)
-		}
-		hi := d.MaxMemoryMB()
-		switch {
-		case hi == 0:
-			return "", bad("memorySize cannot be checked: MAX_MEMORY is unknown (no invoker health ping seen and none configured)")
-		case *m%64 != 0:
+		if *m%64 != 0 {
 			return "", bad("memorySize %d MB must be a multiple of 64 MB", *m)
-		case *m < lo || *m > hi:
-			return "", bad("memorySize %d MB must be between %d and %d MB (MAX_MEMORY)", *m, lo, hi)
+		}
+		if lc, ok := d.(LimitsChecker); ok {
+			// The tightest of MAX_MEMORY, the controller's and the
+			// namespace's bounds, named in the error.
+			if err := lc.CheckLimits(ctx, ns, m, nil, nil, func(string) string { return "memorySize" }); err != nil {
+				return "", fmt.Errorf("config: %w", err)
+			}
+		} else {
+			lo, err := d.MinMemoryMB(ctx)
+			if err != nil {
+				return "", fmt.Errorf("config: %w", err)
+			}
+			hi := d.MaxMemoryMB()
+			switch {
+			case hi == 0:
+				return "", bad("memorySize cannot be checked: MAX_MEMORY is unknown (no invoker health ping seen and none configured)")
+			case *m < lo || *m > hi:
+				return "", bad("memorySize %d MB must be between %d and %d MB (MAX_MEMORY)", *m, lo, hi)
+			}
 		}
 	}
 	if g := req.GPUNum; g != nil && (*g < 0 || *g > d.MaxGPUNum()) {
@@ -95,7 +113,7 @@ func ValidateConfig(ctx context.Context, req ConfigRequest, d Deployment) (kind 
 // to annotations. The change reaches the registry through the change feed,
 // as a revision.
 func (c *Controller) SetConfig(ctx context.Context, ns, name string, req ConfigRequest, d Deployment) (registry.Config, error) {
-	kind, err := ValidateConfig(ctx, req, d)
+	kind, err := ValidateConfig(ctx, ns, req, d)
 	if err != nil {
 		return registry.Config{}, err
 	}

@@ -44,7 +44,7 @@ func TestValidateConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			kind, err := ValidateConfig(context.Background(), c.req, fakeDeployment{c.maxMB})
+			kind, err := ValidateConfig(context.Background(), "guest", c.req, fakeDeployment{c.maxMB})
 			if c.wantErr == "" {
 				if err != nil || kind != c.wantKind {
 					t.Fatalf("got kind %q err %v, want kind %q", kind, err, c.wantKind)

@@ -47,6 +47,9 @@ type Options struct {
 	// is neither nodejs nor python when StubKinds is nil or cannot answer
 	// (default "nodejs:20").
 	StubKind string
+	// Limits, when set, checks the limits a rollback writes against the
+	// deployment (plugin/deployment.Info).
+	Limits LimitsChecker
 	// StubKinds, when set, chooses that kind among those the deployment
 	// offers (plugin/deployment.Info).
 	StubKinds StubKinds
@@ -95,6 +98,7 @@ type Controller struct {
 	now       func() time.Time
 	stubKind  string
 	stubKinds StubKinds
+	limits    LimitsChecker
 	ann       *annotator
 	onNew     func(ctx context.Context, ns, name string, annotations entity.KeyValues)
 	seen      *seenRevs
@@ -118,7 +122,7 @@ func New(o Options) *Controller {
 		o.StubKind = "nodejs:20"
 	}
 	return &Controller{reg: o.Registry, store: o.Storage, ow: o.Actions, retention: o.Retention,
-		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind, stubKinds: o.StubKinds,
+		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind, stubKinds: o.StubKinds, limits: o.Limits,
 		ann: newAnnotator(o.AnnotateDelay, o.AnnotateWhen), onNew: o.OnNew, seen: newSeenRevs()}
 }
 

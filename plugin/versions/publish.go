@@ -275,6 +275,15 @@ func (c *Controller) Rollback(ctx context.Context, ns, name string, n int) (regi
 	if err != nil {
 		return registry.Version{}, err
 	}
+	if c.limits != nil && v.Snapshot.Exec.Kind != entity.KindSequence {
+		// A version published under wider limits (another deployment, a
+		// namespace limit lowered since) is not written back as is.
+		l := v.Snapshot.Limits
+		if err := c.limits.CheckLimits(ctx, ns, &l.Memory, &l.Timeout, &l.Logs,
+			func(f string) string { return fmt.Sprintf("version %d's limits.%s", n, f) }); err != nil {
+			return registry.Version{}, fmt.Errorf("rollback %s: %w", f.FQN(), err)
+		}
+	}
 	code, err := c.code(ctx, v.Snapshot)
 	if err != nil {
 		return registry.Version{}, err
