@@ -2,10 +2,15 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/deployment"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
@@ -45,7 +50,7 @@ func TestCheckRulesNamesWhatTheUserSent(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := ok
 			c.mod(&s)
-			err := (&Controller{rules: rules}).checkRules(context.Background(), s)
+			err := (&Controller{rules: rules}).checkRules(context.Background(), "guest", s)
 			if c.want == "" {
 				if err != nil {
 					t.Fatalf("checkRules = %v, want nil", err)
@@ -57,6 +62,58 @@ func TestCheckRulesNamesWhatTheUserSent(t *testing.T) {
 			}
 			if got := err.Error(); got != c.want+": "+registry.ErrInvalid.Error() {
 				t.Fatalf("message\n got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}
+
+type pool int
+
+func (p pool) MaxMemoryMB() int { return int(p) }
+
+// TestCheckRulesWithDeploymentBounds: with plugin/deployment as the rules,
+// an update's limits are held to the tightest bound (MAX_MEMORY, GET /, the
+// namespace's limits) and the 400 names it and where it comes from.
+func TestCheckRulesWithDeploymentBounds(t *testing.T) {
+	const mib = 1 << 20
+	root := entity.RootInfo{Limits: entity.SystemLimits{MinActionMemory: 128 * mib, MaxActionMemory: 512 * mib,
+		MinActionDuration: 100, MaxActionDuration: 300_000, MaxActionLogs: 10 * mib},
+		Runtimes: map[string][]entity.RuntimeInfo{"nodejs": {{Kind: "nodejs:14", Default: true}}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(root)
+	}))
+	t.Cleanup(srv.Close)
+	ok := registry.Snapshot{Exec: registry.ExecSnapshot{Kind: "nodejs:14"},
+		Limits: entity.Limits{Memory: 256, Timeout: 60_000, Logs: 10, Concurrency: 1}}
+	cases := []struct {
+		name string
+		pool int
+		mod  func(*registry.Snapshot)
+		want string
+	}{
+		{"within", 2048, func(*registry.Snapshot) {}, ""},
+		{"above the controller's", 2048, func(s *registry.Snapshot) { s.Limits.Memory = 1024 },
+			"update: limits.memory 1024 MB exceeds 512 MB, the controller's max_action_memory (GET /)"},
+		{"above the invoker pool", 384, func(s *registry.Snapshot) { s.Limits.Memory = 448 },
+			"update: limits.memory 448 MB exceeds 384 MB, MAX_MEMORY, the largest invoker user memory (health pings)"},
+		{"timeout", 2048, func(s *registry.Snapshot) { s.Limits.Timeout = 300_001 },
+			"update: limits.timeout 300001 ms exceeds 300000 ms, the controller's max_action_duration (GET /)"},
+		{"kind not offered", 2048, func(s *registry.Snapshot) { s.Exec.Kind = "nodejs:20" }, `exec.kind "nodejs:20" is not a runtime`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := ok
+			c.mod(&s)
+			d := deployment.New(deployment.Options{ControllerURL: srv.URL, Memory: pool(c.pool)})
+			err := (&Controller{rules: d}).checkRules(t.Context(), "guest", s)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("checkRules = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, registry.ErrInvalid) || !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("checkRules = %v, want %q (registry.ErrInvalid)", err, c.want)
 			}
 		})
 	}
