@@ -43,9 +43,32 @@ type Range struct {
 	Unit string `json:"unit"`
 }
 
-// ErrOutOfBounds marks a limit outside the deployment's range; it also
-// wraps registry.ErrInvalid, so the admin API answers 400.
+// ErrOutOfBounds marks a limit outside the deployment's range (errors.Is);
+// such errors also wrap registry.ErrInvalid, so the admin API answers 400.
 var ErrOutOfBounds = errors.New("outside the deployment's limits")
+
+// BoundError is a limit outside the deployment's range.
+type BoundError struct {
+	Field string
+	Value int
+	Unit  string
+	Bound Bound
+	Above bool // above the maximum (else below the minimum)
+}
+
+func (e *BoundError) Error() string {
+	verb := "is below"
+	if e.Above {
+		verb = "exceeds"
+	}
+	return fmt.Sprintf("%s %d %s %s %d %s, %s: %s", e.Field, e.Value, e.Unit, verb, e.Bound.Value, e.Unit, e.Bound.Source, registry.ErrInvalid)
+}
+
+// Unwrap makes it a registry.ErrInvalid.
+func (e *BoundError) Unwrap() error { return registry.ErrInvalid }
+
+// Is makes it an ErrOutOfBounds.
+func (e *BoundError) Is(target error) bool { return target == ErrOutOfBounds }
 
 // Check returns an error naming field, the bound it passes and where the
 // bound comes from, such as "memorySize 1024 MB exceeds 512 MB, the
@@ -53,9 +76,9 @@ var ErrOutOfBounds = errors.New("outside the deployment's limits")
 func (r Range) Check(field string, v int) error {
 	switch {
 	case v > r.Max.Value:
-		return fmt.Errorf("%s %d %s exceeds %d %s, %s: %w: %w", field, v, r.Unit, r.Max.Value, r.Unit, r.Max.Source, ErrOutOfBounds, registry.ErrInvalid)
+		return &BoundError{Field: field, Value: v, Unit: r.Unit, Bound: r.Max, Above: true}
 	case v < r.Min.Value:
-		return fmt.Errorf("%s %d %s is below %d %s, %s: %w: %w", field, v, r.Unit, r.Min.Value, r.Unit, r.Min.Source, ErrOutOfBounds, registry.ErrInvalid)
+		return &BoundError{Field: field, Value: v, Unit: r.Unit, Bound: r.Min}
 	}
 	return nil
 }

@@ -93,11 +93,11 @@ func TestCheckRulesWithDeploymentBounds(t *testing.T) {
 	}{
 		{"within", 2048, func(*registry.Snapshot) {}, ""},
 		{"above the controller's", 2048, func(s *registry.Snapshot) { s.Limits.Memory = 1024 },
-			"update: limits.memory 1024 MB exceeds 512 MB, the controller's max_action_memory (GET /)"},
+			"limits.memory 1024 MB exceeds 512 MB, the controller's max_action_memory (GET /)"},
 		{"above the invoker pool", 384, func(s *registry.Snapshot) { s.Limits.Memory = 448 },
-			"update: limits.memory 448 MB exceeds 384 MB, MAX_MEMORY, the largest invoker user memory (health pings)"},
+			"limits.memory 448 MB exceeds 384 MB, MAX_MEMORY, the largest invoker user memory (health pings)"},
 		{"timeout", 2048, func(s *registry.Snapshot) { s.Limits.Timeout = 300_001 },
-			"update: limits.timeout 300001 ms exceeds 300000 ms, the controller's max_action_duration (GET /)"},
+			"limits.timeout 300001 ms exceeds 300000 ms, the controller's max_action_duration (GET /)"},
 		{"kind not offered", 2048, func(s *registry.Snapshot) { s.Exec.Kind = "nodejs:20" }, `exec.kind "nodejs:20" is not a runtime`},
 	}
 	for _, c := range cases {

@@ -245,7 +245,7 @@ func (c *Controller) checkRules(ctx context.Context, ns string, s registry.Snaps
 		// bounds, each error naming the bound and where it comes from.
 		if err := lc.CheckLimits(ctx, ns, &s.Limits.Memory, &s.Limits.Timeout, &s.Limits.Logs,
 			func(f string) string { return "limits." + f }); err != nil {
-			return fmt.Errorf("update: %w", err)
+			return err
 		}
 		l.MinActionMemory, l.MaxActionMemory = 0, math.MaxInt64
 		l.MinActionDuration, l.MaxActionDuration = 0, math.MaxInt64

@@ -281,7 +281,7 @@ func (c *Controller) Rollback(ctx context.Context, ns, name string, n int) (regi
 		l := v.Snapshot.Limits
 		if err := c.limits.CheckLimits(ctx, ns, &l.Memory, &l.Timeout, &l.Logs,
 			func(f string) string { return fmt.Sprintf("version %d's limits.%s", n, f) }); err != nil {
-			return registry.Version{}, fmt.Errorf("rollback %s: %w", f.FQN(), err)
+			return registry.Version{}, fmt.Errorf("rollback: %w", err)
 		}
 	}
 	code, err := c.code(ctx, v.Snapshot)
