@@ -231,8 +231,7 @@ func (e *env) checkLimits(t *testing.T, maxMB int) {
 	}
 	code := e.admin(t, "PUT", name, "/config", map[string]any{"memorySize": 1024}, &body)
 	require.Equal(t, 400, code, "%+v", body)
-	require.Contains(t, body.Error, fmt.Sprintf("memorySize 1024 MB exceeds %d MB", maxMB))
-	require.Contains(t, body.Error, "max_action_memory (GET /)")
+	require.Equal(t, fmt.Sprintf("memorySize 1024 MB exceeds %d MB, the controller's max_action_memory (GET /).", maxMB), body.Error)
 	require.NotEmpty(t, body.Code, "the request id")
 	require.Equal(t, 200, e.admin(t, "PUT", name, "/config", map[string]any{"memorySize": maxMB}, nil), "the bound itself is allowed")
 	a, _, err := e.c.Actions.Get(name, false)
