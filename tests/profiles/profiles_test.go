@@ -12,6 +12,7 @@
 package profiles
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,6 +194,41 @@ func smoke(t *testing.T, profile string) {
 	t.Run("lifecycle on every path", func(t *testing.T) { e.checkLifecycle(t) })
 	t.Run("stub kind", func(t *testing.T) { e.checkStubKind(t) })
 	t.Run("optimizer within the deployment", func(t *testing.T) { e.checkOptimizer(t, maxMB) })
+	t.Run("fnmgr check and --stub-kind", func(t *testing.T) { e.checkCommand(t) })
+}
+
+// checkCommand: `fnmgr check` passes with the deployment's prefixes and
+// warns about what is off; `fnmgr serve` with a --stub-kind the controller
+// does not offer stops at start with a clear error.
+func (e *env) checkCommand(t *testing.T) {
+	bin, err := harness.FnmgrBin(t.TempDir())
+	require.NoError(t, err)
+	run := func(vars map[string]string, args ...string) (int, string) {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "FNMGR_COUCHDB_URL=" + e.CouchDB, "FNMGR_KAFKA_BROKERS=" + strings.Join(e.Kafka, ","),
+			"FNMGR_CONTROLLERS=" + e.APIHost, "FNMGR_KAFKA_TOPIC_PREFIX=" + e.prefix, "FNMGR_KAFKA_USER_EVENTS_TOPIC_PREFIX=" + e.prefix}
+		for k, v := range vars {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	code, out := run(nil, "check")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "ok: all ")
+	switch e.profile {
+	case "helm":
+		require.Contains(t, out, "warn  kafka activity  "+e.prefix+"events: no activation event in the last minute")
+	case "scheduler":
+		require.Contains(t, out, "warn  kafka activity  "+e.prefix+"health: no invoker health ping in the last minute")
+	}
+
+	code, out = run(map[string]string{"FNMGR_STUB_KIND": "nodejs:99", "FNMGR_DB_PREFIX": "smoke_",
+		"FNMGR_ADMIN_ADDR": "127.0.0.1:0", "FNMGR_GATEWAY_ADDR": "127.0.0.1:0"}, "serve")
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, "stub kind nodejs:99 (--stub-kind, FNMGR_STUB_KIND) is not a kind the controller offers")
 }
 
 // checkReady: fnmgr is ready however the deployment runs (user events off
