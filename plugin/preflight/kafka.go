@@ -29,7 +29,7 @@ const ActivityWindow = time.Minute
 // turns them on.
 var activityLoss = map[string][2]string{
 	message.TopicHealth: {"no invoker health ping in the last minute: MAX_MEMORY (the invoker pool's user memory) is unknown, so memory settings are bounded by the controller's limits alone, and fnmgr cannot list invokers",
-		"OpenWhisk's invokers ping in the classic (ShardingContainerPoolBalancer) mode; in scheduler mode (FPCPoolBalancer, ansible master's default) there are none: set --max-memory (FNMGR_MAX_MEMORY) to the invokers' user memory (invoker userMemory, Helm invoker.containerPool.userMemory)"},
+		"OpenWhisk's invokers ping in the classic (ShardingContainerPoolBalancer) mode; in scheduler mode (FPCPoolBalancer, ansible master's default) there are none: set --max-memory (FNMGR_MAX_MEMORY) to the invokers' user memory (ansible invoker_user_memory, Helm whisk.containerPool.userMemory)"},
 	message.TopicEvents: {"no activation event in the last minute: fnmgr keeps no activity statistics, passive optimization has nothing to read and code that ran while BLOCKED raises no alert",
 		"turn on OpenWhisk's user events (whisk.userEvents.enabled=true; Helm: metrics.userMetricsEnabled=true; ansible: user_events_enabled=true); if they are on, the namespace may just have had no activation"},
 }
