@@ -324,11 +324,26 @@ func (e *env) checkLifecycle(t *testing.T) {
 	inval := e.watchInvalidations(t)
 
 	require.Equal(t, 200, e.admin(t, "POST", name, "/block", map[string]any{"reason": "smoke"}, nil))
-	took := waitInvoke(t, e.c, name, 3*time.Second, blocked)
+	// Effective on the controller: it serves the stub (its cache of the
+	// action invalidated) rather than the code it read before the block.
+	// Reads, not invocations: they do not count against the throttle, nor
+	// time a container's start.
+	began := time.Now()
+	var served string
+	require.Eventually(t, func() bool {
+		a, _, err := e.c.Actions.Get(name, true)
+		if err != nil || a.Exec == nil || a.Exec.Code == nil {
+			return false
+		}
+		served = *a.Exec.Code
+		return strings.Contains(served, "BLOCKED")
+	}, 3*time.Second, 10*time.Millisecond, "the controller serves the stub: last %q", served)
+	took := time.Since(began)
 	t.Logf("%s: the block was effective on the controller after %v", e.profile, took)
 	if e.profile == "scheduler" {
 		require.Less(t, took, time.Second, "a block is effective on the controller within 1 s")
 	}
+	waitInvoke(t, e.c, name, 3*time.Second, blocked)
 	require.Eventually(t, func() bool {
 		for {
 			select {
