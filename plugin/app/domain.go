@@ -157,12 +157,18 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	host, _ := os.Hostname()
 	// A new health group reads the pings still on the topic, so MAX_MEMORY
 	// is known at once rather than after the next ping.
-	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-health", InstanceID: "fnmgr-health-" + host, Oldest: true,
+	// Group ids take the topic's prefix, as OpenWhisk's own do (its health
+	// group is prefix+"health"+instance, ShardingContainerPoolBalancer.scala;
+	// its cache invalidation group prefix+"cacheInvalidation"+instance,
+	// RemoteCacheInvalidation.scala): fnmgrs beside two OpenWhisks sharing
+	// one Kafka under different prefixes do not split each other's groups.
+	// Without a prefix they are unchanged.
+	health, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: cfg.KafkaTopicPrefix + "fnmgr-health", InstanceID: "fnmgr-health-" + host, Oldest: true,
 		Topics: []string{cfg.Topic(message.TopicHealth)}, Handler: tracker.Handle, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	events, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: "fnmgr-events", InstanceID: "fnmgr-events-" + host,
+	events, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: cfg.UserEventsTopicPrefix + "fnmgr-events", InstanceID: "fnmgr-events-" + host,
 		Topics: []string{cfg.Topic(message.TopicEvents)}, Handler: an.Handle, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
