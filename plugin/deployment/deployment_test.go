@@ -89,6 +89,7 @@ func TestCheckLimits(t *testing.T) {
 		name          string
 		pool          int            // MAX_MEMORY from pings (0: none)
 		configured    int            // --max-memory
+		defaultMax    int            // GET /'s default_max_action_memory (0: as the contract)
 		nsLimits      map[string]any // nil: the controller has no GET …/limits
 		memory        *int
 		timeout, logs *int
@@ -115,9 +116,17 @@ func TestCheckLimits(t *testing.T) {
 		{name: "logs above the namespace's", pool: 2048, nsLimits: guestLimits, logs: ptr(6),
 			wantErr: "limits.logs 6 MB exceeds 5 MB, the namespace's maxActionLogs"},
 		{name: "logs within the controller's", pool: 2048, logs: ptr(10)},
+		{name: "namespace default below the system's bound", pool: 2048, defaultMax: 384, memory: ptr(448),
+			wantErr: "limits.memory 448 MB exceeds 384 MB, the controller's default_max_action_memory (GET /)"},
+		{name: "namespace route answers: its limit, not the default", pool: 2048, defaultMax: 384, nsLimits: map[string]any{"maxActionMemory": 512},
+			memory: ptr(448)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			root := root
+			if tc.defaultMax > 0 {
+				root.Limits.DefaultMaxActionMemory = int64(tc.defaultMax) << 20
+			}
 			srv := controller(t, root, tc.nsLimits)
 			d := New(Options{ControllerURL: srv.URL, Memory: pings(tc.pool), MaxMemoryMB: tc.configured,
 				Keys: fakeKeys{"guest": "uuid:secret"}})
@@ -161,7 +170,7 @@ func TestMemoryBoundsAndThrottle(t *testing.T) {
 	require.Equal(t, 512, d.MaxMemoryMB())
 
 	// Nothing known: an error, not an unbounded write.
-	root.Limits.MaxActionMemory = 0
+	root.Limits.MaxActionMemory, root.Limits.DefaultMaxActionMemory = 0, 0
 	bare := New(Options{ControllerURL: controller(t, root, nil).URL})
 	_, _, _, err = bare.MemoryBounds(t.Context(), "guest")
 	require.ErrorIs(t, err, registry.ErrInvalid)

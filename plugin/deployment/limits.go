@@ -224,7 +224,22 @@ func (i *Info) Limits(ctx context.Context, ns string) (Limits, error) {
 	upper(&l.Timeout.Max, int(sl.MaxActionDuration), rootSrc("max_action_duration"))
 	lower(&l.Logs.Min, mb(sl.MinActionLogs), rootSrc("min_action_logs"))
 	upper(&l.Logs.Max, mb(sl.MaxActionLogs), rootSrc("max_action_logs"))
-	if nl != nil {
+	if nl == nil {
+		// Without the namespace's own limits, its defaults: OpenWhisk
+		// allows a namespace its override, else the namespace default
+		// (default_*), never beyond the system's bound
+		// (common/scala/.../core/entity/Identity.scala,
+		// allowedMaxActionMemory and its kin). An override above the
+		// default is not known here: the default holds, failing closed.
+		lower(&l.Memory.Min, mb(sl.DefaultMinActionMemory), rootSrc("default_min_action_memory"))
+		upper(&l.Memory.Max, mb(sl.DefaultMaxActionMemory), rootSrc("default_max_action_memory"))
+		lower(&l.Timeout.Min, int(sl.DefaultMinActionDuration), rootSrc("default_min_action_duration"))
+		upper(&l.Timeout.Max, int(sl.DefaultMaxActionDuration), rootSrc("default_max_action_duration"))
+		lower(&l.Logs.Min, mb(sl.DefaultMinActionLogs), rootSrc("default_min_action_logs"))
+		upper(&l.Logs.Max, mb(sl.DefaultMaxActionLogs), rootSrc("default_max_action_logs"))
+	} else {
+		// GET …/limits answers what the namespace is allowed (its
+		// override or the namespace default, within the system's bound).
 		lower(&l.Memory.Min, nl.MinActionMemory, nsSrc("minActionMemory"))
 		upper(&l.Memory.Max, nl.MaxActionMemory, nsSrc("maxActionMemory"))
 		lower(&l.Timeout.Min, nl.MinActionTimeout, nsSrc("minActionTimeout"))
