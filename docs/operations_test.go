@@ -118,9 +118,15 @@ func TestFailuresHaveMetricsAndLogs(t *testing.T) {
 	for _, known := range []string{"fnmgr_build_info", "fnmgr_feed_lag_seconds", "fnmgr_gateway_upstream_errors_total", "fnmgr_http_requests_total"} {
 		require.True(t, metrics[known], "the source scan misses %s", known)
 	}
+	section := doc[start:]
+	// The section ends at the next "## " heading (the local stack's
+	// profile tables follow it).
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
 	tick := regexp.MustCompile("`([^`]+)`")
 	rows := 0
-	for _, line := range strings.Split(doc[start:], "\n") {
+	for _, line := range strings.Split(section, "\n") {
 		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| failure") {
 			continue
 		}
