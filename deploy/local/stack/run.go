@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // Main is cmd/localstack: it parses args (with getenv), starts the stack,
@@ -43,7 +44,10 @@ func Main(name string, args []string, getenv func(string) string, stderr io.Writ
 		return 1
 	}
 	<-ctx.Done()
-	<-again // the signal that ended ctx
+	select { // the signal that ended ctx, unless it came before Notify
+	case <-again:
+	case <-time.After(100 * time.Millisecond):
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*DefaultStopTimeout)
 	defer cancel()
 	done := make(chan error, 1)

@@ -132,12 +132,14 @@ func TestParseFlags(t *testing.T) {
 func TestEndpointsFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), EndpointsFile)
 	e := Endpoints{APIHost: "http://127.0.0.1:3233", Gateway: "http://127.0.0.1:3234", Admin: "http://127.0.0.1:3235",
-		CouchDB: "http://127.0.0.1:5984", Kafka: []string{"127.0.0.1:9092"}, Namespace: "guest", Auth: "u:k", AdminToken: "t"}
+		CouchDB: "http://127.0.0.1:5984", Kafka: []string{"127.0.0.1:9092"}, Namespace: "guest", Auth: "u:k", AdminToken: "t",
+		Profile: "helm", KafkaTopicPrefix: "owp_", KafkaUserEventsTopicPrefix: "owp_"}
 	require.NoError(t, writeEndpoints(path, e))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"apihost":"http://127.0.0.1:3233","gateway":"http://127.0.0.1:3234","admin":"http://127.0.0.1:3235",
-		"couchdb":"http://127.0.0.1:5984","kafka":["127.0.0.1:9092"],"namespace":"guest","auth":"u:k","adminToken":"t"}`, string(b))
+		"couchdb":"http://127.0.0.1:5984","kafka":["127.0.0.1:9092"],"namespace":"guest","auth":"u:k","adminToken":"t",
+		"profile":"helm","kafkaTopicPrefix":"owp_","kafkaUserEventsTopicPrefix":"owp_"}`, string(b))
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "it holds the admin token")
