@@ -5,26 +5,28 @@ import (
 	"fmt"
 
 	"github.com/fnmgr/fnmgr/optimizer/report"
-	"github.com/fnmgr/fnmgr/plugin/registry"
-	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
-// apply writes the recommendation to the action through the version
-// controller (which validates it and records the new config) and adds an
-// entry to the function's history.
+// apply writes the recommendation to the action through the Applier
+// (which validates it, records the new config and adds an entry to the
+// function's history), within the deployment's memory bounds.
 func (s *Service) apply(ctx context.Context, ns, name string, run Run, rep *report.Report) error {
 	rec := rep.Recommendation
-	req := versions.ConfigRequest{MemorySize: &rec.MemoryMB, GPUNum: rec.GPUNum, GPUMemorySize: rec.GPUMemorySize,
-		GPUPercentage: rec.GPUPercentage}
 	applied := &report.Applied{At: s.o.Now().UTC(), By: run.By, Setting: rec.Setting}
 	rep.Applied = applied
-	if _, err := s.o.Configurer.SetConfig(ctx, ns, name, req, s.o.Deployment); err != nil {
+	fail := func(err error) error {
 		applied.Error = err.Error()
 		return fmt.Errorf("optimizer: apply %d MB to %s/%s: %w", rec.MemoryMB, ns, name, err)
 	}
-	f, err := s.o.Registry.GetFunction(ctx, ns, name)
+	b, err := s.o.Deployment.MemoryBounds(ctx, ns)
 	if err != nil {
-		return fmt.Errorf("optimizer: record the applied setting: %w", err)
+		return fail(fmt.Errorf("deployment limits: %w", err))
+	}
+	if b.MaxMB > 0 && rec.MemoryMB > b.MaxMB {
+		return fail(fmt.Errorf("%d MB is above %d MB (%s)", rec.MemoryMB, b.MaxMB, b.MaxFrom))
+	}
+	if rec.MemoryMB < b.MinMB {
+		return fail(fmt.Errorf("%d MB is below %d MB (%s)", rec.MemoryMB, b.MinMB, b.MinFrom))
 	}
 	reason := fmt.Sprintf("optimization %s applied (%s): memory %d MB -> %d MB", run.ID, rep.Objective, rep.Current.MemoryMB, rec.MemoryMB)
 	if rec.GPUNum != nil {
@@ -37,9 +39,8 @@ func (s *Service) apply(ctx context.Context, ns, name string, run Run, rep *repo
 	if by == "" {
 		by = "optimizer"
 	}
-	h := registry.History{From: f.State, To: f.State, By: by, Reason: reason, Revision: f.Head.Revision}
-	if err := s.o.Registry.AddHistory(ctx, ns, name, h); err != nil {
-		return fmt.Errorf("optimizer: record the applied setting: %w", err)
+	if err := s.o.Applier.Apply(ctx, ns, name, Application{Setting: rec.Setting, By: by, Reason: reason}); err != nil {
+		return fail(err)
 	}
 	s.log.Info("optimization applied", "function", ns+"/"+name, "run", run.ID, "memoryMB", rec.MemoryMB)
 	return nil

@@ -11,7 +11,6 @@ import (
 	"github.com/fnmgr/fnmgr/optimizer/probe"
 	"github.com/fnmgr/fnmgr/optimizer/report"
 	"github.com/fnmgr/fnmgr/optimizer/search"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 // Timeouts of a run's bookkeeping, which runs even when the run is
@@ -44,7 +43,7 @@ func (s *Service) execute(ctx context.Context, lr *liveRun, v settled) {
 	lr.run.Status, lr.run.Updated = Running, s.o.Now().UTC()
 	run := lr.run
 	lr.mu.Unlock()
-	if err := s.st.put(ctx, run); err != nil {
+	if err := s.st.Put(ctx, run); err != nil {
 		s.log.Warn("storing optimization progress", "run", run.ID, "err", err)
 	}
 	rep, err := s.optimize(ctx, lr, v)
@@ -79,7 +78,7 @@ func (s *Service) finish(lr *liveRun, rep *report.Report, err error) {
 	}
 	// Stored before it shows as ended, so a reader who sees the end finds
 	// it in the database too.
-	if perr := s.st.put(ctx, run); perr != nil {
+	if perr := s.st.Put(ctx, run); perr != nil {
 		s.log.Error("storing optimization result", "run", run.ID, "err", perr)
 	}
 	lr.mu.Lock()
@@ -96,13 +95,13 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 	ns, name := run.Namespace, run.Name
 	rep := &report.Report{Function: ns + "/" + name, RunID: run.ID, Mode: v.Mode, Objective: v.objective,
 		Tolerance: v.tolerance, Candidates: v.candidates, Started: s.o.Now().UTC()}
-	live, err := s.o.Actions.Get(ctx, registry.DocID(ns, name))
+	live, err := s.o.Actions.Get(ctx, probe.DocID(ns, name))
 	if err != nil {
 		return rep, fmt.Errorf("optimizer: read the action: %w", err)
 	}
 	rep.Current = currentSetting(live)
 
-	if s.o.Passive != nil || v.Mode != ModeActive {
+	if s.o.Traffic != nil || v.Mode != ModeActive {
 		if pr := s.passive(ns, name, v); pr.Enough || v.Mode != ModeActive {
 			rep.Passive = &report.Passive{PassiveResult: pr}
 		}
@@ -119,7 +118,7 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 	copies, err := probe.NewCopies(ctx, s.o.Actions, ns, name, run.ID)
 	if err != nil {
 		if errors.Is(err, probe.ErrNotCopyable) {
-			return rep, fmt.Errorf("%w: %w", err, registry.ErrInvalid)
+			return rep, fmt.Errorf("%w: %w", err, ErrInvalid)
 		}
 		return rep, err
 	}
@@ -181,7 +180,7 @@ func (s *Service) storeIntent(ctx context.Context, lr *liveRun, rep *report.Repo
 	intent := *rep
 	intent.Applied = &report.Applied{At: s.o.Now().UTC(), By: run.By, Setting: rep.Recommendation.Setting}
 	run.Report, run.Updated = &intent, s.o.Now().UTC()
-	if err := s.st.put(ctx, run); err != nil {
+	if err := s.st.Put(ctx, run); err != nil {
 		s.log.Warn("storing the setting an optimization is about to apply", "run", run.ID, "err", err)
 	}
 }
@@ -202,7 +201,7 @@ func (s *Service) observe(lr *liveRun, o search.Observation) {
 	if save {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		defer cancel()
-		if err := s.st.put(ctx, run); err != nil && s.ctx.Err() == nil {
+		if err := s.st.Put(ctx, run); err != nil && s.ctx.Err() == nil {
 			s.log.Warn("storing optimization progress", "run", run.ID, "err", err)
 		}
 	}
@@ -260,20 +259,17 @@ type guardInvoker struct {
 }
 
 func (g guardInvoker) Invoke(ctx context.Context, ns, action string, payload json.RawMessage) (probe.Activation, error) {
-	var st registry.State
+	var st State
 	ok := false
 	if g.s.o.StateOf != nil {
 		st, ok = g.s.o.StateOf(g.ns, g.name)
 	}
 	if !ok {
-		f, err := g.s.o.Registry.GetFunction(ctx, g.ns, g.name)
+		f, err := g.s.o.Functions.Function(ctx, g.ns, g.name)
 		if err != nil {
 			return probe.Activation{}, fmt.Errorf("optimizer: check %s/%s: %w", g.ns, g.name, err)
 		}
 		st = f.State
-		if f.Gone {
-			st = registry.Retired
-		}
 	}
 	if !st.Runnable() {
 		return probe.Activation{}, fmt.Errorf("%w: %s/%s became %s during the optimization; stopped", errNotRunnable, g.ns, g.name, st)

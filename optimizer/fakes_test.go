@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -18,9 +19,6 @@ import (
 	"github.com/fnmgr/fnmgr/optimizer/probe"
 	"github.com/fnmgr/fnmgr/optimizer/search"
 	"github.com/fnmgr/fnmgr/optimizer/sim"
-	"github.com/fnmgr/fnmgr/plugin/analyzer"
-	"github.com/fnmgr/fnmgr/plugin/registry"
-	"github.com/fnmgr/fnmgr/plugin/versions"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
 )
 
@@ -139,70 +137,93 @@ func (s *simInvoker) invocations() int {
 	return s.calls
 }
 
-// deployment is the local stack's: 128 MB to 2048 MB.
-type deployment struct{ max int }
+// deployment is the local stack's: 128 MB to max MB.
+type deployment struct {
+	max      int
+	throttle optimizer.Throttle
+}
 
-func (d deployment) MinMemoryMB(context.Context) (int, error) { return 128, nil }
-func (d deployment) MaxMemoryMB() int                         { return d.max }
-func (d deployment) MaxGPUNum() int                           { return 2 }
-func (d deployment) Kinds(context.Context) ([]string, error)  { return []string{"nodejs:20"}, nil }
+func (d deployment) MemoryBounds(context.Context, string) (optimizer.Bounds, error) {
+	return optimizer.Bounds{MinMB: 128, MaxMB: d.max, MinFrom: "the controller's min_action_memory", MaxFrom: "MAX_MEMORY"}, nil
+}
+func (d deployment) Throttle(context.Context, string) (optimizer.Throttle, error) { return d.throttle, nil }
+func (d deployment) MaxGPUNum() int                                             { return 2 }
 
-// configurer records what apply asked for.
-type configurer struct {
+// functions is an in-memory registry of function states.
+type functions struct {
+	mu     sync.Mutex
+	states map[string]optimizer.State
+}
+
+func (f *functions) Function(_ context.Context, ns, name string) (optimizer.Function, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.states[ns+"/"+name]
+	if !ok {
+		return optimizer.Function{}, fmt.Errorf("no function %s/%s: %w", ns, name, optimizer.ErrNotFound)
+	}
+	return optimizer.Function{Namespace: ns, Name: name, State: st}, nil
+}
+
+func (f *functions) set(name string, st optimizer.State) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.states["guest/"+name] = st
+}
+
+// applier records what apply asked for, as the core's history would.
+type applier struct {
 	mu   sync.Mutex
-	reqs []versions.ConfigRequest
+	apps []optimizer.Application
 	err  error
 	// hang, when set, holds the first call until it is closed (a process
 	// stopped in the middle of applying).
 	hang chan struct{}
 }
 
-func (c *configurer) SetConfig(_ context.Context, _, _ string, req versions.ConfigRequest, _ versions.Deployment) (registry.Config, error) {
+func (c *applier) Apply(_ context.Context, _, _ string, a optimizer.Application) error {
 	c.mu.Lock()
-	c.reqs = append(c.reqs, req)
-	if hang := c.hang; hang != nil && len(c.reqs) == 1 {
+	c.apps = append(c.apps, a)
+	if hang := c.hang; hang != nil && len(c.apps) == 1 {
 		c.mu.Unlock()
 		<-hang
 		c.mu.Lock()
 	}
 	defer c.mu.Unlock()
-	if c.err != nil {
-		return registry.Config{}, c.err
-	}
-	return registry.Config{MemorySize: *req.MemorySize}, nil
+	return c.err
 }
 
-func (c *configurer) requests() []versions.ConfigRequest {
+func (c *applier) applied() []optimizer.Application {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]versions.ConfigRequest(nil), c.reqs...)
+	return append([]optimizer.Application(nil), c.apps...)
 }
 
 // traffic is a fake analyzer.
-type traffic map[string]analyzer.Stats
+type traffic map[string][]search.Sample
 
-func (t traffic) Stats(fqn string) (analyzer.Stats, bool) { s, ok := t[fqn]; return s, ok }
+func (t traffic) Samples(ns, name string) ([]search.Sample, bool) { s, ok := t[ns+"/"+name]; return s, ok }
 
-// fixture is a Service over a real registry database and fakes.
+// fixture is a Service over in-memory fakes of the core.
 type fixture struct {
-	t    *testing.T
-	ctx  context.Context
-	reg  *registry.Store
-	acts *actions
-	inv  *simInvoker
-	conf *configurer
-	opts optimizer.Options
-	svc  *optimizer.Service
+	t     *testing.T
+	ctx   context.Context
+	fns   *functions
+	store *optimizer.MemoryStore
+	acts  *actions
+	inv   *simInvoker
+	conf  *applier
+	opts  optimizer.Options
+	svc   *optimizer.Service
 }
 
 func newFixture(t *testing.T, f sim.Function, mutate ...func(*optimizer.Options)) *fixture {
 	t.Helper()
-	c := couchtest.Client(t)
-	x := &fixture{t: t, ctx: context.Background(), reg: registry.New(couchtest.DB(t, c, couchtest.Prefix(t)+"registry")),
-		acts: &actions{docs: map[string]entity.Action{}}, inv: &simInvoker{f: f, streams: map[string]*rand.Rand{}},
-		conf: &configurer{}}
-	x.opts = optimizer.Options{Registry: x.reg, Actions: x.acts, Whisks: x.acts, Invoker: x.inv,
-		Deployment: deployment{max: 2048}, Configurer: x.conf}
+	x := &fixture{t: t, ctx: context.Background(), fns: &functions{states: map[string]optimizer.State{}},
+		store: &optimizer.MemoryStore{}, acts: &actions{docs: map[string]entity.Action{}},
+		inv: &simInvoker{f: f, streams: map[string]*rand.Rand{}}, conf: &applier{}}
+	x.opts = optimizer.Options{Functions: x.fns, Store: x.store, Actions: x.acts, Whisks: x.acts, Invoker: x.inv,
+		Deployment: deployment{max: 2048}, Applier: x.conf}
 	for _, m := range mutate {
 		m(&x.opts)
 	}
@@ -218,18 +239,14 @@ func (x *fixture) service() *optimizer.Service {
 }
 
 // function registers ns/name as an action at memoryMB in state st.
-func (x *fixture) function(name string, memoryMB int, st registry.State) {
+func (x *fixture) function(name string, memoryMB int, st optimizer.State) {
 	x.t.Helper()
 	a := entity.Action{Namespace: "guest", Name: name, Exec: entity.Exec{Kind: "nodejs:20", Code: &entity.Code{}},
 		Limits: entity.DefaultLimits(), Annotations: entity.KeyValues{}}
 	a.Limits.Memory = memoryMB
 	_, err := x.acts.Put(x.ctx, a, []byte("code"))
 	require.NoError(x.t, err)
-	_, err = x.reg.Update(x.ctx, "guest", name, func(f *registry.Function) error {
-		f.State = st
-		return nil
-	})
-	require.NoError(x.t, err)
+	x.fns.set(name, st)
 }
 
 func (x *fixture) wait(svc *optimizer.Service, name, id string) optimizer.Run {

@@ -9,13 +9,8 @@ import (
 // objective to them.
 func (s *Service) passive(ns, name string, v settled) search.PassiveResult {
 	var samples []search.Sample
-	if s.o.Passive != nil {
-		if st, ok := s.o.Passive.Stats(ns + "/" + name); ok {
-			for _, m := range st.ByMemory {
-				samples = append(samples, search.Sample{MemoryMB: m.MemoryMB, Count: m.Count, Errors: m.Errors,
-					ColdStarts: m.ColdStarts, MedianMs: m.MedianMs, MeanMs: m.MeanMs})
-			}
-		}
+	if s.o.Traffic != nil {
+		samples, _ = s.o.Traffic.Samples(ns, name)
 	}
 	return search.Passive(samples, v.objective, v.tolerance, search.PassiveOptions{})
 }

@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/optimizer/probe"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 // Policy says which new functions are optimized without being asked.
@@ -30,12 +30,20 @@ func (p Policy) Valid() bool { return p == PolicyOff || p == PolicyNew || p == P
 // over the policy's request.
 const AnnotationOptimize = "fnmgr-optimize"
 
+// managedName reports whether name is one of fnmgr's copies of a function:
+// "hello@1", "pkg/hello@prod", "hello@fnmgr-…" (a suffix after the last
+// '@', as plugin/registry.SplitManaged reads it).
+func managedName(name string) bool {
+	i := strings.LastIndexByte(name, '@')
+	return i > 0 && i < len(name)-1
+}
+
 // OnNewFunction is the change feed's hook for an action seen for the first
 // time: under the policy it starts an optimization and returns its id (""
 // when none is due). Copies fnmgr makes itself (name@N, name@alias, probe
 // copies) are never optimized.
 func (s *Service) OnNewFunction(ctx context.Context, ns, name string, annotations entity.KeyValues) (string, error) {
-	if _, _, managed := registry.SplitManaged(name); managed || probe.IsProbeName(name) {
+	if managedName(name) || probe.IsProbeName(name) {
 		return "", nil
 	}
 	raw, annotated := annotations.Get(AnnotationOptimize)
@@ -58,7 +66,7 @@ func (s *Service) OnNewFunction(ctx context.Context, ns, name string, annotation
 		}
 	}
 	id, err := s.Start(ctx, ns, name, req, "policy")
-	if errors.Is(err, registry.ErrInvalid) && !annotated {
+	if errors.Is(err, ErrInvalid) && !annotated {
 		return "", nil // not optimizable (a sequence, say): nothing to do unless asked for
 	}
 	return id, err

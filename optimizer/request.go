@@ -9,7 +9,6 @@ import (
 
 	"github.com/fnmgr/fnmgr/optimizer/probe"
 	"github.com/fnmgr/fnmgr/optimizer/search"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 // Modes of a run.
@@ -129,20 +128,15 @@ func (r settled) stored() Stored {
 	return s
 }
 
-// Deployment bounds the memory sizes (plugin/deployment.Info implements
-// it).
-type Deployment interface {
-	MinMemoryMB(ctx context.Context) (int, error)
-	MaxMemoryMB() int
-	MaxGPUNum() int
-}
-
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("optimizer: "+format+": %w", append(args, registry.ErrInvalid)...)
+	return fmt.Errorf("optimizer: "+format+": %w", append(args, ErrInvalid)...)
 }
 
-// validate checks req against the deployment and fills in the defaults.
-func validate(ctx context.Context, req Request, d Deployment) (settled, error) {
+// validate checks req against the deployment's bounds for namespace ns and
+// fills in the defaults: the candidates are the multiples of 64 MB within
+// the bounds, and a candidate asked for outside them is refused naming the
+// bound and where it comes from.
+func validate(ctx context.Context, ns string, req Request, d Deployment) (settled, error) {
 	s := settled{Request: req}
 	if s.Mode == "" {
 		s.Mode = ModeActive
@@ -192,12 +186,11 @@ func validate(ctx context.Context, req Request, d Deployment) (settled, error) {
 	if len(s.payloads) == 0 {
 		s.payloads = []probe.Payload{{Body: json.RawMessage(`{}`), Weight: 1}}
 	}
-	lo, err := d.MinMemoryMB(ctx)
+	b, err := d.MemoryBounds(ctx, ns)
 	if err != nil {
 		return s, fmt.Errorf("optimizer: deployment limits: %w", err)
 	}
-	lo = max(lo, 64)
-	hi := d.MaxMemoryMB()
+	lo, hi := max(b.MinMB, 64), b.MaxMB
 	if hi == 0 {
 		return s, invalid("the memory range cannot be set: MAX_MEMORY is unknown (no invoker health ping seen and none configured)")
 	}
@@ -208,7 +201,8 @@ func validate(ctx context.Context, req Request, d Deployment) (settled, error) {
 	} else {
 		for _, m := range req.MemoryCandidates {
 			if m%64 != 0 || m < lo || m > hi {
-				return s, invalid("memoryCandidates: %d MB must be a multiple of 64 MB between %d and %d MB (MAX_MEMORY)", m, lo, hi)
+				return s, invalid("memoryCandidates: %d MB must be a multiple of 64 MB between %d MB (%s) and %d MB (%s)",
+					m, lo, orDefault(b.MinFrom, "the smallest action memory"), hi, orDefault(b.MaxFrom, "MAX_MEMORY"))
 			}
 			s.candidates = append(s.candidates, m)
 		}
@@ -219,6 +213,13 @@ func validate(ctx context.Context, req Request, d Deployment) (settled, error) {
 		return s, invalid("no memory size between %d and %d MB", lo, hi)
 	}
 	return s, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func dedupe(xs []int) []int {

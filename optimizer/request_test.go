@@ -8,41 +8,39 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/optimizer"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 func ptr[T any](v T) *T { return &v }
 
 func TestStartValidation(t *testing.T) {
 	x := newFixture(t, flat())
-	x.function("hello", 256, registry.Latest)
-	x.function("blocked", 256, registry.Blocked)
-	x.function("updating", 256, registry.Updating)
-	x.function("retired", 256, registry.Retired)
+	x.function("hello", 256, optimizer.StateLatest)
+	x.function("blocked", 256, optimizer.StateBlocked)
+	x.function("updating", 256, optimizer.StateUpdating)
+	x.function("retired", 256, optimizer.StateRetired)
 	seq := entity.Action{Namespace: "guest", Name: "seq", Exec: entity.Exec{Kind: entity.KindSequence, Components: []string{"/guest/hello"}}}
 	_, _ = x.acts.Put(x.ctx, seq, nil)
-	_, err := x.reg.Update(x.ctx, "guest", "seq", func(*registry.Function) error { return nil })
-	require.NoError(t, err)
+	x.fns.set("seq", optimizer.StateLatest)
 	for _, tc := range []struct {
 		name, fn string
 		req      optimizer.Request
 		want     error
 		text     string
 	}{
-		{"unknown function", "nope", optimizer.Request{}, registry.ErrNotFound, ""},
-		{"objective", "hello", optimizer.Request{Objective: "speed"}, registry.ErrInvalid, "objective"},
-		{"tolerance", "hello", optimizer.Request{Tolerance: ptr(5.0)}, registry.ErrInvalid, "tolerance"},
-		{"candidate not a multiple of 64", "hello", optimizer.Request{MemoryCandidates: []int{100}}, registry.ErrInvalid, "multiple of 64"},
-		{"candidate above MAX_MEMORY", "hello", optimizer.Request{MemoryCandidates: []int{4096}}, registry.ErrInvalid, "MAX_MEMORY"},
-		{"candidate below the minimum", "hello", optimizer.Request{MemoryCandidates: []int{64}}, registry.ErrInvalid, "between 128"},
-		{"budget", "hello", optimizer.Request{MaxInvocations: 2}, registry.ErrInvalid, "maxInvocations"},
-		{"mode", "hello", optimizer.Request{Mode: "lazy"}, registry.ErrInvalid, "mode"},
-		{"payload not an object", "hello", optimizer.Request{Payloads: optimizer.Payloads{{Body: json.RawMessage(`[1]`), Weight: 1}}}, registry.ErrInvalid, "payloads[0]"},
-		{"weight", "hello", optimizer.Request{Payloads: optimizer.Payloads{{Body: json.RawMessage(`{}`), Weight: -1}}}, registry.ErrInvalid, "weight"},
-		{"blocked", "blocked", optimizer.Request{}, registry.ErrConflict, "BLOCKED"},
-		{"updating", "updating", optimizer.Request{}, registry.ErrLocked, ""},
-		{"retired", "retired", optimizer.Request{}, registry.ErrGone, ""},
-		{"sequence", "seq", optimizer.Request{}, registry.ErrInvalid, "sequence"},
+		{"unknown function", "nope", optimizer.Request{}, optimizer.ErrNotFound, ""},
+		{"objective", "hello", optimizer.Request{Objective: "speed"}, optimizer.ErrInvalid, "objective"},
+		{"tolerance", "hello", optimizer.Request{Tolerance: ptr(5.0)}, optimizer.ErrInvalid, "tolerance"},
+		{"candidate not a multiple of 64", "hello", optimizer.Request{MemoryCandidates: []int{100}}, optimizer.ErrInvalid, "multiple of 64"},
+		{"candidate above MAX_MEMORY", "hello", optimizer.Request{MemoryCandidates: []int{4096}}, optimizer.ErrInvalid, "MAX_MEMORY"},
+		{"candidate below the minimum", "hello", optimizer.Request{MemoryCandidates: []int{64}}, optimizer.ErrInvalid, "between 128"},
+		{"budget", "hello", optimizer.Request{MaxInvocations: 2}, optimizer.ErrInvalid, "maxInvocations"},
+		{"mode", "hello", optimizer.Request{Mode: "lazy"}, optimizer.ErrInvalid, "mode"},
+		{"payload not an object", "hello", optimizer.Request{Payloads: optimizer.Payloads{{Body: json.RawMessage(`[1]`), Weight: 1}}}, optimizer.ErrInvalid, "payloads[0]"},
+		{"weight", "hello", optimizer.Request{Payloads: optimizer.Payloads{{Body: json.RawMessage(`{}`), Weight: -1}}}, optimizer.ErrInvalid, "weight"},
+		{"blocked", "blocked", optimizer.Request{}, optimizer.ErrConflict, "BLOCKED"},
+		{"updating", "updating", optimizer.Request{}, optimizer.ErrLocked, ""},
+		{"retired", "retired", optimizer.Request{}, optimizer.ErrGone, ""},
+		{"sequence", "seq", optimizer.Request{}, optimizer.ErrInvalid, "sequence"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := x.svc.Start(x.ctx, "guest", tc.fn, tc.req, "tester")
@@ -52,16 +50,16 @@ func TestStartValidation(t *testing.T) {
 	}
 	t.Run("MAX_MEMORY unknown", func(t *testing.T) {
 		y := newFixture(t, flat(), func(o *optimizer.Options) { o.Deployment = deployment{max: 0} })
-		y.function("hello", 256, registry.Latest)
+		y.function("hello", 256, optimizer.StateLatest)
 		_, err := y.svc.Start(y.ctx, "guest", "hello", optimizer.Request{}, "")
-		require.ErrorIs(t, err, registry.ErrInvalid)
+		require.ErrorIs(t, err, optimizer.ErrInvalid)
 		require.Contains(t, err.Error(), "MAX_MEMORY")
 	})
 	t.Run("apply without a configurer", func(t *testing.T) {
-		y := newFixture(t, flat(), func(o *optimizer.Options) { o.Configurer = nil })
-		y.function("hello", 256, registry.Latest)
+		y := newFixture(t, flat(), func(o *optimizer.Options) { o.Applier = nil })
+		y.function("hello", 256, optimizer.StateLatest)
 		_, err := y.svc.Start(y.ctx, "guest", "hello", optimizer.Request{Apply: true}, "")
-		require.ErrorIs(t, err, registry.ErrInvalid)
+		require.ErrorIs(t, err, optimizer.ErrInvalid)
 	})
 }
 

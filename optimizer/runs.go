@@ -24,12 +24,12 @@ func (s *Service) Cleanup(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	var stale []Run
-	err := s.st.each(ctx, func(r Run) error {
+	all, err := s.st.List(ctx, "", "")
+	for _, r := range all {
 		if !r.Status.Done() && !s.ownsRun(r.ID) {
 			stale = append(stale, r)
 		}
-		return nil
-	})
+	}
 	errs = append(errs, err)
 	for _, r := range stale {
 		now := s.o.Now().UTC()
@@ -43,12 +43,12 @@ func (s *Service) Cleanup(ctx context.Context) error {
 				rep.Warnings = append(rep.Warnings, "fnmgr stopped while applying this setting; it finished applying it when it started again")
 				s.log.Warn("optimization interrupted while applying its setting: applied at restart", "function", r.Namespace+"/"+r.Name, "run", r.ID)
 			}
-			errs = append(errs, s.st.put(ctx, r))
+			errs = append(errs, s.st.Put(ctx, r))
 			continue
 		}
 		r.Status = Failed
 		r.Error = "interrupted: fnmgr stopped before the optimization finished; its probe copies were deleted"
-		errs = append(errs, s.st.put(ctx, r))
+		errs = append(errs, s.st.Put(ctx, r))
 		s.log.Warn("optimization interrupted by a restart marked failed", "function", r.Namespace+"/"+r.Name, "run", r.ID)
 	}
 	return errors.Join(errs...)
@@ -106,4 +106,42 @@ func (lr *liveRun) wasCancelled() bool {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	return lr.cancelled
+}
+
+// Summary is a run in a list: what it is, how it went, what it
+// recommends.
+type Summary struct {
+	ID             string                 `json:"id"`
+	Status         Status                 `json:"status"`
+	Progress       Progress               `json:"progress"`
+	Objective      string                 `json:"objective"`
+	Mode           string                 `json:"mode"`
+	By             string                 `json:"by,omitempty"`
+	Error          string                 `json:"error,omitempty"`
+	Created        time.Time              `json:"created"`
+	Finished       *time.Time             `json:"finished,omitempty"`
+	Current        *report.Setting        `json:"current,omitempty"`
+	Recommendation *report.Recommendation `json:"recommendation,omitempty"`
+	Saving         *report.Saving         `json:"saving,omitempty"`
+	Applied        bool                   `json:"applied,omitempty"`
+}
+
+// Summary returns r as a list shows it.
+func (r Run) Summary() Summary {
+	s := Summary{ID: r.ID, Status: r.Status, Progress: r.Progress, Objective: r.Request.Objective, Mode: r.Request.Mode,
+		By: r.By, Error: r.Error, Created: r.Created, Finished: r.Finished}
+	if rep := r.Report; rep != nil {
+		cur := rep.Current
+		if cur.MemoryMB > 0 {
+			s.Current = &cur
+		}
+		if rep.Recommendation != nil {
+			rec := *rep.Recommendation
+			rec.Why = "" // in the run itself
+			s.Recommendation = &rec
+		}
+		s.Saving = rep.Saving
+		s.Applied = rep.Applied != nil && rep.Applied.Error == "" && r.Status == Succeeded
+	}
+	return s
 }

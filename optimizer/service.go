@@ -2,8 +2,8 @@
 // settings (memory, and GPU settings where DCGM can measure them) that an
 // action needs, by probing temporary copies of it (optimizer/probe) under
 // an adaptive search (optimizer/search), and from the activations real
-// traffic produced (passive mode); it stores a report of every run in the
-// registry database (optimizer/report), and applies the result when asked.
+// traffic produced (passive mode); it stores a report of every run
+// (optimizer/report) in its Store, and applies the result when asked.
 //
 // Service is what the admin API calls: Start, Get, Cancel and Chart, plus
 // OnNewFunction for the change feed's policy trigger. Create it with New,
@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -28,29 +29,15 @@ import (
 	"github.com/fnmgr/fnmgr/optimizer/gpu"
 	"github.com/fnmgr/fnmgr/optimizer/probe"
 	"github.com/fnmgr/fnmgr/optimizer/report"
-	"github.com/fnmgr/fnmgr/plugin/analyzer"
-	"github.com/fnmgr/fnmgr/plugin/registry"
-	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
-// Configurer applies run-time settings to a function's action and
-// records them (plugin/versions.Controller implements it).
-type Configurer interface {
-	SetConfig(ctx context.Context, ns, name string, req versions.ConfigRequest, d versions.Deployment) (registry.Config, error)
-}
-
-// PassiveSource reports what real traffic showed (plugin/analyzer.Analyzer
-// implements it); fqn is "ns/name".
-type PassiveSource interface {
-	Stats(fqn string) (analyzer.Stats, bool)
-}
-
-// Options configure a Service. Registry, Actions, Invoker and Deployment
-// are required.
+// Options configure a Service. Functions, Store, Actions, Invoker and
+// Deployment are required.
 type Options struct {
-	// Registry holds the functions; runs are stored in its database as
-	// documents o:<ns>/<name>:<run id>.
-	Registry *registry.Store
+	// Functions reads the functions (their state).
+	Functions Functions
+	// Store keeps the runs (CouchStore in fnmgr).
+	Store Store
 	// Actions writes and deletes the probe copies (plugin/openwhisk.Actions).
 	Actions probe.Actions
 	// Whisks lists the whisks database for Cleanup (probe.DBLister).
@@ -58,25 +45,24 @@ type Options struct {
 	// Invoker calls the copies through the OpenWhisk REST API
 	// (probe.NewClient).
 	Invoker probe.Invoker
-	// Deployment bounds the sizes and validates what apply writes
-	// (plugin/deployment.Info).
-	Deployment versions.Deployment
-	// Configurer applies a result (plugin/versions.Controller); without
-	// it a request with apply is refused.
-	Configurer Configurer
-	// Passive is real traffic's statistics (plugin/analyzer.Analyzer);
-	// without it passive mode reports no data.
-	Passive PassiveSource
+	// Deployment bounds the sizes and the probes' pace.
+	Deployment Deployment
+	// Applier applies a result; without it a request with apply is
+	// refused.
+	Applier Applier
+	// Traffic is real traffic's statistics; without it passive mode
+	// reports no data.
+	Traffic Traffic
 	// GPU measures GPU use during GPU probes; without it the report says
 	// "GPU measurement unavailable".
 	GPU gpu.Sampler
-	// GPUNode names the node whose GPUs are sampled ("" for the sampler's
-	// default).
+	// GPUNode names the node whose GPUs are sampled when the activation
+	// does not say which invoker ran it ("" for the sampler's default).
 	GPUNode string
 	// StateOf reports a function's state (the gateway's table, say);
-	// probing stops when a function may no longer run. By default the
-	// registry is read before every invocation.
-	StateOf func(ns, name string) (registry.State, bool)
+	// probing stops when a function may no longer run. By default
+	// Functions is read before every invocation.
+	StateOf func(ns, name string) (State, bool)
 	// Policy triggers runs from OnNewFunction; PolicyRequest is the
 	// request they use (payloads default to one empty object).
 	Policy        Policy
@@ -85,15 +71,28 @@ type Options struct {
 	// queued. Concurrency bounds one run's probes at once (default 2).
 	MaxRuns     int
 	Concurrency int
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// ProbeMargin is added to the action's time limit to bound every wait
+	// for a probe (default DefaultProbeMargin).
+	ProbeMargin time.Duration
+	// ThrottleShare is the share of the namespace's throttle
+	// (invocations per minute, concurrent invocations) probes may use
+	// (default DefaultThrottleShare: half is left to the user).
+	ThrottleShare float64
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
+
+// Defaults of Options.
+const (
+	DefaultProbeMargin   = 30 * time.Second
+	DefaultThrottleShare = 0.5
+)
 
 // Service runs optimizations.
 type Service struct {
 	o     Options
 	log   *slog.Logger
-	st    store
+	st    Store
 	ctx   context.Context
 	stop  context.CancelFunc
 	slots chan struct{}
@@ -106,8 +105,8 @@ type Service struct {
 // New checks o and returns a Service; it starts nothing.
 func New(o Options) (*Service, error) {
 	switch {
-	case o.Registry == nil:
-		return nil, errors.New("optimizer: a registry is required")
+	case o.Functions == nil || o.Store == nil:
+		return nil, errors.New("optimizer: the functions and a store for runs are required")
 	case o.Actions == nil || o.Invoker == nil:
 		return nil, errors.New("optimizer: the OpenWhisk actions store and invoker are required")
 	case o.Deployment == nil:
@@ -125,6 +124,15 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.ProbeMargin <= 0 {
+		o.ProbeMargin = DefaultProbeMargin
+	}
+	if o.ThrottleShare == 0 {
+		o.ThrottleShare = DefaultThrottleShare
+	}
+	if o.ThrottleShare < 0 || o.ThrottleShare > 1 {
+		return nil, fmt.Errorf("optimizer: throttle share %g must be above 0 and at most 1", o.ThrottleShare)
+	}
 	if o.Policy == "" {
 		o.Policy = PolicyOff
 	}
@@ -132,7 +140,7 @@ func New(o Options) (*Service, error) {
 		return nil, fmt.Errorf("optimizer: policy %q must be off, new or annotated", o.Policy)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Service{o: o, log: o.Logger.With("component", "optimizer"), st: store{db: o.Registry.DB()},
+	return &Service{o: o, log: o.Logger.With("component", "optimizer"), st: o.Store,
 		ctx: ctx, stop: stop, slots: make(chan struct{}, o.MaxRuns), live: map[string]*liveRun{}}, nil
 }
 
@@ -145,40 +153,40 @@ func (s *Service) newID() string {
 }
 
 // Start validates req and starts optimizing function ns/name; it returns
-// the run id at once. Validation errors wrap registry.ErrInvalid, an
-// unknown function registry.ErrNotFound; a function that may not run gives
-// registry.ErrConflict (BLOCKED, or a run already going), ErrLocked
-// (UPDATING) or ErrGone (RETIRED).
+// the run id at once. Validation errors wrap ErrInvalid, an
+// unknown function ErrNotFound; a function that may not run gives
+// ErrConflict (BLOCKED, or a run already going), ErrLocked (UPDATING) or
+// ErrGone (RETIRED).
 func (s *Service) Start(ctx context.Context, ns, name string, req Request, by string) (string, error) {
-	f, err := s.o.Registry.GetFunction(ctx, ns, name)
+	f, err := s.o.Functions.Function(ctx, ns, name)
 	if err != nil {
 		return "", err
 	}
 	if err := runnable(f); err != nil {
 		return "", err
 	}
-	a, err := s.o.Actions.Get(ctx, registry.DocID(ns, name))
+	a, err := s.o.Actions.Get(ctx, probe.DocID(ns, name))
 	if err != nil {
 		if errors.Is(err, whiskdb.ErrNotFound) {
-			return "", fmt.Errorf("optimizer: the action %s/%s does not exist: %w", ns, name, registry.ErrNotFound)
+			return "", fmt.Errorf("optimizer: the action %s/%s does not exist: %w", ns, name, ErrNotFound)
 		}
 		return "", fmt.Errorf("optimizer: read the action %s/%s: %w", ns, name, err)
 	}
 	if a.Exec.Kind == entity.KindSequence {
 		return "", invalid("%s/%s is a sequence: its components carry the memory limits; optimize them instead", ns, name)
 	}
-	v, err := validate(ctx, req, s.o.Deployment)
+	v, err := validate(ctx, ns, req, s.o.Deployment)
 	if err != nil {
 		return "", err
 	}
-	if v.Apply && s.o.Configurer == nil {
-		return "", invalid("apply is not available: no configurer is wired")
+	if v.Apply && s.o.Applier == nil {
+		return "", invalid("apply is not available: no applier is wired")
 	}
 	s.mu.Lock()
 	for _, lr := range s.live {
 		if r := lr.snapshot(); r.Namespace == ns && r.Name == name && !r.Status.Done() {
 			s.mu.Unlock()
-			return "", fmt.Errorf("optimizer: optimization %s of %s/%s is still %s: %w", r.ID, ns, name, r.Status, registry.ErrConflict)
+			return "", fmt.Errorf("optimizer: optimization %s of %s/%s is still %s: %w", r.ID, ns, name, r.Status, ErrConflict)
 		}
 	}
 	now := s.o.Now().UTC()
@@ -190,7 +198,7 @@ func (s *Service) Start(ctx context.Context, ns, name string, req Request, by st
 	lr := &liveRun{run: r, cancel: cancel}
 	s.live[RunID(ns, name, r.ID)] = lr
 	s.mu.Unlock()
-	if err := s.st.put(ctx, r); err != nil {
+	if err := s.st.Put(ctx, r); err != nil {
 		cancel()
 		s.mu.Lock()
 		delete(s.live, RunID(ns, name, r.ID))
@@ -208,14 +216,15 @@ func (s *Service) Start(ctx context.Context, ns, name string, req Request, by st
 }
 
 // runnable refuses functions whose code may not run now.
-func runnable(f registry.Function) error {
-	switch {
-	case f.State == registry.Retired || f.Gone:
-		return fmt.Errorf("optimizer: %s is retired: %w", f.FQN(), registry.ErrGone)
-	case f.State == registry.Updating:
-		return fmt.Errorf("optimizer: %s is being updated; try again when it is done: %w", f.FQN(), registry.ErrLocked)
-	case f.State == registry.Blocked:
-		return fmt.Errorf("optimizer: %s is BLOCKED and its code may not run; unblock it first: %w", f.FQN(), registry.ErrConflict)
+func runnable(f Function) error {
+	fqn := f.Namespace + "/" + f.Name
+	switch f.State {
+	case StateRetired:
+		return fmt.Errorf("optimizer: %s is retired: %w", fqn, ErrGone)
+	case StateUpdating:
+		return fmt.Errorf("optimizer: %s is being updated; try again when it is done: %w", fqn, ErrLocked)
+	case StateBlocked:
+		return fmt.Errorf("optimizer: %s is BLOCKED and its code may not run; unblock it first: %w", fqn, ErrConflict)
 	}
 	return nil
 }
@@ -229,8 +238,41 @@ func (s *Service) Get(ctx context.Context, ns, name, id string) (Run, error) {
 	if lr != nil {
 		return lr.snapshot(), nil
 	}
-	d, err := s.st.get(ctx, ns, name, id)
-	return d.Run, err
+	return s.st.Get(ctx, ns, name, id)
+}
+
+// List returns the runs of ns/name, newest first: those of this process as
+// they are now, the others as stored. An unknown function is ErrNotFound.
+func (s *Service) List(ctx context.Context, ns, name string) ([]Run, error) {
+	if _, err := s.o.Functions.Function(ctx, ns, name); err != nil {
+		return nil, err
+	}
+	stored, err := s.st.List(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]Run{}
+	for _, r := range stored {
+		byID[r.ID] = r
+	}
+	s.mu.Lock()
+	for _, lr := range s.live {
+		if r := lr.snapshot(); r.Namespace == ns && r.Name == name {
+			byID[r.ID] = r
+		}
+	}
+	s.mu.Unlock()
+	out := make([]Run, 0, len(byID))
+	for _, r := range byID {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out, nil
 }
 
 // Cancel stops run id. Its probe copies are deleted; what was measured is
@@ -243,7 +285,7 @@ func (s *Service) Cancel(ctx context.Context, ns, name, id string) error {
 		lr.markCancel()
 		return nil
 	}
-	d, err := s.st.get(ctx, ns, name, id)
+	d, err := s.st.Get(ctx, ns, name, id)
 	if err != nil {
 		return err
 	}
@@ -253,7 +295,7 @@ func (s *Service) Cancel(ctx context.Context, ns, name, id string) error {
 	// Stored as running but not running here: left by a previous process.
 	now := s.o.Now().UTC()
 	d.Status, d.Updated, d.Finished, d.Error = Cancelled, now, &now, "cancelled after fnmgr restarted"
-	return s.st.put(ctx, d.Run)
+	return s.st.Put(ctx, d)
 }
 
 // Chart draws run id's report as an SVG (the measurements so far while it

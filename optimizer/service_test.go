@@ -10,19 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/optimizer/gpu"
 	"github.com/fnmgr/fnmgr/optimizer/gpu/gputest"
 	"github.com/fnmgr/fnmgr/optimizer/probe"
 	"github.com/fnmgr/fnmgr/optimizer/search"
 	"github.com/fnmgr/fnmgr/optimizer/sim"
-	"github.com/fnmgr/fnmgr/plugin/analyzer"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 func TestRunRightSizesAndStores(t *testing.T) {
 	x := newFixture(t, flat())
-	x.function("sleepy", 512, registry.Latest)
+	x.function("sleepy", 512, optimizer.StateLatest)
 	id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{Payloads: optimizer.Payloads{{Body: json.RawMessage(`{"secret":"p4ss"}`), Weight: 1}}}, "alice")
 	require.NoError(t, err)
 	r := x.wait(x.svc, "sleepy", id)
@@ -42,7 +41,9 @@ func TestRunRightSizesAndStores(t *testing.T) {
 	require.NotEmpty(t, rep.Active.Points)
 	require.NotEmpty(t, rep.Active.Steps)
 	require.Empty(t, x.acts.copies(), "no probe copy is left")
-	require.Equal(t, 512, x.acts.docs["guest/sleepy"].Limits.Memory, "the live action is untouched")
+	live, err := x.acts.Get(x.ctx, "guest/sleepy")
+	require.NoError(t, err)
+	require.Equal(t, 512, live.Limits.Memory, "the live action is untouched")
 
 	// The run is stored: a new service (after a restart) reads it.
 	raw, err := json.Marshal(r)
@@ -60,7 +61,7 @@ func TestRunRightSizesAndStores(t *testing.T) {
 	require.Contains(t, string(svg), "chosen 128 MB")
 
 	_, err = other.Get(x.ctx, "guest", "sleepy", "nope")
-	require.ErrorIs(t, err, registry.ErrNotFound)
+	require.ErrorIs(t, err, optimizer.ErrNotFound)
 	require.NoError(t, other.Cancel(x.ctx, "guest", "sleepy", id), "cancelling an ended run does nothing")
 }
 
@@ -68,7 +69,7 @@ func TestRunNeverBelowFeasible(t *testing.T) {
 	f := flat()
 	f.WorkingSetMB = 320
 	x := newFixture(t, f)
-	x.function("big", 512, registry.Latest)
+	x.function("big", 512, optimizer.StateLatest)
 	id, err := x.svc.Start(x.ctx, "guest", "big", optimizer.Request{}, "")
 	require.NoError(t, err)
 	r := x.wait(x.svc, "big", id)
@@ -79,23 +80,21 @@ func TestRunNeverBelowFeasible(t *testing.T) {
 
 func TestApply(t *testing.T) {
 	x := newFixture(t, flat())
-	x.function("sleepy", 512, registry.Latest)
+	x.function("sleepy", 512, optimizer.StateLatest)
 	id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{Apply: true}, "bob")
 	require.NoError(t, err)
 	r := x.wait(x.svc, "sleepy", id)
 	require.Equal(t, optimizer.Succeeded, r.Status, r.Error)
-	require.Len(t, x.conf.reqs, 1)
-	require.Equal(t, 128, *x.conf.reqs[0].MemorySize)
+	apps := x.conf.applied()
+	require.Len(t, apps, 1)
+	require.Equal(t, 128, apps[0].Setting.MemoryMB)
 	require.NotNil(t, r.Report.Applied)
 	require.Empty(t, r.Report.Applied.Error)
-	h, err := x.reg.History(x.ctx, "guest", "sleepy")
-	require.NoError(t, err)
-	require.Len(t, h, 1)
-	require.Equal(t, "bob", h[0].By)
-	require.Contains(t, h[0].Reason, "512 MB -> 128 MB")
+	require.Equal(t, "bob", apps[0].By)
+	require.Contains(t, apps[0].Reason, "512 MB -> 128 MB")
 
 	t.Run("a refused apply fails the run and keeps the report", func(t *testing.T) {
-		x.conf.err = errors.New("config: function is BLOCKED: " + registry.ErrConflict.Error())
+		x.conf.err = errors.New("config: function is BLOCKED: conflict")
 		id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{Apply: true}, "bob")
 		require.NoError(t, err)
 		r := x.wait(x.svc, "sleepy", id)
@@ -108,13 +107,13 @@ func TestApply(t *testing.T) {
 func TestCancelAndFailure(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		x := newFixture(t, flat())
-		x.function("sleepy", 512, registry.Latest)
+		x.function("sleepy", 512, optimizer.StateLatest)
 		x.inv.block = make(chan struct{}) // every invocation hangs until cancelled
 		id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{}, "")
 		require.NoError(t, err)
 		require.Eventually(t, func() bool { return len(x.acts.copies()) > 0 }, 10*time.Second, 5*time.Millisecond)
 		_, err = x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{}, "")
-		require.ErrorIs(t, err, registry.ErrConflict, "one run per function at a time")
+		require.ErrorIs(t, err, optimizer.ErrConflict, "one run per function at a time")
 		require.NoError(t, x.svc.Cancel(x.ctx, "guest", "sleepy", id))
 		r := x.wait(x.svc, "sleepy", id)
 		require.Equal(t, optimizer.Cancelled, r.Status)
@@ -122,7 +121,7 @@ func TestCancelAndFailure(t *testing.T) {
 	})
 	t.Run("the platform fails", func(t *testing.T) {
 		x := newFixture(t, flat())
-		x.function("sleepy", 512, registry.Latest)
+		x.function("sleepy", 512, optimizer.StateLatest)
 		x.inv.err = errors.Join(errDown, probe.ErrUnavailable)
 		id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{}, "")
 		require.NoError(t, err)
@@ -133,13 +132,12 @@ func TestCancelAndFailure(t *testing.T) {
 	})
 	t.Run("the function is blocked meanwhile", func(t *testing.T) {
 		x := newFixture(t, flat())
-		x.function("sleepy", 512, registry.Latest)
+		x.function("sleepy", 512, optimizer.StateLatest)
 		x.inv.block = make(chan struct{})
 		id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{}, "")
 		require.NoError(t, err)
 		require.Eventually(t, func() bool { return len(x.acts.copies()) > 0 }, 10*time.Second, 5*time.Millisecond)
-		_, err = x.reg.Update(x.ctx, "guest", "sleepy", func(f *registry.Function) error { f.State = registry.Blocked; return nil })
-		require.NoError(t, err)
+		x.fns.set("sleepy", optimizer.StateBlocked)
 		close(x.inv.block)
 		r := x.wait(x.svc, "sleepy", id)
 		require.Equal(t, optimizer.Failed, r.Status)
@@ -148,7 +146,7 @@ func TestCancelAndFailure(t *testing.T) {
 	})
 	t.Run("stop cancels runs and cleans up", func(t *testing.T) {
 		x := newFixture(t, flat())
-		x.function("sleepy", 512, registry.Latest)
+		x.function("sleepy", 512, optimizer.StateLatest)
 		x.inv.block = make(chan struct{})
 		id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{}, "")
 		require.NoError(t, err)
@@ -163,7 +161,7 @@ func TestCancelAndFailure(t *testing.T) {
 
 func TestCleanupAfterCrash(t *testing.T) {
 	x := newFixture(t, flat())
-	x.function("sleepy", 512, registry.Latest)
+	x.function("sleepy", 512, optimizer.StateLatest)
 	x.inv.block = make(chan struct{})
 	id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{}, "")
 	require.NoError(t, err)
@@ -178,8 +176,8 @@ func TestCleanupAfterCrash(t *testing.T) {
 	fresh := x.service()
 	require.NoError(t, fresh.Cleanup(x.ctx))
 	for _, c := range leftover {
-		_, ok := x.acts.docs[c]
-		require.False(t, ok, "copy %s deleted", c)
+		_, err := x.acts.Get(x.ctx, c)
+		require.ErrorIs(t, err, whiskdb.ErrNotFound, "copy %s deleted", c)
 	}
 	r, err := fresh.Get(x.ctx, "guest", "sleepy", id)
 	require.NoError(t, err)
@@ -194,20 +192,20 @@ func TestCleanupAfterCrash(t *testing.T) {
 // by a run reported as failed.
 func TestCleanupFinishesAnInterruptedApply(t *testing.T) {
 	x := newFixture(t, flat())
-	x.function("applying", 512, registry.Latest)
+	x.function("applying", 512, optimizer.StateLatest)
 	x.conf.hang = make(chan struct{})
 	defer close(x.conf.hang)
 	id, err := x.svc.Start(x.ctx, "guest", "applying", optimizer.Request{Apply: true}, "")
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(x.conf.requests()) == 1 }, 30*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return len(x.conf.applied()) == 1 }, 30*time.Second, 5*time.Millisecond,
 		"the run reaches its apply")
-	want := *x.conf.requests()[0].MemorySize
+	want := x.conf.applied()[0].Setting.MemoryMB
 
 	fresh := x.service() // the process that starts after the crash
 	require.NoError(t, fresh.Cleanup(x.ctx))
-	reqs := x.conf.requests()
+	reqs := x.conf.applied()
 	require.Len(t, reqs, 2, "the setting is applied again at start")
-	require.Equal(t, want, *reqs[1].MemorySize)
+	require.Equal(t, want, reqs[1].Setting.MemoryMB)
 	r, err := fresh.Get(x.ctx, "guest", "applying", id)
 	require.NoError(t, err)
 	require.Equal(t, optimizer.Succeeded, r.Status, "error: %s", r.Error)
@@ -217,13 +215,13 @@ func TestCleanupFinishesAnInterruptedApply(t *testing.T) {
 }
 
 func TestPassive(t *testing.T) {
-	stats := traffic{"guest/sleepy": analyzer.Stats{Activations: 60, ByMemory: []analyzer.MemoryStats{
+	stats := traffic{"guest/sleepy": []search.Sample{
 		{MemoryMB: 256, Count: 30, MedianMs: 203, MeanMs: 205},
 		{MemoryMB: 512, Count: 30, MedianMs: 201, MeanMs: 202},
-	}}}
-	x := newFixture(t, flat(), func(o *optimizer.Options) { o.Passive = stats })
-	x.function("sleepy", 512, registry.Latest)
-	x.function("quiet", 512, registry.Latest)
+	}}
+	x := newFixture(t, flat(), func(o *optimizer.Options) { o.Traffic = stats })
+	x.function("sleepy", 512, optimizer.StateLatest)
+	x.function("quiet", 512, optimizer.StateLatest)
 	t.Run("passive alone probes nothing", func(t *testing.T) {
 		id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{Mode: optimizer.ModePassive}, "")
 		require.NoError(t, err)
@@ -260,7 +258,7 @@ func TestGPU(t *testing.T) {
 	t.Run("measured", func(t *testing.T) {
 		s := &gputest.Sampler{Usage: gpu.Usage{GPUs: 1, Seen: 1, PeakMemMB: 900, MeanUtilPct: 40, P90UtilPct: 60, Samples: 30}}
 		x := newFixture(t, flat(), func(o *optimizer.Options) { o.GPU = s })
-		x.function("infer", 512, registry.Latest)
+		x.function("infer", 512, optimizer.StateLatest)
 		id, err := x.svc.Start(x.ctx, "guest", "infer", optimizer.Request{GPU: true, Apply: true}, "")
 		require.NoError(t, err)
 		r := x.wait(x.svc, "infer", id)
@@ -272,13 +270,13 @@ func TestGPU(t *testing.T) {
 		require.Equal(t, 70, g.Recommendation.GPUPercentage)
 		require.Equal(t, 1280, *r.Report.Recommendation.GPUMemorySize)
 		require.Equal(t, 18, r.Progress.Total, "15 for memory, 3 for the GPU")
-		require.Equal(t, 1280, *x.conf.reqs[0].GPUMemorySize, "apply writes the GPU settings too")
+		require.Equal(t, 1280, *x.conf.applied()[0].Setting.GPUMemorySize, "apply writes the GPU settings too")
 		require.Zero(t, s.Open())
 	})
 	t.Run("unavailable: memory only", func(t *testing.T) {
 		s := &gputest.Sampler{Err: &gpu.UnavailableError{Reason: "libdcgm.so.4 not found"}}
 		x := newFixture(t, flat(), func(o *optimizer.Options) { o.GPU = s })
-		x.function("infer", 512, registry.Latest)
+		x.function("infer", 512, optimizer.StateLatest)
 		id, err := x.svc.Start(x.ctx, "guest", "infer", optimizer.Request{GPU: true}, "")
 		require.NoError(t, err)
 		r := x.wait(x.svc, "infer", id)
@@ -289,7 +287,7 @@ func TestGPU(t *testing.T) {
 	})
 	t.Run("no sampler", func(t *testing.T) {
 		x := newFixture(t, flat())
-		x.function("infer", 512, registry.Latest)
+		x.function("infer", 512, optimizer.StateLatest)
 		id, err := x.svc.Start(x.ctx, "guest", "infer", optimizer.Request{GPU: true}, "")
 		require.NoError(t, err)
 		r := x.wait(x.svc, "infer", id)
@@ -317,7 +315,7 @@ func TestPolicy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newFixture(t, flat(), func(o *optimizer.Options) { o.Policy = tc.policy })
-			x.function(tc.fn, 256, registry.Latest)
+			x.function(tc.fn, 256, optimizer.StateLatest)
 			id, err := x.svc.OnNewFunction(x.ctx, "guest", tc.fn, tc.ann)
 			require.NoError(t, err)
 			require.Equal(t, tc.starts, id != "")
@@ -334,7 +332,7 @@ func TestPolicy(t *testing.T) {
 
 func TestProgressWhileRunning(t *testing.T) {
 	x := newFixture(t, flat())
-	x.function("sleepy", 512, registry.Latest)
+	x.function("sleepy", 512, optimizer.StateLatest)
 	x.inv.block = make(chan struct{})
 	id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{MaxInvocations: 10}, "")
 	require.NoError(t, err)
@@ -348,4 +346,32 @@ func TestProgressWhileRunning(t *testing.T) {
 	require.LessOrEqual(t, r.Progress.Done, 10)
 	require.Equal(t, search.MinResources, r.Report.Objective)
 	require.NotEmpty(t, sim.Suite())
+}
+
+func TestList(t *testing.T) {
+	x := newFixture(t, flat())
+	x.function("sleepy", 512, optimizer.StateLatest)
+	x.function("other", 512, optimizer.StateLatest)
+	var ids []string
+	for i := 0; i < 2; i++ {
+		id, err := x.svc.Start(x.ctx, "guest", "sleepy", optimizer.Request{}, "alice")
+		require.NoError(t, err)
+		x.wait(x.svc, "sleepy", id)
+		ids = append(ids, id)
+	}
+	_, err := x.svc.Start(x.ctx, "guest", "other", optimizer.Request{Mode: optimizer.ModePassive}, "")
+	require.NoError(t, err)
+	runs, err := x.svc.List(x.ctx, "guest", "sleepy")
+	require.NoError(t, err)
+	require.Len(t, runs, 2, "sleepy's runs only")
+	require.Equal(t, ids[1], runs[0].ID, "newest first")
+	require.Equal(t, ids[0], runs[1].ID)
+	s := runs[0].Summary()
+	require.Equal(t, optimizer.Succeeded, s.Status)
+	require.Equal(t, 128, s.Recommendation.MemoryMB)
+	require.Equal(t, 512, s.Current.MemoryMB)
+	require.Empty(t, s.Recommendation.Why, "the why is in the run itself")
+	require.Equal(t, "alice", s.By)
+	_, err = x.svc.List(x.ctx, "guest", "nope")
+	require.ErrorIs(t, err, optimizer.ErrNotFound)
 }

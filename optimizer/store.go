@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
 
 	"github.com/fnmgr/fnmgr/optimizer/report"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 // Status of a run.
@@ -51,7 +51,19 @@ type Run struct {
 	Report    *report.Report `json:"report,omitempty"`
 }
 
-// runDoc is a run as stored in the registry database.
+// Store keeps runs. Get answers an error wrapping ErrNotFound for a run
+// it does not hold; List returns the runs of ns/name (every run when ns is
+// empty), in any order. Implementations must be safe for concurrent use.
+type Store interface {
+	Get(ctx context.Context, ns, name, id string) (Run, error)
+	Put(ctx context.Context, r Run) error
+	List(ctx context.Context, ns, name string) ([]Run, error)
+}
+
+// RunID is the document id of run id of ns/name in a CouchStore.
+func RunID(ns, name, id string) string { return "o:" + ns + "/" + name + ":" + id }
+
+// runDoc is a run as a CouchStore keeps it.
 type runDoc struct {
 	DocID string `json:"_id"`
 	Rev   string `json:"_rev,omitempty"`
@@ -61,37 +73,37 @@ type runDoc struct {
 
 const typeOptimization = "optimization"
 
-// RunID is the registry document id of run id of ns/name.
-func RunID(ns, name, id string) string { return "o:" + ns + "/" + name + ":" + id }
-
-// store keeps runs in the registry database.
-type store struct {
-	db *kivik.DB
+// CouchStore keeps runs in a CouchDB database of their own (fnmgr's
+// <db-prefix>optimizations), one document o:<ns>/<name>:<run id> each.
+type CouchStore struct {
+	DB *kivik.DB
 }
 
-func (s store) get(ctx context.Context, ns, name, id string) (runDoc, error) {
+// Get implements Store.
+func (s CouchStore) Get(ctx context.Context, ns, name, id string) (Run, error) {
 	var d runDoc
-	if err := s.db.Get(ctx, RunID(ns, name, id)).ScanDoc(&d); err != nil {
+	if err := s.DB.Get(ctx, RunID(ns, name, id)).ScanDoc(&d); err != nil {
 		if kivik.HTTPStatus(err) == http.StatusNotFound {
-			return d, fmt.Errorf("optimizer: no optimization %s of %s/%s: %w", id, ns, name, registry.ErrNotFound)
+			return Run{}, fmt.Errorf("optimizer: no optimization %s of %s/%s: %w", id, ns, name, ErrNotFound)
 		}
-		return d, fmt.Errorf("optimizer: read optimization %s: %w", id, err)
+		return Run{}, fmt.Errorf("optimizer: read optimization %s: %w", id, err)
 	}
-	return d, nil
+	return d.Run, nil
 }
 
-// put writes run r, retrying on conflicts with the stored revision (a
-// run document has one writer; Cleanup may race it once).
-func (s store) put(ctx context.Context, r Run) error {
+// Put implements Store: it writes run r, retrying on conflicts with the
+// stored revision (a run document has one writer; Cleanup may race it
+// once).
+func (s CouchStore) Put(ctx context.Context, r Run) error {
 	id := RunID(r.Namespace, r.Name, r.ID)
 	for attempt := 0; ; attempt++ {
 		var cur runDoc
-		err := s.db.Get(ctx, id).ScanDoc(&cur)
+		err := s.DB.Get(ctx, id).ScanDoc(&cur)
 		if err != nil && kivik.HTTPStatus(err) != http.StatusNotFound {
 			return fmt.Errorf("optimizer: read optimization %s: %w", r.ID, err)
 		}
 		d := runDoc{DocID: id, Rev: cur.Rev, Type: typeOptimization, Run: r}
-		_, err = s.db.Put(ctx, id, d)
+		_, err = s.DB.Put(ctx, id, d)
 		if err == nil {
 			return nil
 		}
@@ -101,25 +113,83 @@ func (s store) put(ctx context.Context, r Run) error {
 	}
 }
 
-// each calls fn with every stored run.
-func (s store) each(ctx context.Context, fn func(Run) error) error {
-	rows := s.db.AllDocs(ctx, kivik.Params(map[string]any{"include_docs": true, "startkey": "o:", "endkey": "o:\ufff0"}))
+// List implements Store, reading the documents whose ids start with
+// o:<ns>/<name>: (names hold no ':').
+func (s CouchStore) List(ctx context.Context, ns, name string) ([]Run, error) {
+	prefix := "o:"
+	if ns != "" {
+		prefix = "o:" + ns + "/" + name + ":"
+	}
+	rows := s.DB.AllDocs(ctx, kivik.Params(map[string]any{"include_docs": true, "startkey": prefix, "endkey": prefix + "\ufff0"}))
 	defer rows.Close()
+	var out []Run
 	for rows.Next() {
 		var raw json.RawMessage
 		if err := rows.ScanDoc(&raw); err != nil {
-			return fmt.Errorf("optimizer: scan optimizations: %w", err)
+			return nil, fmt.Errorf("optimizer: scan optimizations: %w", err)
 		}
 		var d runDoc
 		if err := json.Unmarshal(raw, &d); err != nil || d.Type != typeOptimization {
 			continue
 		}
-		if err := fn(d.Run); err != nil {
-			return err
-		}
+		out = append(out, d.Run)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("optimizer: scan optimizations: %w", err)
+		return nil, fmt.Errorf("optimizer: scan optimizations: %w", err)
 	}
+	return out, nil
+}
+
+// MemoryStore keeps runs in memory (tests, and an fnmgr without CouchDB
+// for them). The zero value is ready.
+type MemoryStore struct {
+	mu   sync.Mutex
+	runs map[string][]byte // by RunID, as JSON (so readers never share a run)
+}
+
+// Get implements Store.
+func (s *MemoryStore) Get(_ context.Context, ns, name, id string) (Run, error) {
+	s.mu.Lock()
+	raw, ok := s.runs[RunID(ns, name, id)]
+	s.mu.Unlock()
+	if !ok {
+		return Run{}, fmt.Errorf("optimizer: no optimization %s of %s/%s: %w", id, ns, name, ErrNotFound)
+	}
+	var r Run
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Run{}, fmt.Errorf("optimizer: read optimization %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Put implements Store.
+func (s *MemoryStore) Put(_ context.Context, r Run) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("optimizer: store optimization %s: %w", r.ID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.runs == nil {
+		s.runs = map[string][]byte{}
+	}
+	s.runs[RunID(r.Namespace, r.Name, r.ID)] = raw
 	return nil
+}
+
+// List implements Store.
+func (s *MemoryStore) List(_ context.Context, ns, name string) ([]Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Run
+	for _, raw := range s.runs {
+		var r Run
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, fmt.Errorf("optimizer: scan optimizations: %w", err)
+		}
+		if ns == "" || (r.Namespace == ns && r.Name == name) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

@@ -19,8 +19,22 @@ import (
 	"sync"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
+
+// DocID is the whisks document id of function name of namespace ns
+// ("guest/hello", "guest/pkg/hello"), as OpenWhisk's FullyQualifiedEntityName
+// (common/scala/src/main/scala/org/apache/openwhisk/core/entity/FullyQualifiedEntityName.scala)
+// spells it.
+func DocID(ns, name string) string { return ns + "/" + name }
+
+// ActionPath splits a function name into the action document's namespace
+// field and name field: ("guest", "pkg/hello") → ("guest/pkg", "hello").
+func ActionPath(ns, name string) (docNamespace, docName string) {
+	if pkg, n, ok := strings.Cut(name, "/"); ok {
+		return ns + "/" + pkg, n
+	}
+	return ns, name
+}
 
 // Annotation marks a probe copy; its value is the run id.
 const Annotation = "fnmgr-probe"
@@ -88,7 +102,7 @@ var ErrNotCopyable = errors.New("probe: the action cannot be probed")
 // NewCopies reads the live action ns/name and its code once; every copy is
 // made from that snapshot.
 func NewCopies(ctx context.Context, actions Actions, ns, name, runID string) (*Copies, error) {
-	live, err := actions.Get(ctx, registry.DocID(ns, name))
+	live, err := actions.Get(ctx, DocID(ns, name))
 	if err != nil {
 		return nil, fmt.Errorf("probe: read %s/%s: %w", ns, name, err)
 	}
@@ -119,7 +133,7 @@ func (l Limits) key() string {
 // Ensure writes the copy with limits l unless it exists already and
 // returns the action path to invoke ("name@…" or "pkg/name@…").
 func (c *Copies) Ensure(ctx context.Context, l Limits) (string, error) {
-	docNS, base := registry.ActionPath(c.ns, c.name)
+	docNS, base := ActionPath(c.ns, c.name)
 	copyName := Name(base, c.runID, l.MemoryMB)
 	if k := l.key(); k != strconv.Itoa(l.MemoryMB) {
 		copyName = base + nameInfix + c.runID + "-" + k

@@ -20,6 +20,7 @@ import (
 	"github.com/fnmgr/fnmgr/kafka/producer"
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/optimizer/probe"
+	"github.com/fnmgr/fnmgr/plugin/app"
 	"github.com/fnmgr/fnmgr/plugin/deployment"
 	"github.com/fnmgr/fnmgr/plugin/openwhisk"
 	"github.com/fnmgr/fnmgr/plugin/registry"
@@ -69,9 +70,11 @@ func newEnv(t *testing.T) *env {
 	e.actions = openwhisk.NewActions(whiskdb.New(e.whisks), prod)
 	e.invoker = probe.NewClient(probe.ClientOptions{APIHost: stack.APIHost, Keys: staticKey(stack.Auth)})
 	dep := deployment.New(deployment.Options{ControllerURL: stack.APIHost, MaxMemoryMB: stackMaxMemoryMB})
-	e.opts = optimizer.Options{Registry: e.reg, Actions: e.actions, Whisks: probe.DBLister{DB: e.whisks},
-		Invoker: e.invoker, Deployment: dep,
-		Configurer: versions.New(versions.Options{Registry: e.reg, Actions: e.actions})}
+	// The core's adapters, as fnmgr serve wires them (plugin/app).
+	e.opts = optimizer.Options{Functions: app.OptimizerFunctions{Registry: e.reg},
+		Store: optimizer.CouchStore{DB: client.DB(regName)}, Actions: e.actions, Whisks: probe.DBLister{DB: e.whisks},
+		Invoker: e.invoker, Deployment: app.OptimizerDeployment{Info: dep},
+		Applier: app.OptimizerApplier{Registry: e.reg, Versions: versions.New(versions.Options{Registry: e.reg, Actions: e.actions}), Deployment: dep}}
 	e.svc = e.service(e.opts)
 	return e
 }

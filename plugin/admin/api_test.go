@@ -120,6 +120,7 @@ func TestRouteMatching(t *testing.T) {
 		{"history", "GET", fns + "/hello/history", "getHistory", map[string]string{"ns": "guest", "fn": "hello"}},
 		{"config", "PUT", fns + "/hello/config", "putConfig", map[string]string{"ns": "guest", "fn": "hello"}},
 		{"optimizations", "POST", fns + "/hello/optimizations", "startOptimization", map[string]string{"ns": "guest", "fn": "hello"}},
+		{"list optimizations", "GET", fns + "/demo/hello/optimizations", "listOptimizations", map[string]string{"ns": "guest", "fn": "demo/hello"}},
 		{"optimization", "GET", fns + "/demo/hello/optimizations/o1", "getOptimization", map[string]string{"ns": "guest", "fn": "demo/hello", "id": "o1"}},
 		{"cancel optimization", "DELETE", fns + "/hello/optimizations/o1", "cancelOptimization", map[string]string{"ns": "guest", "fn": "hello", "id": "o1"}},
 		{"chart", "GET", fns + "/demo%2Fhello/optimizations/o1/chart.svg", "getOptimizationChart", map[string]string{"ns": "guest", "fn": "demo/hello", "id": "o1"}},

@@ -49,6 +49,7 @@ func (fs *Functions) ops(a *API) map[string]http.HandlerFunc {
 		"getHistory":           h.fn(h.history),
 		"putConfig":            h.fn(h.config),
 		"startOptimization":    h.fn(h.startOptimization),
+		"listOptimizations":    h.fn(h.listOptimizations),
 		"getOptimization":      h.fn(h.withRun(h.getOptimization)),
 		"cancelOptimization":   h.fn(h.withRun(h.cancelOptimization)),
 		"getOptimizationChart": h.fn(h.withRun(h.optimizationChart)),

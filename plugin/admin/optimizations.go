@@ -1,9 +1,11 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
@@ -39,7 +41,7 @@ func (h *fnHandlers) startOptimization(c call) error {
 	}
 	id, err := opt.Start(c.r.Context(), c.ns, c.name, req, c.by)
 	if err != nil {
-		return err
+		return fromOptimizer(err)
 	}
 	c.w.Header().Set("Location", fmt.Sprintf("/v1/namespaces/%s/functions/%s/optimizations/%s", c.ns, c.name, id))
 	httpapi.WriteJSON(c.w, http.StatusAccepted, map[string]string{"id": id})
@@ -57,8 +59,46 @@ func (h *fnHandlers) withRun(f func(c call, opt *optimizer.Service, id string) e
 		if err != nil {
 			return err
 		}
-		return f(c, opt, id)
+		return fromOptimizer(f(c, opt, id))
 	}
+}
+
+// listOptimizations answers a function's runs, newest first, as
+// summaries (status, recommendation, saving); GET …/{id} has the rest.
+func (h *fnHandlers) listOptimizations(c call) error {
+	opt, err := h.optimizer()
+	if err != nil {
+		return err
+	}
+	runs, err := opt.List(c.r.Context(), c.ns, c.name)
+	if err != nil {
+		return fromOptimizer(err)
+	}
+	out := make([]optimizer.Summary, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, r.Summary())
+	}
+	httpapi.WriteJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
+// fromOptimizer gives an optimizer error the registry's sentinel of the
+// same meaning, which fail maps to a status, keeping its text (the
+// optimizer is a library and has sentinels of its own).
+func fromOptimizer(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, m := range []struct{ opt, reg error }{
+		{optimizer.ErrInvalid, registry.ErrInvalid}, {optimizer.ErrNotFound, registry.ErrNotFound},
+		{optimizer.ErrConflict, registry.ErrConflict}, {optimizer.ErrLocked, registry.ErrLocked},
+		{optimizer.ErrGone, registry.ErrGone},
+	} {
+		if errors.Is(err, m.opt) && !errors.Is(err, m.reg) {
+			return fmt.Errorf("%s: %w", strings.TrimSuffix(err.Error(), ": "+m.opt.Error()), m.reg)
+		}
+	}
+	return err
 }
 
 func (h *fnHandlers) getOptimization(c call, opt *optimizer.Service, id string) error {

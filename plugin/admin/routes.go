@@ -54,6 +54,7 @@ var routes = []route{
 	fnRoute(http.MethodGet, "/history", "getHistory"),
 	fnRoute(http.MethodPut, "/config", "putConfig"),
 	fnRoute(http.MethodPost, "/optimizations", "startOptimization"),
+	fnRoute(http.MethodGet, "/optimizations", "listOptimizations"),
 	fnRoute(http.MethodGet, "/optimizations/{id}/chart.svg", "getOptimizationChart"),
 	fnRoute(http.MethodGet, "/optimizations/{id}", "getOptimization"),
 	fnRoute(http.MethodDelete, "/optimizations/{id}", "cancelOptimization"),

@@ -62,7 +62,7 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	cfg := a.opts.Config
 	// fnmgr's databases are created now if CouchDB answers; if it does not
 	// (yet), the change feeds wait for them in the background (couchdb.go).
-	dbs := []string{cfg.RegistryDB()}
+	dbs := []string{cfg.RegistryDB(), cfg.OptimizationsDB()}
 	if cfg.Storage == config.StorageCouch {
 		dbs = append(dbs, cfg.ArtifactsDB())
 	}
@@ -123,14 +123,17 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		return e.State, ok
 	}, a.reg)
 	var err error
-	opt, err = optimizer.New(optimizer.Options{Registry: reg, Actions: actions,
+	opt, err = optimizer.New(optimizer.Options{Functions: OptimizerFunctions{Registry: reg},
+		Store: optimizer.CouchStore{DB: client.DB(cfg.OptimizationsDB())}, Actions: actions,
 		Whisks:     probe.DBLister{DB: client.DB(cfg.WhisksDB())},
 		Invoker:    probe.NewClient(probe.ClientOptions{APIHost: cfg.Controllers[0].String(), Keys: keys}),
-		Deployment: dep, Configurer: ver, Passive: an, GPU: gpuSampler(a.log),
-		StateOf: func(ns, name string) (registry.State, bool) {
+		Deployment: OptimizerDeployment{Info: dep}, Applier: OptimizerApplier{Registry: reg, Versions: ver, Deployment: dep},
+		Traffic: OptimizerTraffic{Analyzer: an}, GPU: gpuSampler(a.log, cfg.DCGMHostengines),
+		StateOf: func(ns, name string) (optimizer.State, bool) {
 			e, ok := table.Lookup(ns, name)
-			return e.State, ok
+			return optimizer.State(e.State), ok
 		},
+		ProbeMargin: cfg.ProbeMargin, ThrottleShare: cfg.ThrottleShare,
 		Policy: optimizer.Policy(cfg.OptimizePolicy), Logger: a.opts.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -309,4 +312,7 @@ func dbURL(base *url.URL, db string) string { return base.JoinPath(url.PathEscap
 // gpuSampler is DCGM (embedded) for the optimizer's GPU probes. It opens
 // DCGM on first use; without DCGM the report says "GPU measurement
 // unavailable: <reason>" and the optimizer tunes memory only.
-func gpuSampler(log *slog.Logger) gpu.Sampler { return gpu.NewDCGM(gpu.DCGMOptions{Logger: log}) }
+// hostengines maps invoker nodes to their nv-hostengine (--dcgm-hostengines).
+func gpuSampler(log *slog.Logger, hostengines map[string]string) gpu.Sampler {
+	return gpu.NewDCGM(gpu.DCGMOptions{Logger: log, Hostengines: hostengines})
+}

@@ -33,8 +33,9 @@ func configFileArg(args []string) string {
 }
 
 // loadFile applies a JSON configuration file to r. The file is one object
-// whose keys are flag names; a value is a string, a number, a boolean, or
-// (for the list settings) an array of strings.
+// whose keys are flag names; a value is a string, a number, a boolean,
+// (for the list settings) an array of strings, or (for dcgm-hostengines)
+// an object of strings.
 //
 //	{"controllers": ["http://ow-controller:8080"], "log-level": "debug"}
 //
@@ -63,7 +64,7 @@ func loadFile(path string, r *raw) error {
 			p.addf("%s: %s: unknown setting %q (the keys are the flag names without dashes, such as %q)", named(FlagConfig), path, k, FlagAdminAddr)
 			continue
 		}
-		v, err := fileValue(obj[k])
+		v, err := fileValue(k, obj[k])
 		if err != nil {
 			p.addf("%s: %s: %q %v", named(FlagConfig), path, k, err)
 			continue
@@ -88,7 +89,7 @@ func syntaxOnly(err error) string {
 	return "invalid JSON"
 }
 
-func fileValue(v any) (string, error) {
+func fileValue(key string, v any) (string, error) {
 	switch x := v.(type) {
 	case string:
 		return x, nil
@@ -104,6 +105,25 @@ func fileValue(v any) (string, error) {
 				return "", fmt.Errorf("must be a list of strings")
 			}
 			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), nil
+	case map[string]any:
+		if key != FlagDCGMHostengines {
+			break
+		}
+		// A map setting ({"invoker0": "10.0.0.5:5555"}): key=value pairs.
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, 0, len(x))
+		for _, k := range keys {
+			s, ok := x[k].(string)
+			if !ok {
+				return "", fmt.Errorf("must map names to strings")
+			}
+			parts = append(parts, k+"="+s)
 		}
 		return strings.Join(parts, ","), nil
 	}

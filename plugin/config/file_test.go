@@ -101,3 +101,29 @@ func TestSettingsDocumented(t *testing.T) {
 	}
 	require.True(t, ss[2].Reloadable, "controllers reload on SIGHUP")
 }
+
+func TestFileHostengines(t *testing.T) {
+	for _, tc := range []struct {
+		name, json string
+		want       map[string]string
+		err        string
+	}{
+		{"object", `{"dcgm-hostengines": {"invoker1": "10.0.0.6:5555", "invoker0": "10.0.0.5:5555"}}`,
+			map[string]string{"invoker0": "10.0.0.5:5555", "invoker1": "10.0.0.6:5555"}, ""},
+		{"list", `{"dcgm-hostengines": ["invoker0=10.0.0.5:5555"]}`, map[string]string{"invoker0": "10.0.0.5:5555"}, ""},
+		{"no port", `{"dcgm-hostengines": {"invoker0": "10.0.0.5"}}`, nil, "node invoker0"},
+		{"not strings", `{"dcgm-hostengines": {"invoker0": 5555}}`, nil, "must map names to strings"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "fnmgr.json")
+			require.NoError(t, os.WriteFile(path, []byte(tc.json), 0o600))
+			o, err := Parse("fnmgr", []string{"--config", path}, func(string) string { return "" }, &bytes.Buffer{})
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, o.DCGMHostengines)
+		})
+	}
+}

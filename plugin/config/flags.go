@@ -33,6 +33,9 @@ const (
 	FlagKafkaTopicPrefix           = "kafka-topic-prefix"
 	FlagKafkaUserEventsTopicPrefix = "kafka-user-events-topic-prefix"
 	FlagStubKind                   = "stub-kind"
+	FlagProbeMargin                = "optimize-probe-margin"
+	FlagThrottleShare              = "optimize-throttle-share"
+	FlagDCGMHostengines            = "dcgm-hostengines"
 	FlagConfig                     = "config"
 )
 
@@ -60,6 +63,9 @@ const (
 	EnvKafkaTopicPrefix           = "FNMGR_KAFKA_TOPIC_PREFIX"
 	EnvKafkaUserEventsTopicPrefix = "FNMGR_KAFKA_USER_EVENTS_TOPIC_PREFIX"
 	EnvStubKind                   = "FNMGR_STUB_KIND"
+	EnvProbeMargin                = "FNMGR_OPTIMIZE_PROBE_MARGIN"
+	EnvThrottleShare              = "FNMGR_OPTIMIZE_THROTTLE_SHARE"
+	EnvDCGMHostengines            = "FNMGR_DCGM_HOSTENGINES"
 	EnvConfig                     = "FNMGR_CONFIG"
 )
 
@@ -73,6 +79,7 @@ type raw struct {
 	maxMemory, maxGPUNum, retireGrace                 string
 	optimizePolicy                                    string
 	kafkaTopicPrefix, userEventsTopicPrefix, stubKind string
+	probeMargin, throttleShare, dcgmHostengines       string
 	configFile                                        string
 }
 
@@ -94,6 +101,8 @@ func defaultRaw() raw {
 		maxGPUNum:       "8",
 		retireGrace:     DefaultRetireGrace.String(),
 		optimizePolicy:  "off",
+		probeMargin:     DefaultProbeMargin.String(),
+		throttleShare:   "0.5",
 	}
 }
 
@@ -130,6 +139,9 @@ var settings = []setting{
 	{FlagKafkaTopicPrefix, EnvKafkaTopicPrefix, "OpenWhisk's whisk.kafka.topics.prefix: prefix of the health and cacheInvalidation topics, and of fnmgr's health consumer group as OpenWhisk prefixes its own (Helm: whisk.kafka.topics.prefix; ansible: kafka_topics_prefix)", false, func(r *raw) *string { return &r.kafkaTopicPrefix }},
 	{FlagKafkaUserEventsTopicPrefix, EnvKafkaUserEventsTopicPrefix, "OpenWhisk's whisk.kafka.topics.user-event.prefix: prefix of the events topic and of fnmgr's events consumer group (ansible sets it to kafka_topics_prefix unless kafka_topics_userEvent_prefix is given; Helm leaves it empty)", false, func(r *raw) *string { return &r.userEventsTopicPrefix }},
 	{FlagStubKind, EnvStubKind, "runtime kind of the stubs of blocked or retired functions whose kind is neither nodejs nor python; empty takes the controller's default nodejs kind (GET /); must be a kind the controller offers", false, func(r *raw) *string { return &r.stubKind }},
+	{FlagProbeMargin, EnvProbeMargin, "how long past an action's time limit the pre-optimizer waits for one of its probes before the run fails (Go duration)", false, func(r *raw) *string { return &r.probeMargin }},
+	{FlagThrottleShare, EnvThrottleShare, "share of a namespace's throttle (invocations per minute, concurrent invocations) the pre-optimizer's probes may use, above 0 and at most 1; the rest is left to the user", false, func(r *raw) *string { return &r.throttleShare }},
+	{FlagDCGMHostengines, EnvDCGMHostengines, "nv-hostengine address per invoker node for GPU measurement: node=host:port, comma-separated (invoker0=10.0.0.5:5555); empty opens DCGM on fnmgr's own host", false, func(r *raw) *string { return &r.dcgmHostengines }},
 	{FlagConfig, EnvConfig, "JSON configuration file: an object whose keys are these flags' names (see docs/configuration.md)", false, func(r *raw) *string { return &r.configFile }},
 }
 

@@ -20,6 +20,7 @@ const (
 	DefaultLogFormat       = "json"
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultRetireGrace     = 24 * time.Hour
+	DefaultProbeMargin     = 30 * time.Second
 
 	// MinAdminTokenLen is the shortest admin token accepted.
 	MinAdminTokenLen = 16
@@ -98,6 +99,15 @@ type Options struct {
 	// kind is neither nodejs nor python; "" takes the controller's default
 	// nodejs kind.
 	StubKind string
+	// ProbeMargin is added to an action's time limit to bound the wait
+	// for each of the pre-optimizer's probes.
+	ProbeMargin time.Duration
+	// ThrottleShare is the share of a namespace's throttle the
+	// pre-optimizer's probes may use (0 < share <= 1).
+	ThrottleShare float64
+	// DCGMHostengines maps invoker node names to nv-hostengine addresses
+	// (host:port); empty: DCGM embedded on fnmgr's host.
+	DCGMHostengines map[string]string
 	// ConfigFile is the JSON file the settings were read from, if any;
 	// `fnmgr serve` reads it again on SIGHUP.
 	ConfigFile string
@@ -114,6 +124,9 @@ func (o Options) Topic(name string) string {
 
 // RegistryDB is fnmgr's Meta Registry database.
 func (o Options) RegistryDB() string { return o.DBPrefix + "registry" }
+
+// OptimizationsDB is the pre-optimizer's database: one document per run.
+func (o Options) OptimizationsDB() string { return o.DBPrefix + "optimizations" }
 
 // ArtifactsDB is the couch Storage Handler's database.
 func (o Options) ArtifactsDB() string { return o.DBPrefix + "artifacts" }
@@ -173,6 +186,9 @@ func (o Options) LogValue() slog.Value {
 		slog.String("kafka_topic_prefix", o.KafkaTopicPrefix),
 		slog.String("kafka_user_events_topic_prefix", o.UserEventsTopicPrefix),
 		slog.String("stub_kind", o.StubKind),
+		slog.Duration("optimize_probe_margin", o.ProbeMargin),
+		slog.Float64("optimize_throttle_share", o.ThrottleShare),
+		slog.Any("dcgm_hostengines", o.DCGMHostengines),
 		slog.String("config_file", o.ConfigFile),
 	)
 }

@@ -99,6 +99,23 @@ func build(r raw) (Options, error) {
 		o.RetireGrace = d
 	}
 	o.OptimizePolicy = strings.ToLower(strings.TrimSpace(r.optimizePolicy))
+	if d, err := time.ParseDuration(strings.TrimSpace(r.probeMargin)); err != nil {
+		p.addf("%s: %q is not a duration such as 30s", named(FlagProbeMargin), r.probeMargin)
+		o.ProbeMargin = DefaultProbeMargin
+	} else {
+		o.ProbeMargin = d
+	}
+	if f, err := strconv.ParseFloat(strings.TrimSpace(r.throttleShare), 64); err != nil {
+		p.addf("%s: %q is not a number such as 0.5", named(FlagThrottleShare), r.throttleShare)
+		o.ThrottleShare = 0.5
+	} else {
+		o.ThrottleShare = f
+	}
+	hosts, err := parseHostengines(r.dcgmHostengines)
+	if err != nil {
+		p.addf("%s: %v", named(FlagDCGMHostengines), err)
+	}
+	o.DCGMHostengines = hosts
 	p = append(p, o.check()...)
 	return o, p.err()
 }
@@ -179,6 +196,12 @@ func (o Options) check() problems {
 	if o.RetireGrace < 0 {
 		p.addf("%s: must not be negative", named(FlagRetireGrace))
 	}
+	if o.ProbeMargin <= 0 {
+		p.addf("%s: must be positive", named(FlagProbeMargin))
+	}
+	if !(o.ThrottleShare > 0 && o.ThrottleShare <= 1) {
+		p.addf("%s: %g must be above 0 and at most 1", named(FlagThrottleShare), o.ThrottleShare)
+	}
 	if o.LogLevel < slog.LevelDebug || o.LogLevel > slog.LevelError {
 		p.addf("%s: level %v is out of range", named(FlagLogLevel), o.LogLevel)
 	}
@@ -245,4 +268,29 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("%q: port must be 0-65535", addr)
 	}
 	return nil
+}
+
+// parseHostengines reads "node=host:port,node=host:port" (spaces allowed
+// around the parts).
+func parseHostengines(v string) (map[string]string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, part := range strings.Split(v, ",") {
+		node, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		node, addr = strings.TrimSpace(node), strings.TrimSpace(addr)
+		if !ok || node == "" || addr == "" {
+			return nil, fmt.Errorf("%q is not node=host:port", part)
+		}
+		if err := checkHostPort(addr); err != nil {
+			return nil, fmt.Errorf("node %s: %w", node, err)
+		}
+		if _, dup := out[node]; dup {
+			return nil, fmt.Errorf("node %s is named twice", node)
+		}
+		out[node] = addr
+	}
+	return out, nil
 }

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fnmgr/fnmgr/optimizer"
+	"github.com/fnmgr/fnmgr/optimizer/search"
+	"github.com/fnmgr/fnmgr/plugin/analyzer"
+	"github.com/fnmgr/fnmgr/plugin/deployment"
+	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/versions"
+)
+
+// The core's side of the optimizer's interfaces (optimizer/ports.go): the
+// optimizer is a library and imports nothing under plugin/; these adapt
+// the registry, the version controller, the analyzer and the deployment to
+// what it asks for. They are exported for the optimizer's integration
+// tests against the local stack (optimizer/stacktest).
+
+// kindError keeps err's text and puts kind (an optimizer sentinel) in its
+// chain beside err's own.
+type kindError struct{ err, kind error }
+
+func (e kindError) Error() string   { return e.err.Error() }
+func (e kindError) Unwrap() []error { return []error{e.err, e.kind} }
+
+// OptimizerFunctions reads functions from the registry.
+type OptimizerFunctions struct{ Registry *registry.Store }
+
+// Function implements optimizer.Functions.
+func (f OptimizerFunctions) Function(ctx context.Context, ns, name string) (optimizer.Function, error) {
+	fn, err := f.Registry.GetFunction(ctx, ns, name)
+	if err != nil {
+		if errors.Is(err, registry.ErrNotFound) {
+			return optimizer.Function{}, kindError{err, optimizer.ErrNotFound}
+		}
+		return optimizer.Function{}, err
+	}
+	st := optimizer.State(fn.State)
+	if fn.Gone {
+		st = optimizer.StateRetired
+	}
+	return optimizer.Function{Namespace: ns, Name: name, State: st}, nil
+}
+
+// OptimizerApplier applies a result through the version controller (which
+// checks it against the deployment and records the new config) and adds
+// the history entry.
+type OptimizerApplier struct {
+	Registry   *registry.Store
+	Versions   *versions.Controller
+	Deployment versions.Deployment
+}
+
+// Apply implements optimizer.Applier.
+func (a OptimizerApplier) Apply(ctx context.Context, ns, name string, app optimizer.Application) error {
+	s := app.Setting
+	mem := s.MemoryMB
+	req := versions.ConfigRequest{MemorySize: &mem, GPUNum: s.GPUNum, GPUMemorySize: s.GPUMemorySize, GPUPercentage: s.GPUPercentage}
+	if _, err := a.Versions.SetConfig(ctx, ns, name, req, a.Deployment); err != nil {
+		return err
+	}
+	f, err := a.Registry.GetFunction(ctx, ns, name)
+	if err != nil {
+		return fmt.Errorf("record the applied setting: %w", err)
+	}
+	h := registry.History{From: f.State, To: f.State, By: app.By, Reason: app.Reason, Revision: f.Head.Revision}
+	if err := a.Registry.AddHistory(ctx, ns, name, h); err != nil {
+		return fmt.Errorf("record the applied setting: %w", err)
+	}
+	return nil
+}
+
+// OptimizerTraffic reads real traffic's statistics from the analyzer.
+type OptimizerTraffic struct{ Analyzer *analyzer.Analyzer }
+
+// Samples implements optimizer.Traffic.
+func (t OptimizerTraffic) Samples(ns, name string) ([]search.Sample, bool) {
+	st, ok := t.Analyzer.Stats(ns + "/" + name)
+	if !ok {
+		return nil, false
+	}
+	out := make([]search.Sample, 0, len(st.ByMemory))
+	for _, m := range st.ByMemory {
+		out = append(out, search.Sample{MemoryMB: m.MemoryMB, Count: m.Count, Errors: m.Errors,
+			ColdStarts: m.ColdStarts, MedianMs: m.MedianMs, MeanMs: m.MeanMs})
+	}
+	return out, true
+}
+
+// OptimizerDeployment gives the optimizer the deployment's bounds from
+// what plugin/deployment knows: the controller's GET / limits
+// (min_action_memory, max_action_memory, actions_per_minute,
+// concurrent_actions: OpenWhisk's core/controller/src/main/scala/org/
+// apache/openwhisk/core/controller/Controller.scala, the "limits" of its
+// info route) and MAX_MEMORY (the
+// largest invoker user memory, or --max-memory). Namespace overrides
+// (a subject's limits document as `wskadmin limits set` writes it,
+// UserLimits in common/scala/.../core/entity/Identity.scala) are not read
+// here yet: plugin/deployment is where they belong.
+type OptimizerDeployment struct{ Info *deployment.Info }
+
+// MemoryBounds implements optimizer.Deployment: the largest size is the
+// smaller of MAX_MEMORY and the controller's max_action_memory (either
+// alone when the other is unknown).
+func (d OptimizerDeployment) MemoryBounds(ctx context.Context, _ string) (optimizer.Bounds, error) {
+	root, err := d.Info.Root(ctx)
+	if err != nil {
+		return optimizer.Bounds{}, err
+	}
+	b := optimizer.Bounds{MinMB: max(int(root.Limits.MinActionMemory>>20), 64), MinFrom: "the controller's min_action_memory"}
+	if b.MaxMB = d.Info.MaxMemoryMB(); b.MaxMB > 0 {
+		b.MaxFrom = "MAX_MEMORY"
+	}
+	if ctl := int(root.Limits.MaxActionMemory >> 20); ctl > 0 && (b.MaxMB == 0 || ctl < b.MaxMB) {
+		b.MaxMB, b.MaxFrom = ctl, "the controller's max_action_memory"
+	}
+	return b, nil
+}
+
+// Throttle implements optimizer.Deployment with the controller's system
+// throttles (actions_per_minute and concurrent_actions of GET /).
+func (d OptimizerDeployment) Throttle(ctx context.Context, _ string) (optimizer.Throttle, error) {
+	root, err := d.Info.Root(ctx)
+	if err != nil {
+		return optimizer.Throttle{}, err
+	}
+	return optimizer.Throttle{PerMinute: root.Limits.ActionsPerMinute, Concurrent: root.Limits.ConcurrentActions}, nil
+}
+
+// MaxGPUNum implements optimizer.Deployment.
+func (d OptimizerDeployment) MaxGPUNum() int { return d.Info.MaxGPUNum() }
