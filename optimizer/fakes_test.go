@@ -146,8 +146,10 @@ type deployment struct {
 func (d deployment) MemoryBounds(context.Context, string) (optimizer.Bounds, error) {
 	return optimizer.Bounds{MinMB: 128, MaxMB: d.max, MinFrom: "the controller's min_action_memory", MaxFrom: "MAX_MEMORY"}, nil
 }
-func (d deployment) Throttle(context.Context, string) (optimizer.Throttle, error) { return d.throttle, nil }
-func (d deployment) MaxGPUNum() int                                             { return 2 }
+func (d deployment) Throttle(context.Context, string) (optimizer.Throttle, error) {
+	return d.throttle, nil
+}
+func (d deployment) MaxGPUNum() int { return 2 }
 
 // functions is an in-memory registry of function states.
 type functions struct {
@@ -202,7 +204,10 @@ func (c *applier) applied() []optimizer.Application {
 // traffic is a fake analyzer.
 type traffic map[string][]search.Sample
 
-func (t traffic) Samples(ns, name string) ([]search.Sample, bool) { s, ok := t[ns+"/"+name]; return s, ok }
+func (t traffic) Samples(ns, name string) ([]search.Sample, bool) {
+	s, ok := t[ns+"/"+name]
+	return s, ok
+}
 
 // fixture is a Service over in-memory fakes of the core.
 type fixture struct {
