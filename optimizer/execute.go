@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
@@ -129,12 +130,18 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 			s.log.Error("deleting probe copies", "run", run.ID, "err", err)
 		}
 	}()
+	pace := s.pace(ctx, ns)
+	limit := time.Duration(live.Limits.Timeout) * time.Millisecond
 	tester := probe.NewTester(probe.TesterOptions{Copies: copies, Invoker: s.guard(ns, name), Namespace: ns,
 		Payloads: v.payloads, MaxInvocations: v.MaxInvocations + gpuRuns(v), MaxGBSeconds: v.MaxGBSeconds,
-		Concurrency: s.o.Concurrency, Observe: func(o search.Observation) { s.observe(lr, o) }, Logger: s.o.Logger})
+		Concurrency: pace.concurrency, PerMinute: pace.perMinute,
+		Wait: limit + s.o.ProbeMargin, WaitWhy: fmt.Sprintf("the action's time limit %s plus the margin %s", limit, s.o.ProbeMargin),
+		Observe: func(o search.Observation) { s.observe(lr, o) }, Logger: s.o.Logger})
 	res, err := search.Run(ctx, tester, search.Config{Candidates: v.candidates, Objective: v.objective,
 		Tolerance: v.tolerance, MaxInvocations: v.MaxInvocations, MaxGBSeconds: v.MaxGBSeconds,
-		TimeoutMs: live.Limits.Timeout, Concurrency: s.o.Concurrency})
+		TimeoutMs: live.Limits.Timeout, Concurrency: pace.concurrency})
+	// Said in the report whatever the outcome, GPU probes included.
+	defer func() { rep.Warnings = append(rep.Warnings, pace.warnings(tester)...) }()
 	rep.Active = &res
 	rep.Invocations, rep.GBSeconds = tester.Spent()
 	if err != nil {
@@ -275,4 +282,42 @@ func (g guardInvoker) Invoke(ctx context.Context, ns, action string, payload jso
 		return probe.Activation{}, fmt.Errorf("%w: %s/%s became %s during the optimization; stopped", errNotRunnable, g.ns, g.name, st)
 	}
 	return g.s.o.Invoker.Invoke(ctx, ns, action, payload)
+}
+
+// pacing is how fast a run's probes may go: a share of the namespace's
+// throttle (OpenWhisk's invocationsPerMinute and concurrentInvocations),
+// the rest left to the user's own traffic.
+type pacing struct {
+	perMinute, concurrency int
+	throttle               Throttle
+	share                  float64
+}
+
+// pace reads the namespace's throttle and takes the service's share of it.
+// An unknown throttle leaves the concurrency as configured and no pace.
+func (s *Service) pace(ctx context.Context, ns string) pacing {
+	p := pacing{concurrency: s.o.Concurrency, share: s.o.ThrottleShare}
+	th, err := s.o.Deployment.Throttle(ctx, ns)
+	if err != nil {
+		s.log.Warn("reading the namespace's throttle; probing at the configured concurrency", "namespace", ns, "err", err)
+		return p
+	}
+	p.throttle = th
+	if th.PerMinute > 0 {
+		p.perMinute = max(1, int(math.Floor(s.o.ThrottleShare*float64(th.PerMinute))))
+	}
+	if th.Concurrent > 0 {
+		p.concurrency = min(p.concurrency, max(1, int(math.Floor(s.o.ThrottleShare*float64(th.Concurrent)))))
+	}
+	return p
+}
+
+// warnings says what the throttle did to the probes.
+func (p pacing) warnings(t *probe.Tester) []string {
+	n, waited := t.Throttled()
+	if n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("the namespace's throttle refused %d probe invocation(s) with 429 (probes kept to %d a minute and %d at once, %.0f%% of its %d a minute and %d at once); they backed off %s in all and were retried",
+		n, p.perMinute, p.concurrency, 100*p.share, p.throttle.PerMinute, p.throttle.Concurrent, waited.Round(time.Millisecond))}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,41 @@ type Activation struct {
 // ErrUnavailable wraps failures of the OpenWhisk API itself (network,
 // 429, 5xx without an activation): the caller may retry.
 var ErrUnavailable = errors.New("probe: OpenWhisk API unavailable")
+
+// ErrThrottled is a 429: the namespace's throttle refused the invocation
+// (OpenWhisk's "Too many requests in the last minute" or "Too many
+// concurrent requests in flight"). A *ThrottledError carries it, with
+// ErrUnavailable.
+var ErrThrottled = errors.New("probe: throttled")
+
+// ThrottledError is a 429 answer and the Retry-After it gave, if any.
+type ThrottledError struct {
+	// RetryAfter is the controller's Retry-After when HasRetryAfter
+	// (stock OpenWhisk sends none).
+	RetryAfter    time.Duration
+	HasRetryAfter bool
+	Msg           string
+}
+
+func (e *ThrottledError) Error() string { return "HTTP 429: " + e.Msg }
+
+// Unwrap puts ErrThrottled and ErrUnavailable in the chain.
+func (e *ThrottledError) Unwrap() []error { return []error{ErrThrottled, ErrUnavailable} }
+
+// NotCompletedError says an activation was accepted (a blocking invoke
+// answered 202: the controller's wait ran out) and not recorded as
+// complete before the caller's deadline.
+type NotCompletedError struct {
+	ActivationID string
+	Action       string // ns/action
+	Err          error  // the deadline's error
+}
+
+func (e *NotCompletedError) Error() string {
+	return fmt.Sprintf("activation %s of %s did not complete in time (the controller answered 202 and the activation was polled until the deadline)", e.ActivationID, e.Action)
+}
+
+func (e *NotCompletedError) Unwrap() error { return e.Err }
 
 // ClientOptions configure a Client.
 type ClientOptions struct {
@@ -120,7 +156,11 @@ func escapePath(action string) string {
 
 // Invoke runs ns/action blocking with payload. An activation that ran,
 // whatever its outcome, is returned without error; an error means no
-// activation came back (ErrUnavailable for the platform's failures).
+// activation came back (ErrUnavailable for the platform's failures, a
+// *ThrottledError for a 429; 401, 403 and 404 are final). A 202 (the
+// controller's blocking wait ran out) is followed by polling the
+// activation until ctx ends: bound ctx with a deadline, past which the
+// error is a *NotCompletedError naming the activation.
 func (c *Client) Invoke(ctx context.Context, ns, action string, payload json.RawMessage) (Activation, error) {
 	wc, err := c.client(ctx, ns)
 	if err != nil {
@@ -134,7 +174,7 @@ func (c *Client) Invoke(ctx context.Context, ns, action string, payload json.Raw
 	if err != nil {
 		return Activation{}, fmt.Errorf("probe: build request for %s/%s: %w", ns, action, errors.New(strings.TrimSpace(err.Error())))
 	}
-	status, body, err := c.do(req.WithContext(ctx))
+	status, hdr, body, err := c.do(req.WithContext(ctx))
 	if err != nil {
 		return Activation{}, fmt.Errorf("probe: invoke %s/%s: %w", ns, action, err)
 	}
@@ -151,20 +191,31 @@ func (c *Client) Invoke(ctx context.Context, ns, action string, payload json.Raw
 		return c.poll(ctx, wc, ns, action, id.ActivationID)
 	case status == http.StatusOK || status == http.StatusBadGateway:
 		return parseActivation(status, body)
-	case status == http.StatusTooManyRequests || status >= 500:
+	case status == http.StatusTooManyRequests:
+		ra, ok := retryAfter(hdr.Get("Retry-After"))
+		return Activation{}, fmt.Errorf("probe: invoke %s/%s: %w", ns, action, &ThrottledError{RetryAfter: ra, HasRetryAfter: ok, Msg: errorText(body)})
+	case status >= 500:
 		return Activation{}, fmt.Errorf("probe: invoke %s/%s: HTTP %d: %s: %w", ns, action, status, errorText(body), ErrUnavailable)
 	default:
 		return Activation{}, fmt.Errorf("probe: invoke %s/%s: HTTP %d: %s", ns, action, status, errorText(body))
 	}
 }
 
-// poll reads activation id until it is recorded.
+// poll reads activation id until it is recorded, for as long as ctx
+// allows (the caller bounds it: the action's time limit plus a margin).
+// A 404 means not recorded yet, and network errors and 5xx may pass: both
+// are polled again; 401 and 403 (the key was revoked meanwhile) end it at
+// once. At ctx's deadline the error is a *NotCompletedError naming the
+// activation.
 func (c *Client) poll(ctx context.Context, wc *whisk.Client, ns, action, id string) (Activation, error) {
 	t := time.NewTicker(c.o.PollEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return Activation{}, fmt.Errorf("probe: %w", &NotCompletedError{ActivationID: id, Action: ns + "/" + action, Err: ctx.Err()})
+			}
 			return Activation{}, fmt.Errorf("probe: wait for activation %s of %s/%s: %w", id, ns, action, ctx.Err())
 		case <-t.C:
 		}
@@ -172,17 +223,35 @@ func (c *Client) poll(ctx context.Context, wc *whisk.Client, ns, action, id stri
 		if err != nil {
 			return Activation{}, fmt.Errorf("probe: build request: %s", strings.TrimSpace(err.Error()))
 		}
-		status, body, err := c.do(req.WithContext(ctx))
-		if err != nil || status == http.StatusNotFound {
+		status, _, body, err := c.do(req.WithContext(ctx))
+		switch {
+		case err != nil, status == http.StatusNotFound, status == http.StatusTooManyRequests, status >= 500:
 			continue
-		}
-		if status == http.StatusOK {
+		case status == http.StatusOK:
 			return parseActivation(status, body)
+		default:
+			return Activation{}, fmt.Errorf("probe: read activation %s of %s/%s: HTTP %d: %s", id, ns, action, status, errorText(body))
 		}
 	}
 }
 
-func (c *Client) do(req *http.Request) (int, []byte, error) {
+// retryAfter reads a Retry-After header: seconds or an HTTP date (false
+// when absent or unreadable).
+func retryAfter(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+func (c *Client) do(req *http.Request) (int, http.Header, []byte, error) {
 	resp, err := c.o.HTTPClient.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -190,16 +259,16 @@ func (c *Client) do(req *http.Request) (int, []byte, error) {
 			err = ue.Err // the URL is harmless, but keep errors short
 		}
 		if ctxErr := req.Context().Err(); ctxErr != nil {
-			return 0, nil, ctxErr
+			return 0, nil, nil, ctxErr
 		}
-		return 0, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return 0, nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: read response: %w", ErrUnavailable, err)
+		return 0, nil, nil, fmt.Errorf("%w: read response: %w", ErrUnavailable, err)
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, resp.Header, body, nil
 }
 
 func errorText(body []byte) string {

@@ -59,9 +59,21 @@ type TesterOptions struct {
 	// Concurrency bounds probes running at once (default 2).
 	Concurrency int
 	// Retries of an invocation the platform refused (429, 5xx, network),
-	// with a growing pause from RetryPause (defaults 3 and 500 ms).
-	Retries    int
-	RetryPause time.Duration
+	// with a growing pause from RetryPause (defaults 3 and 500 ms); a 429
+	// waits its Retry-After instead when it gives one (at most
+	// MaxRetryAfter, default 1 minute).
+	Retries       int
+	RetryPause    time.Duration
+	MaxRetryAfter time.Duration
+	// Wait bounds each invocation attempt, polling included: the action's
+	// time limit plus a margin (0: no bound but ctx's).
+	Wait time.Duration
+	// WaitWhy says what Wait is made of, for errors ("the action's time
+	// limit 1m0s plus the margin 30s").
+	WaitWhy string
+	// PerMinute paces the invocations: at most this many start in any
+	// minute (0: no pace). Concurrency bounds them at once.
+	PerMinute int
 	// Observe, when set, sees every observation as it is made.
 	Observe func(search.Observation)
 	Logger  *slog.Logger
@@ -75,9 +87,12 @@ type Tester struct {
 	sem chan struct{}
 	log *slog.Logger
 
-	mu      sync.Mutex
-	inv     int
-	gbs     float64
+	mu        sync.Mutex
+	inv       int
+	gbs       float64
+	starts    []time.Time // invocation starts within the last minute
+	throttled int
+	backoff   time.Duration
 	runs    map[int]int // invocations made per memory size
 	sched   []int       // payload index of the k-th run at any size
 	credits []float64   // smooth weighted round robin state
@@ -94,6 +109,9 @@ func NewTester(o TesterOptions) *Tester {
 	if o.RetryPause <= 0 {
 		o.RetryPause = 500 * time.Millisecond
 	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = time.Minute
+	}
 	if len(o.Payloads) == 0 {
 		o.Payloads = []Payload{{Body: json.RawMessage(`{}`), Weight: 1}}
 	}
@@ -109,6 +127,45 @@ func (t *Tester) Spent() (invocations int, gbSeconds float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.inv, t.gbs
+}
+
+// Throttled reports the 429s the probes met and how long they backed off
+// in all.
+func (t *Tester) Throttled() (refusals int, waited time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.throttled, t.backoff
+}
+
+// pace waits until an invocation may start under PerMinute and records its
+// start.
+func (t *Tester) pace(ctx context.Context) error {
+	if t.o.PerMinute <= 0 {
+		return nil
+	}
+	for {
+		t.mu.Lock()
+		now := time.Now()
+		keep := t.starts[:0]
+		for _, s := range t.starts {
+			if now.Sub(s) < time.Minute {
+				keep = append(keep, s)
+			}
+		}
+		t.starts = keep
+		if len(t.starts) < t.o.PerMinute {
+			t.starts = append(t.starts, now)
+			t.mu.Unlock()
+			return nil
+		}
+		wait := time.Minute - now.Sub(t.starts[0])
+		t.mu.Unlock()
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // payload returns the index of the payload for the k-th run at a size:
@@ -133,6 +190,30 @@ func (t *Tester) payloadLocked(k int) int {
 	}
 	return t.sched[k]
 }
+
+// attempt makes one invocation within Wait; a wait that runs out says how
+// long it was and what it is made of.
+func (t *Tester) attempt(ctx context.Context, action string, pi int) (Activation, error) {
+	if t.o.Wait <= 0 {
+		return t.o.Invoker.Invoke(ctx, t.o.Namespace, action, t.o.Payloads[pi].Body)
+	}
+	actx, cancel := context.WithTimeoutCause(ctx, t.o.Wait, errWaitOver)
+	defer cancel()
+	act, err := t.o.Invoker.Invoke(actx, t.o.Namespace, action, t.o.Payloads[pi].Body)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errWaitOver) {
+		var nc *NotCompletedError
+		if errors.As(err, &nc) {
+			return act, fmt.Errorf("%w: waited %s (%s)", err, t.o.Wait, t.o.WaitWhy)
+		}
+		return act, fmt.Errorf("probe: %s/%s gave no answer within %s (%s): %w", t.o.Namespace, action, t.o.Wait, t.o.WaitWhy, ErrWaitOver)
+	}
+	return act, err
+}
+
+// ErrWaitOver is an invocation that outlived its bound (TesterOptions.Wait).
+var ErrWaitOver = errors.New("probe: the wait ran out")
+
+var errWaitOver = errors.New("probe: wait over")
 
 // Probe implements search.Prober.
 func (t *Tester) Probe(ctx context.Context, memoryMB, n int) ([]search.Observation, error) {
@@ -181,13 +262,26 @@ func (t *Tester) once(ctx context.Context, action string, mem int) (search.Obser
 	var act Activation
 	var err error
 	for attempt := 0; ; attempt++ {
-		act, err = t.o.Invoker.Invoke(ctx, t.o.Namespace, action, t.o.Payloads[pi].Body)
+		if err = t.pace(ctx); err != nil {
+			break
+		}
+		act, err = t.attempt(ctx, action, pi)
 		if err == nil || !errors.Is(err, ErrUnavailable) || attempt >= t.o.Retries || ctx.Err() != nil {
 			break
 		}
-		t.log.Warn("probe invocation refused; retrying", "action", t.o.Namespace+"/"+action, "attempt", attempt+1, "err", err)
+		pause := t.o.RetryPause << attempt
+		if te := (*ThrottledError)(nil); errors.As(err, &te) {
+			if te.HasRetryAfter {
+				pause = min(te.RetryAfter, t.o.MaxRetryAfter)
+			}
+			t.mu.Lock()
+			t.throttled++
+			t.backoff += pause
+			t.mu.Unlock()
+		}
+		t.log.Warn("probe invocation refused; retrying", "action", t.o.Namespace+"/"+action, "attempt", attempt+1, "pause", pause, "err", err)
 		select {
-		case <-time.After(t.o.RetryPause << attempt):
+		case <-time.After(pause):
 		case <-ctx.Done():
 		}
 	}
