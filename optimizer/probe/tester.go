@@ -93,9 +93,9 @@ type Tester struct {
 	starts    []time.Time // invocation starts within the last minute
 	throttled int
 	backoff   time.Duration
-	runs    map[int]int // invocations made per memory size
-	sched   []int       // payload index of the k-th run at any size
-	credits []float64   // smooth weighted round robin state
+	runs      map[int]int // invocations made per memory size
+	sched     []int       // payload index of the k-th run at any size
+	credits   []float64   // smooth weighted round robin state
 }
 
 // NewTester returns a Tester.
