@@ -79,7 +79,9 @@ type Command struct {
 	Summary string // one line, for the command list
 	Long    string // what the command does, for its --help
 	Example string // one or more example lines, for its --help
-	Sub     []*Command
+	// Sub are the subcommands. A command with Flags and Sub runs itself
+	// unless its first argument names one of them.
+	Sub []*Command
 	// Flags defines the command's own flags on fs and returns its action.
 	Flags func(fs *flag.FlagSet) Action
 	// Local commands need no admin API (no credentials are looked up).
@@ -143,7 +145,16 @@ func (c *Command) run(ctx context.Context, path []string, args []string, e Env) 
 	if c.Raw != nil {
 		return c.Raw(ctx, args, e)
 	}
-	if len(c.Sub) > 0 {
+	if len(c.Sub) > 0 && c.Flags != nil && len(args) > 0 {
+		// A command with subcommands of its own (optimize NAME, optimize
+		// replay): a first argument naming one goes to it.
+		for _, sub := range c.Sub {
+			if sub.Name == args[0] {
+				return sub.run(ctx, path, args[1:], e)
+			}
+		}
+	}
+	if len(c.Sub) > 0 && c.Flags == nil {
 		if len(args) == 0 {
 			c.groupUsage(e.Stderr, path)
 			return fmt.Errorf("%w: %s needs a command", ErrUsage, strings.Join(path, " "))

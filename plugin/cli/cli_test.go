@@ -244,8 +244,13 @@ COMP_WORDS=(fnmgr pub); COMP_CWORD=1; _fnmgr; echo "${COMPREPLY[@]}"`
 
 func TestOptimize(t *testing.T) {
 	const path = "/v1/namespaces/guest/functions/hello/optimizations"
-	report := `{"status":"succeeded","progress":{"done":4,"total":4},"report":{"objective":"cost","best":{"memory":256},
-		"candidates":[{"memory":128,"durationMs":120.5,"cost":1.2},{"memory":256,"durationMs":60.1,"cost":0.9,"best":true}]}}`
+	report := `{"status":"succeeded","progress":{"done":4,"total":4},"report":{"objective":"cost","current":{"memoryMB":128},
+		"active":{"decision":{"memoryMB":256},"settled":false,"stopReason":"the budget ran out","points":[
+			{"memoryMB":128,"feasibility":"feasible","cold":[{}],"warm":[{}],"stats":{"n":1,"medianMs":120.5123,"ciLowMs":110.25,"ciHighMs":131.987},"gbSeconds":0.01506},
+			{"memoryMB":256,"feasibility":"feasible","cold":[{}],"warm":[{}],"stats":{"n":1,"medianMs":60.1,"ciLowMs":55.5,"ciHighMs":66.6},"gbSeconds":0.015025}]},
+		"recommendation":{"memoryMB":256,"source":"active","why":"cheapest"},
+		"saving":{"currentMs":120.5123,"recommendedMs":60.1,"currentGBSeconds":0.01506,"recommendedGBSeconds":0.015025,"gbSecondsSavedPct":0.23},
+		"invocations":4,"gbSeconds":0.0601}}`
 	f := newFakeAPI(t).on("POST "+path, 202, `{"id":"op1"}`).
 		on("GET "+path+"/op1", 200, `{"status":"running","progress":{"done":1,"total":4}}`).
 		on("GET "+path+"/op1", 200, report).
@@ -260,11 +265,16 @@ func TestOptimize(t *testing.T) {
 	require.Equal(t, ExitOK, code, errOut.String())
 	require.Contains(t, errOut.String(), "[#######.......................] 1/4 invocations running")
 	require.Contains(t, errOut.String(), "[##############################] 4/4 invocations succeeded")
-	require.Contains(t, out.String(), "optimization op1 of hello: succeeded (4/4 invocations)")
-	require.Contains(t, out.String(), "best.memory: 256")
+	require.Contains(t, out.String(), "optimization op1 of hello: succeeded\n")
+	require.Contains(t, out.String(), "recommended: 256 MB (now 128 MB)\n")
+	require.Contains(t, out.String(), "time:        -50% (121 ms → 60 ms per invocation)\n")
+	require.Contains(t, out.String(), "cost:        ±0% (0.0151 → 0.015 GB-s per invocation)\n")
+	require.Contains(t, out.String(), "confidence:  not settled (the budget ran out)\n")
+	require.Contains(t, out.String(), "invocations: 4 of 4 (0.0601 GB-s)\n")
+	require.Contains(t, out.String(), "chart:       "+f.srv.URL+"/v1/namespaces/guest/functions/hello/optimizations/op1/chart.svg\n")
 	tbl := lines(out.String())
-	require.Equal(t, "memory   durationMs   cost   best", strings.TrimSpace(tbl[len(tbl)-3]))
-	require.Equal(t, "256      60.1         0.9    true", strings.TrimSpace(tbl[len(tbl)-1]))
+	require.Equal(t, "MEMORY   RESULT     RUNS (COLD+WARM)   MEDIAN   95% RANGE       GB-S/INVOCATION", strings.TrimSpace(tbl[len(tbl)-3]))
+	require.Equal(t, "256 MB   feasible   1+1                60 ms    56 ms–67 ms     0.015             ←", strings.TrimSpace(tbl[len(tbl)-1]))
 
 	f.mu.Lock()
 	start := f.requests[0]
@@ -288,6 +298,18 @@ func TestOptimize(t *testing.T) {
 		require.Equal(t, ExitError, code)
 		require.Contains(t, out, "failed")
 		require.Contains(t, errOut, "error: optimization op2 of hello failed: the function timed out")
+	})
+	t.Run("list", func(t *testing.T) {
+		f := newFakeAPI(t).on("GET "+path, 200, `[{"id":"op2","status":"running","progress":{"done":2,"total":15},"objective":"cost","mode":"active","created":"2026-01-02T03:04:05Z"},
+			{"id":"op1","status":"succeeded","progress":{"done":4,"total":4},"objective":"min-resources","mode":"active","by":"alice","created":"2026-01-01T03:04:05Z",
+			 "current":{"memoryMB":512},"recommendation":{"memoryMB":256,"source":"active"},"saving":{"gbSecondsSavedPct":47.6},"applied":true}]`)
+		code, out, errOut := runCLI(t, f.props(), nil, "optimize", "list", "hello")
+		require.Equal(t, ExitOK, code, errOut)
+		rows := lines(out)
+		require.Len(t, rows, 3)
+		require.Regexp(t, `^ID +STARTED +STATUS +OBJECTIVE +RECOMMENDED +COST +BY$`, strings.TrimSpace(rows[0]))
+		require.Regexp(t, `^op2 +.+ +running 2/15 +cost +- +- +-$`, strings.TrimSpace(rows[1]))
+		require.Regexp(t, `^op1 +.+ +succeeded +min-resources +256 MB \(was 512 MB\), applied +-48% +alice$`, strings.TrimSpace(rows[2]))
 	})
 	t.Run("not implemented", func(t *testing.T) {
 		f := newFakeAPI(t).on("POST "+path, 501, `{"error":"POST /v1/namespaces/{ns}/functions/{fn}/optimizations is not implemented yet in this fnmgr build.","code":"r1"}`)

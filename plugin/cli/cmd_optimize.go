@@ -19,11 +19,14 @@ func optimizeCommand() *Command {
 		Long: "Starts the pre-optimizer on function NAME: it invokes the function with the given\n" +
 			"payloads under candidate settings, within --max-invocations, and reports duration and\n" +
 			"cost for each. On a terminal a progress bar shows the invocations made; then the result\n" +
-			"table is printed. --apply applies the best setting. --status ID follows a run started\n" +
-			"earlier, --cancel ID stops one.",
+			"summary and the table of measured sizes are printed (--json: the whole report).\n" +
+			"--apply applies the best setting. --status ID follows a run started earlier, --cancel ID\n" +
+			"stops one. `fnmgr optimize list NAME` lists a function's runs.",
+		Sub: []*Command{optimizeListCommand()},
 		Example: "fnmgr optimize hello --payload '{\"n\":1000}' --memory 128,256,512\n" +
 			"fnmgr optimize hello --payload-file payloads.json --objective duration --apply\n" +
-			"fnmgr optimize hello --status 6f1c…",
+			"fnmgr optimize hello --status 6f1c…\n" +
+			"fnmgr optimize list hello",
 		Flags: func(fs *flag.FlagSet) Action {
 			var payloads stringsFlag
 			fs.Var(&payloads, "payload", "a `JSON` object to invoke the function with (repeatable)")
@@ -63,7 +66,8 @@ func optimizeCommand() *Command {
 				if err != nil {
 					return err
 				}
-				if err := s.emit(o, func(w io.Writer) error { return optimizationResult(w, name, o) }); err != nil {
+				chart := chartURL(s.client.BaseURL(), s.client.Namespace(), name, id)
+				if err := s.emit(o, func(w io.Writer) error { return optimizationResult(w, name, chart, o) }); err != nil {
 					return err
 				}
 				if o.Status != client.OptimizationSucceeded {
@@ -195,4 +199,49 @@ func progressBar(p client.Progress, width int) string {
 		filled = min(width, p.Done*width/p.Total)
 	}
 	return fmt.Sprintf("[%s%s] %d/%d invocations", strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.Done, p.Total)
+}
+
+// optimizeListCommand is `fnmgr optimize list NAME`: a function's runs,
+// newest first.
+func optimizeListCommand() *Command {
+	return &Command{Name: "list", Args: "NAME", Summary: "list a function's optimizations, newest first",
+		Long:    "Lists the pre-optimizer's runs of function NAME, newest first: when each started, its\nstatus, the size it recommends against the size the action had, and the change in cost.",
+		Example: "fnmgr optimize list hello\nfnmgr optimize list hello --json",
+		Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
+			runs, err := s.client.Optimizations(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return s.emit(runs, func(w io.Writer) error {
+				if len(runs) == 0 {
+					_, err := fmt.Fprintf(w, "no optimizations of %s\n", args[0])
+					return err
+				}
+				rows := make([][]string, 0, len(runs))
+				for _, r := range runs {
+					rec, cost := "-", "-"
+					if r.Recommendation != nil {
+						rec = fmt.Sprintf("%d MB", r.Recommendation.MemoryMB)
+						if r.Current != nil && r.Current.MemoryMB > 0 {
+							rec += fmt.Sprintf(" (was %d MB)", r.Current.MemoryMB)
+						}
+						if r.Recommendation.Predicted {
+							rec += " predicted"
+						}
+						if r.Applied {
+							rec += ", applied"
+						}
+					}
+					if r.Saving != nil {
+						cost = pct(-r.Saving.GBSecondsSavedPct)
+					}
+					status := r.Status
+					if r.Status != client.OptimizationSucceeded && r.Status != client.OptimizationFailed && r.Status != client.OptimizationCancelled {
+						status += fmt.Sprintf(" %d/%d", r.Progress.Done, r.Progress.Total)
+					}
+					rows = append(rows, []string{r.ID, when(r.Created), status, dash(r.Objective), rec, cost, dash(r.By)})
+				}
+				return table(w, []string{"ID", "STARTED", "STATUS", "OBJECTIVE", "RECOMMENDED", "COST", "BY"}, rows)
+			})
+		})}
 }

@@ -1,197 +1,276 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"net/url"
 	"strings"
 
 	"github.com/fnmgr/fnmgr/plugin/client"
 )
 
-// The optimizer owns its report's shape; the CLI shows any report. Its
-// fields (nested objects flattened to "a.b" keys, two levels deep) are
-// printed as "key: value" lines, and its list of measured settings (the
-// first list of objects found, a list named "points" first) as a table
-// whose columns are the entries' fields in the order the optimizer wrote
-// them. --json prints the report as it came.
+// The result of `fnmgr optimize` for a person: a summary read at a glance
+// (the recommended size against the current one, the change in time and
+// cost, how sure it is, what it spent, where its chart is) and a table of
+// the sizes measured, numbers rounded. --json prints the run as it came,
+// report and all. The CLI reads the fields of the optimizer's report it
+// shows (optimizer/report, optimizer/search) and ignores the others.
 
-// member is one field of a JSON object, in document order.
-type member struct {
-	key   string
-	value json.RawMessage
+// reportView is what the summary and table read of a report.
+type reportView struct {
+	Current struct {
+		MemoryMB int `json:"memoryMB"`
+	} `json:"current"`
+	Recommendation *struct {
+		MemoryMB      int    `json:"memoryMB"`
+		GPUNum        *int   `json:"gpuNum"`
+		GPUMemorySize *int   `json:"gpuMemorySize"`
+		GPUPercentage *int   `json:"gpuPercentage"`
+		Source        string `json:"source"`
+		Predicted     bool   `json:"predicted"`
+		Why           string `json:"why"`
+	} `json:"recommendation"`
+	Saving *struct {
+		CurrentMs         float64 `json:"currentMs"`
+		RecommendedMs     float64 `json:"recommendedMs"`
+		CurrentGBSeconds  float64 `json:"currentGBSeconds"`
+		RecommendedGBs    float64 `json:"recommendedGBSeconds"`
+		GBSecondsSavedPct float64 `json:"gbSecondsSavedPct"`
+		SlowdownPct       float64 `json:"slowdownPct"`
+		CurrentEstimated  bool    `json:"currentEstimated"`
+		CurrentInfeasible bool    `json:"currentInfeasible"`
+		CurrentUnmeasured bool    `json:"currentUnmeasured"`
+	} `json:"saving"`
+	Active *struct {
+		Decision struct {
+			MemoryMB int `json:"memoryMB"`
+		} `json:"decision"`
+		Points     []pointView `json:"points"`
+		Settled    bool        `json:"settled"`
+		StopReason string      `json:"stopReason"`
+		Uncertain  bool        `json:"uncertain"`
+		RangeMB    [2]int      `json:"rangeMB"`
+		CPUModel   *struct {
+			Model string `json:"model"`
+			Note  string `json:"note"`
+		} `json:"cpuModel"`
+	} `json:"active"`
+	GPU *struct {
+		Unavailable string `json:"unavailable"`
+	} `json:"gpu"`
+	Applied *struct {
+		Error string `json:"error"`
+	} `json:"applied"`
+	Invocations int      `json:"invocations"`
+	GBSeconds   float64  `json:"gbSeconds"`
+	Warnings    []string `json:"warnings"`
 }
 
-// objectMembers decodes a JSON object keeping its fields' order.
-func objectMembers(raw json.RawMessage) ([]member, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, false
-	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, false
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, false
-		}
-		out = append(out, member{key, v})
-	}
-	return out, true
+// pointView is one measured size.
+type pointView struct {
+	MemoryMB    int    `json:"memoryMB"`
+	Feasibility string `json:"feasibility"`
+	Failure     string `json:"failure"`
+	Cold        []any  `json:"cold"`
+	Warm        []any  `json:"warm"`
+	Stats       struct {
+		N        int     `json:"n"`
+		MedianMs float64 `json:"medianMs"`
+		CILowMs  float64 `json:"ciLowMs"`
+		CIHighMs float64 `json:"ciHighMs"`
+	} `json:"stats"`
+	GBSeconds float64 `json:"gbSeconds"`
 }
 
-// objects decodes a JSON array whose first element is an object.
-func objects(v json.RawMessage) ([]json.RawMessage, bool) {
-	var arr []json.RawMessage
-	if json.Unmarshal(v, &arr) != nil || len(arr) == 0 {
-		return nil, false
-	}
-	_, ok := objectMembers(arr[0])
-	return arr, ok
-}
-
-// scalar formats a JSON string, number, boolean or null; ok is false for
-// objects and arrays.
-func scalar(v json.RawMessage) (string, bool) {
-	t := bytes.TrimSpace(v)
-	if len(t) == 0 {
-		return "", true
-	}
-	switch t[0] {
-	case '{', '[':
-		return "", false
-	case '"':
-		var s string
-		_ = json.Unmarshal(t, &s)
-		return s, true
-	case 'n':
-		return "-", true
-	}
-	return string(t), true
-}
-
-// flatten lists obj's fields as key/value pairs: nested objects as "a.b"
-// down to depth levels, lists of scalars inline, lists of objects as a
-// count. skip names a list left out (the one shown as the table).
-func flatten(obj json.RawMessage, prefix string, depth int, skip string) [][2]string {
-	ms, _ := objectMembers(obj)
-	var out [][2]string
-	for _, m := range ms {
-		key := prefix + m.key
-		if key == skip {
-			continue
-		}
-		if s, ok := scalar(m.value); ok {
-			out = append(out, [2]string{key, s})
-			continue
-		}
-		if _, isObj := objectMembers(m.value); isObj {
-			if depth > 1 {
-				out = append(out, flatten(m.value, key+".", depth-1, skip)...)
-			} else {
-				out = append(out, [2]string{key, compact(m.value)})
-			}
-			continue
-		}
-		if arr, ok := objects(m.value); ok {
-			out = append(out, [2]string{key, fmt.Sprintf("%d items (see --json)", len(arr))})
-			continue
-		}
-		out = append(out, [2]string{key, compact(m.value)})
-	}
-	return out
-}
-
-// findTable returns the path and entries of the report's table: a list
-// named "points" if there is one within two levels, else the first list of
-// objects.
-func findTable(report json.RawMessage) (string, []json.RawMessage) {
-	var first string
-	var firstRows []json.RawMessage
-	var walk func(obj json.RawMessage, prefix string, depth int) (string, []json.RawMessage)
-	walk = func(obj json.RawMessage, prefix string, depth int) (string, []json.RawMessage) {
-		ms, _ := objectMembers(obj)
-		for _, m := range ms {
-			if rows, ok := objects(m.value); ok {
-				if m.key == "points" {
-					return prefix + m.key, rows
-				}
-				if first == "" {
-					first, firstRows = prefix+m.key, rows
-				}
-			}
-		}
-		if depth > 1 {
-			for _, m := range ms {
-				if _, isObj := objectMembers(m.value); isObj {
-					if p, rows := walk(m.value, prefix+m.key+".", depth-1); p != "" {
-						return p, rows
-					}
-				}
-			}
-		}
-		return "", nil
-	}
-	if p, rows := walk(report, "", 2); p != "" {
-		return p, rows
-	}
-	return first, firstRows
-}
-
-// optimizationResult prints the run's outcome and report.
-func optimizationResult(w io.Writer, name string, o client.Optimization) error {
-	fmt.Fprintf(w, "optimization %s of %s: %s (%d/%d invocations)\n", o.ID, name, o.Status, o.Progress.Done, o.Progress.Total)
+// optimizationResult prints the run's outcome: the summary, then the
+// table of measured sizes, then the warnings. chart is the chart's URL.
+func optimizationResult(w io.Writer, name, chart string, o client.Optimization) error {
+	fmt.Fprintf(w, "optimization %s of %s: %s\n", o.ID, name, o.Status)
 	if o.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", o.Error)
 	}
-	if _, ok := objectMembers(o.Report); !ok {
+	var r reportView
+	if len(o.Report) == 0 || json.Unmarshal(o.Report, &r) != nil {
 		return nil
 	}
-	tablePath, rows := findTable(o.Report)
-	if kv := flatten(o.Report, "", 2, tablePath); len(kv) > 0 {
-		if err := fields(w, kv); err != nil {
+	var kv [][2]string
+	if rec := r.Recommendation; rec != nil {
+		line := fmt.Sprintf("%d MB (now %d MB)", rec.MemoryMB, r.Current.MemoryMB)
+		switch {
+		case rec.MemoryMB == r.Current.MemoryMB:
+			line = fmt.Sprintf("%d MB, as now", rec.MemoryMB)
+		case r.Current.MemoryMB == 0:
+			line = fmt.Sprintf("%d MB", rec.MemoryMB)
+		}
+		if rec.Predicted {
+			line += ", predicted by the fit: not measured"
+		}
+		if rec.Source == "passive" {
+			line += ", from real traffic"
+		}
+		kv = append(kv, [2]string{"recommended", line})
+		if rec.GPUNum != nil {
+			g := fmt.Sprintf("gpuNum %d", *rec.GPUNum)
+			if rec.GPUMemorySize != nil && rec.GPUPercentage != nil {
+				g += fmt.Sprintf(", gpuMemorySize %d MB, gpuPercentage %d%%", *rec.GPUMemorySize, *rec.GPUPercentage)
+			}
+			kv = append(kv, [2]string{"GPU", g})
+		}
+	} else if o.Status == client.OptimizationSucceeded {
+		kv = append(kv, [2]string{"recommended", "nothing: see the warnings and --json"})
+	}
+	if s := r.Saving; s != nil {
+		est := ""
+		switch {
+		case s.CurrentInfeasible:
+			est = " (the current size failed)"
+		case s.CurrentUnmeasured:
+			est = " (the current size was not measured)"
+		case s.CurrentEstimated:
+			est = " (the current size's time is interpolated)"
+		}
+		kv = append(kv, [2]string{"time", fmt.Sprintf("%s (%s → %s per invocation)%s", pct(change(s.CurrentMs, s.RecommendedMs)),
+			ms(s.CurrentMs), ms(s.RecommendedMs), est)})
+		kv = append(kv, [2]string{"cost", fmt.Sprintf("%s (%s → %s GB-s per invocation)", pct(-s.GBSecondsSavedPct),
+			sig(s.CurrentGBSeconds), sig(s.RecommendedGBs))})
+	}
+	if c := confidence(r); c != "" {
+		kv = append(kv, [2]string{"confidence", c})
+	}
+	if a := r.Active; a != nil && a.CPUModel != nil && a.CPUModel.Model != "" {
+		kv = append(kv, [2]string{"CPU model", strings.TrimSpace(a.CPUModel.Model + suffix(": ", a.CPUModel.Note))})
+	}
+	kv = append(kv, [2]string{"invocations", fmt.Sprintf("%d of %d (%s GB-s)", r.Invocations, o.Progress.Total, sig(r.GBSeconds))})
+	if r.Applied != nil {
+		if r.Applied.Error != "" {
+			kv = append(kv, [2]string{"applied", "no: " + r.Applied.Error})
+		} else {
+			kv = append(kv, [2]string{"applied", "yes"})
+		}
+	}
+	if r.GPU != nil && r.GPU.Unavailable != "" {
+		kv = append(kv, [2]string{"GPU", r.GPU.Unavailable})
+	}
+	if chart != "" {
+		kv = append(kv, [2]string{"chart", chart})
+	}
+	fmt.Fprintln(w)
+	if err := fields(w, kv); err != nil {
+		return err
+	}
+	if a := r.Active; a != nil && len(a.Points) > 0 {
+		fmt.Fprintln(w)
+		if err := pointsTable(w, a.Points, a.Decision.MemoryMB); err != nil {
 			return err
 		}
 	}
-	if tablePath == "" {
-		return nil
-	}
-	fmt.Fprintf(w, "\n%s\n", tablePath)
-	var cols []string
-	seen := map[string]bool{}
-	cells := make([]map[string]string, 0, len(rows))
-	for _, r := range rows {
-		row := map[string]string{}
-		for _, kv := range flatten(r, "", 2, "") {
-			row[kv[0]] = kv[1]
-			if !seen[kv[0]] {
-				seen[kv[0]] = true
-				cols = append(cols, kv[0])
-			}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(w, "\nwarnings:")
+		for _, x := range r.Warnings {
+			fmt.Fprintf(w, "  - %s\n", x)
 		}
-		cells = append(cells, row)
 	}
-	out := make([][]string, 0, len(cells))
-	for _, row := range cells {
-		line := make([]string, len(cols))
-		for i, c := range cols {
-			line[i] = dash(row[c])
-		}
-		out = append(out, line)
-	}
-	return table(w, cols, out)
+	return nil
 }
 
-func compact(v json.RawMessage) string {
-	var b bytes.Buffer
-	if err := json.Compact(&b, v); err != nil {
-		return strings.TrimSpace(string(v))
+// confidence says how sure the choice is: settled by the statistics, or
+// not (and why), or uncertain within a range.
+func confidence(r reportView) string {
+	a := r.Active
+	if a == nil {
+		if r.Recommendation != nil && r.Recommendation.Source == "passive" {
+			return "from real traffic's statistics"
+		}
+		return ""
 	}
-	return b.String()
+	var c string
+	switch {
+	case a.Uncertain && a.RangeMB[1] > 0:
+		c = fmt.Sprintf("uncertain: sizes from %d to %d MB are not told apart", a.RangeMB[0], a.RangeMB[1])
+	case a.Settled:
+		c = "settled: every comparison cleared the 95% bound"
+	default:
+		c = "not settled"
+		if a.StopReason != "" {
+			c += " (" + a.StopReason + ")"
+		}
+	}
+	return c
+}
+
+// pointsTable lists the measured sizes, the chosen one marked.
+func pointsTable(w io.Writer, pts []pointView, chosen int) error {
+	rows := make([][]string, 0, len(pts))
+	for _, p := range pts {
+		mark := ""
+		if p.MemoryMB == chosen {
+			mark = "←"
+		}
+		result := p.Feasibility
+		if p.Failure != "" {
+			result += " (" + p.Failure + ")"
+		}
+		rng := "-"
+		if p.Stats.CILowMs > 0 && p.Stats.CIHighMs > 0 {
+			rng = ms(p.Stats.CILowMs) + "–" + ms(p.Stats.CIHighMs)
+		}
+		median, cost := "-", "-"
+		if p.Stats.MedianMs > 0 {
+			median = ms(p.Stats.MedianMs)
+		}
+		if p.GBSeconds > 0 {
+			cost = sig(p.GBSeconds)
+		}
+		rows = append(rows, []string{fmt.Sprintf("%d MB", p.MemoryMB), result, fmt.Sprintf("%d+%d", len(p.Cold), len(p.Warm)),
+			median, rng, cost, mark})
+	}
+	return table(w, []string{"MEMORY", "RESULT", "RUNS (COLD+WARM)", "MEDIAN", "95% RANGE", "GB-S/INVOCATION", ""}, rows)
+}
+
+// change is the relative change from a to b in percent (0 when a is 0).
+func change(a, b float64) float64 {
+	if a == 0 {
+		return 0
+	}
+	return 100 * (b - a) / a
+}
+
+// pct formats a change: "-48%", "+3%", "±0%".
+func pct(p float64) string {
+	r := math.Round(p)
+	switch {
+	case r == 0:
+		return "±0%"
+	case r > 0:
+		return fmt.Sprintf("+%.0f%%", r)
+	}
+	return fmt.Sprintf("%.0f%%", r)
+}
+
+// ms formats a duration in milliseconds: whole ms from 10 ms, one decimal
+// below, seconds from 10 s.
+func ms(v float64) string {
+	switch {
+	case v >= 10000:
+		return fmt.Sprintf("%.1f s", v/1000)
+	case v >= 10:
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.1f ms", v)
+}
+
+// sig formats a number to three significant digits.
+func sig(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+// chartURL is the admin API's URL of run id's chart.
+func chartURL(base, ns, name, id string) string {
+	return strings.TrimRight(base, "/") + "/v1/namespaces/" + url.PathEscape(ns) + "/functions/" + url.PathEscape(name) +
+		"/optimizations/" + url.PathEscape(id) + "/chart.svg"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 )
 
 // OptimizationRequest starts the pre-optimizer (POST …/optimizations).
@@ -71,4 +72,37 @@ func (c *Client) Optimization(ctx context.Context, name, id string) (Optimizatio
 func (c *Client) CancelOptimization(ctx context.Context, name, id string) error {
 	_, err := c.do(ctx, http.MethodDelete, c.functionPath(name, "optimizations", id), nil, nil, nil)
 	return err
+}
+
+// OptimizationSummary is a run as GET …/optimizations lists it.
+type OptimizationSummary struct {
+	ID        string     `json:"id"`
+	Status    string     `json:"status"`
+	Progress  Progress   `json:"progress"`
+	Objective string     `json:"objective"`
+	Mode      string     `json:"mode"`
+	By        string     `json:"by,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	Created   time.Time  `json:"created"`
+	Finished  *time.Time `json:"finished,omitempty"`
+	Current   *struct {
+		MemoryMB int `json:"memoryMB"`
+	} `json:"current,omitempty"`
+	Recommendation *struct {
+		MemoryMB  int    `json:"memoryMB"`
+		Source    string `json:"source"`
+		Predicted bool   `json:"predicted,omitempty"`
+	} `json:"recommendation,omitempty"`
+	Saving *struct {
+		GBSecondsSavedPct float64 `json:"gbSecondsSavedPct"`
+		SlowdownPct       float64 `json:"slowdownPct"`
+	} `json:"saving,omitempty"`
+	Applied bool `json:"applied,omitempty"`
+}
+
+// Optimizations lists a function's runs, newest first.
+func (c *Client) Optimizations(ctx context.Context, name string) ([]OptimizationSummary, error) {
+	var out []OptimizationSummary
+	_, err := c.do(ctx, http.MethodGet, c.functionPath(name, "optimizations"), nil, nil, &out)
+	return out, err
 }

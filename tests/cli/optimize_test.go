@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +32,44 @@ func TestOptimize(t *testing.T) {
 		return
 	}
 	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.out, r.errOut)
-	require.Contains(t, r.out, "optimization ")
-	require.Contains(t, r.out, ": succeeded (")
 	t.Log(r.out)
+	// The summary a person reads at a glance, then the table of sizes.
+	require.Regexp(t, `^optimization \w+ of cli-optimize: succeeded\n`, r.out)
+	require.Regexp(t, `(?m)^recommended: +(128|256) MB`, r.out)
+	require.Regexp(t, `(?m)^time: +([+-]\d+|±0)% \(\d+(\.\d)? ms → \d+(\.\d)? ms per invocation\)`, r.out)
+	require.Regexp(t, `(?m)^cost: +([+-]\d+|±0)% \(`, r.out)
+	require.Regexp(t, `(?m)^confidence: +\S`, r.out)
+	require.Regexp(t, `(?m)^invocations: +\d+ of 4 \(`, r.out)
+	require.Regexp(t, `(?m)^chart: +`+regexp.QuoteMeta(f.env.Admin)+`/v1/namespaces/\S+/functions/cli-optimize/optimizations/\w+/chart\.svg$`, r.out)
+	require.Regexp(t, `(?m)^MEMORY +RESULT +RUNS \(COLD\+WARM\) +MEDIAN +95% RANGE +GB-S/INVOCATION`, r.out)
+	require.Regexp(t, `(?m)^128 MB +\S+`, r.out)
+	require.Regexp(t, `(?m)^256 MB +\S+`, r.out)
+	require.NotRegexp(t, `\.\d{5,}`, r.out, "numbers are rounded")
+	require.NotContains(t, r.out, "see --json")
+
+	// --json keeps everything: the whole report.
+	id := regexp.MustCompile(`^optimization (\w+) of`).FindStringSubmatch(r.out)[1]
+	j := f.run(t, nil, "optimize", name, "--status", id, "--json")
+	require.Equal(t, 0, j.code, j.errOut)
+	var run struct {
+		Status string `json:"status"`
+		Report struct {
+			Active struct {
+				Points []struct {
+					Stats struct {
+						MedianMs float64 `json:"medianMs"`
+					} `json:"stats"`
+				} `json:"points"`
+			} `json:"active"`
+		} `json:"report"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(j.out), &run))
+	require.Equal(t, "succeeded", run.Status)
+	require.NotEmpty(t, run.Report.Active.Points)
+
+	// optimize list: the function's runs, newest first.
+	l := f.run(t, nil, "optimize", "list", name)
+	require.Equal(t, 0, l.code, l.errOut)
+	require.Regexp(t, `(?m)^ID +STARTED +STATUS +OBJECTIVE +RECOMMENDED +COST +BY`, l.out)
+	require.Regexp(t, `(?m)^`+id+` +.* succeeded +\S+ +(128|256) MB`, l.out)
 }
