@@ -147,6 +147,13 @@ fnmgr: {extraEnv: [{name: FNMGR_STORAGE, value: bucket}]}`, func(t *testing.T, m
 			require.Equal(t, "owdev-kafka-0.owdev-kafka:9092", env["FNMGR_KAFKA_BROKERS"])
 			require.Equal(t, "bucket", env["FNMGR_STORAGE"])
 		}},
+		{"GPU nodes and the optimizer's bounds", `
+fnmgr: {dcgmHostengines: {invoker1: "10.0.0.6:5555", invoker0: "10.0.0.5:5555"}, optimizeThrottleShare: 0.25}`, func(t *testing.T, ms []manifest, text string) {
+			env := envOf(t, find(t, ms, "Deployment"))
+			require.Equal(t, "invoker0=10.0.0.5:5555,invoker1=10.0.0.6:5555", env["FNMGR_DCGM_HOSTENGINES"])
+			require.Equal(t, "0.25", env["FNMGR_OPTIMIZE_THROTTLE_SHARE"])
+			require.Equal(t, "30s", env["FNMGR_OPTIMIZE_PROBE_MARGIN"])
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

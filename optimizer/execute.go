@@ -156,7 +156,17 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 		Predicted: d.Predicted, Why: d.Why}
 	rep.Saving = report.EstimateSaving(res.Points, rep.Current.MemoryMB, d.MemoryMB, d.MedianMs)
 	if v.GPU {
-		rep.GPU = s.measureGPU(ctx, tester, d.MemoryMB)
+		var seen []string
+		for _, p := range res.Points {
+			if p.MemoryMB == d.MemoryMB {
+				for _, o := range append(append([]search.Observation{}, p.Cold...), p.Warm...) {
+					seen = append(seen, o.ActivationID)
+				}
+			}
+		}
+		var gw []string
+		rep.GPU, gw = s.measureGPU(ctx, tester, d.MemoryMB, seen)
+		rep.Warnings = append(rep.Warnings, gw...)
 		if g := rep.GPU.Recommendation; g != nil {
 			rep.Recommendation.GPUNum = &g.GPUNum
 			if g.GPUNum > 0 {

@@ -101,3 +101,14 @@ type Deployment interface {
 	Throttle(ctx context.Context, ns string) (Throttle, error)
 	MaxGPUNum() int
 }
+
+// Invokers tells which invoker ran an activation ("invoker0"), so the GPU
+// of the right node is sampled. OpenWhisk's activation record does not say;
+// its user events do: the invoker sends an EventMessage whose source is its
+// InvokerInstanceId.source, "invoker<N>" (common/scala/src/main/scala/org/
+// apache/openwhisk/core/ack/MessagingActiveAck.scala, core/entity/
+// InstanceId.scala). plugin/app adapts the events topic; InvokerOf waits a
+// little for the event and answers false without one (user events off).
+type Invokers interface {
+	InvokerOf(ctx context.Context, activationID string) (string, bool)
+}

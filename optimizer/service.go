@@ -56,9 +56,11 @@ type Options struct {
 	// GPU measures GPU use during GPU probes; without it the report says
 	// "GPU measurement unavailable".
 	GPU gpu.Sampler
-	// GPUNode names the node whose GPUs are sampled when the activation
-	// does not say which invoker ran it ("" for the sampler's default).
-	GPUNode string
+	// Invokers tells which invoker ran a probe, whose node's GPUs are then
+	// sampled; without it, or when it does not know, GPUNode is sampled
+	// ("" for the sampler's default).
+	Invokers Invokers
+	GPUNode  string
 	// StateOf reports a function's state (the gateway's table, say);
 	// probing stops when a function may no longer run. By default
 	// Functions is read before every invocation.

@@ -1,6 +1,7 @@
 package optimizer_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -374,4 +375,63 @@ func TestList(t *testing.T) {
 	require.Equal(t, "alice", s.By)
 	_, err = x.svc.List(x.ctx, "guest", "nope")
 	require.ErrorIs(t, err, optimizer.ErrNotFound)
+}
+
+// invokersFunc is a fake Invokers.
+type invokersFunc func(id string) (string, bool)
+
+func (f invokersFunc) InvokerOf(_ context.Context, id string) (string, bool) { return f(id) }
+
+// TestGPUPerNode: the GPUs sampled are the node's whose invoker ran the
+// probes (learned from the activations), and the report says when the
+// measurement covered whole GPUs shared with others.
+func TestGPUPerNode(t *testing.T) {
+	usage := gpu.Usage{GPUs: 1, Seen: 2, PeakMemMB: 900, MeanUtilPct: 40, P90UtilPct: 60, Samples: 30}
+	for _, tc := range []struct {
+		name     string
+		invokers optimizer.Invokers
+		scope    string
+		node     string
+		warn     []string
+		noWarn   []string
+	}{
+		{"learned from the activations, whole GPU", invokersFunc(func(string) (string, bool) { return "invoker1", true }), "",
+			"invoker1", []string{"whole-GPU, shared: DCGM measured every process on invoker1's GPUs"}, []string{"unknown"}},
+		{"per-process accounting: no shared warning", invokersFunc(func(string) (string, bool) { return "invoker1", true }), gpu.ScopeProcess,
+			"invoker1", nil, []string{"whole-GPU"}},
+		{"no user events: the configured node, said", invokersFunc(func(string) (string, bool) { return "", false }), "",
+			"gpu-node", []string{"the invoker that ran the probes is unknown"}, nil},
+		{"some probes ran elsewhere", func() invokersFunc {
+			calls := 0
+			return func(string) (string, bool) {
+				calls++
+				if calls == 3 { // the node is learned on the first; the second GPU probe ran elsewhere
+					return "invoker2", true
+				}
+				return "invoker1", true
+			}
+		}(), "", "invoker1", []string{"some GPU probes ran on invoker2 while invoker1's GPUs were sampled"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := usage
+			u.Scope = tc.scope
+			s := &gputest.Sampler{Usage: u}
+			x := newFixture(t, flat(), func(o *optimizer.Options) { o.GPU, o.Invokers, o.GPUNode = s, tc.invokers, "gpu-node" })
+			x.function("infer", 512, optimizer.StateLatest)
+			id, err := x.svc.Start(x.ctx, "guest", "infer", optimizer.Request{GPU: true}, "")
+			require.NoError(t, err)
+			r := x.wait(x.svc, "infer", id)
+			require.Equal(t, optimizer.Succeeded, r.Status, r.Error)
+			require.Equal(t, []gpu.Target{{Node: tc.node}}, s.Targets())
+			require.Equal(t, tc.node, r.Report.GPU.Node)
+			require.Equal(t, 1, r.Report.GPU.Recommendation.GPUNum)
+			w := strings.Join(r.Report.Warnings, "\n")
+			for _, want := range tc.warn {
+				require.Contains(t, w, want)
+			}
+			for _, not := range tc.noWarn {
+				require.NotContains(t, w, not)
+			}
+		})
+	}
 }

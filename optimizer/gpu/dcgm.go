@@ -14,11 +14,12 @@ import (
 
 // DCGMOptions configure the DCGM sampler.
 type DCGMOptions struct {
-	// Hostengines maps a node name to its nv-hostengine address
-	// ("host:5555", "unix:///run/nvidia/hostengine.socket" or a DCGM
-	// connection string such as "tcp://host:5555"). A node not in the
-	// map, and every node when the map is empty, is sampled through an
-	// embedded hostengine in this process.
+	// Hostengines maps an invoker node name ("invoker0", as OpenWhisk's
+	// user events name it) to its nv-hostengine address ("host:5555",
+	// "unix:///run/nvidia/hostengine.socket" or a DCGM connection string
+	// such as "tcp://host:5555"). When the map is empty every node is
+	// sampled through an embedded hostengine in this process; when it is
+	// not, a node it does not name is unavailable (ResolveHostengine).
 	Hostengines map[string]string
 	// Interval between samples (default 100 ms).
 	Interval time.Duration
@@ -51,7 +52,10 @@ func NewDCGM(o DCGMOptions) *DCGM {
 
 // connect makes sure the process is connected for node.
 func (d *DCGM) connect(node string) (err error) {
-	addr, standalone := d.o.Hostengines[node]
+	addr, standalone, err := ResolveHostengine(d.o.Hostengines, node)
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cleanup != nil && d.addr == addr {
@@ -234,6 +238,10 @@ func (s *dcgmSession) Stop() (Usage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.acc.Usage()
+	// DCGM_FI_DEV_* are device fields: every process on the GPU. go-dcgm's
+	// per-process accounting (WatchPidFields, GetProcessInfo) needs the
+	// action's PID on the invoker node, which OpenWhisk does not report.
+	u.Scope = ScopeWholeGPU
 	if u.Samples == 0 {
 		return u, &UnavailableError{Reason: fmt.Sprintf("DCGM returned no samples (%d failed reads)", s.errs)}
 	}

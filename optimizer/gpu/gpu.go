@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 )
 
 // Target says what to sample.
@@ -40,6 +41,45 @@ type Usage struct {
 	GPUs    int `json:"gpus"`
 	Seen    int `json:"seen"`
 	Samples int `json:"samples"`
+	// Scope is what was measured: ScopeProcess (the action's own
+	// processes) or ScopeWholeGPU (every process on the GPUs, other
+	// tenants included).
+	Scope string `json:"scope,omitempty"`
+}
+
+// Scopes of a Usage.
+const (
+	ScopeProcess  = "process"
+	ScopeWholeGPU = "whole-gpu"
+)
+
+// ResolveHostengine finds the nv-hostengine of node in hostengines (from
+// --dcgm-hostengines): its address and true; ("", false) to open DCGM
+// embedded in this process when no hostengine is configured at all. With
+// hostengines configured, an unknown node ("" included, unless only one
+// hostengine is configured) is an *UnavailableError: sampling another
+// node's GPUs, or fnmgr's own host, would measure the wrong machine.
+func ResolveHostengine(hostengines map[string]string, node string) (string, bool, error) {
+	if len(hostengines) == 0 {
+		return "", false, nil
+	}
+	if addr, ok := hostengines[node]; ok {
+		return addr, true, nil
+	}
+	if node == "" && len(hostengines) == 1 {
+		for _, addr := range hostengines {
+			return addr, true, nil
+		}
+	}
+	nodes := make([]string, 0, len(hostengines))
+	for n := range hostengines {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	if node == "" {
+		return "", false, &UnavailableError{Reason: fmt.Sprintf("the invoker that ran the probes is unknown (no user event named it) and nv-hostengines are configured for %d nodes (%s)", len(nodes), strings.Join(nodes, ", "))}
+	}
+	return "", false, &UnavailableError{Reason: fmt.Sprintf("no nv-hostengine is configured for node %s (--dcgm-hostengines names %s)", node, strings.Join(nodes, ", "))}
 }
 
 // Session is one running measurement.

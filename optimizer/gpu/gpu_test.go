@@ -86,3 +86,34 @@ func TestDCGMWithoutLibrary(t *testing.T) {
 	require.True(t, ok, "%v", err)
 	require.Contains(t, msg, "GPU measurement unavailable")
 }
+
+func TestResolveHostengine(t *testing.T) {
+	two := map[string]string{"invoker0": "10.0.0.5:5555", "invoker1": "10.0.0.6:5555"}
+	for _, tc := range []struct {
+		name        string
+		hostengines map[string]string
+		node        string
+		addr        string
+		standalone  bool
+		err         string
+	}{
+		{"none configured: embedded", nil, "invoker0", "", false, ""},
+		{"the node's", two, "invoker1", "10.0.0.6:5555", true, ""},
+		{"unknown node", two, "invoker7", "", false, "no nv-hostengine is configured for node invoker7 (--dcgm-hostengines names invoker0, invoker1)"},
+		{"node unknown, several configured", two, "", "", false, "the invoker that ran the probes is unknown"},
+		{"node unknown, one configured", map[string]string{"invoker0": "h:5555"}, "", "h:5555", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, standalone, err := gpu.ResolveHostengine(tc.hostengines, tc.node)
+			if tc.err != "" {
+				msg, ok := gpu.Unavailable(err)
+				require.True(t, ok, "%v", err)
+				require.Contains(t, msg, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.addr, addr)
+			require.Equal(t, tc.standalone, standalone)
+		})
+	}
+}

@@ -50,8 +50,11 @@ type Saving struct {
 type GPU struct {
 	// Unavailable says why nothing was measured ("GPU measurement
 	// unavailable: <reason>"); the memory was tuned alone.
-	Unavailable    string              `json:"unavailable,omitempty"`
-	MemoryMB       int                 `json:"memoryMB,omitempty"` // the size the GPU was measured at
+	Unavailable string `json:"unavailable,omitempty"`
+	MemoryMB    int    `json:"memoryMB,omitempty"` // the size the GPU was measured at
+	// Node is the invoker node whose GPUs were sampled ("" when the
+	// sampler's default was).
+	Node           string              `json:"node,omitempty"`
 	Usage          *gpu.Usage          `json:"usage,omitempty"`
 	Recommendation *gpu.Recommendation `json:"recommendation,omitempty"`
 }

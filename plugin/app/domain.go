@@ -122,8 +122,11 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		e, ok := table.Lookup(ns, name)
 		return e.State, ok
 	}, a.reg)
+	// Which invoker ran a probe, from the user events: its node's GPU is
+	// the one sampled.
+	invokersOf := NewOptimizerInvokers(4096, 3*time.Second)
 	var err error
-	opt, err = optimizer.New(optimizer.Options{Functions: OptimizerFunctions{Registry: reg},
+	opt, err = optimizer.New(optimizer.Options{Invokers: invokersOf, Functions: OptimizerFunctions{Registry: reg},
 		Store: optimizer.CouchStore{DB: client.DB(cfg.OptimizationsDB())}, Actions: actions,
 		Whisks:     probe.DBLister{DB: client.DB(cfg.WhisksDB())},
 		Invoker:    probe.NewClient(probe.ClientOptions{APIHost: cfg.Controllers[0].String(), Keys: keys}),
@@ -172,7 +175,10 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	events, err := consumer.New(consumer.Options{Brokers: cfg.KafkaBrokers, GroupID: cfg.UserEventsTopicPrefix + "fnmgr-events", InstanceID: "fnmgr-events-" + host,
-		Topics: []string{cfg.Topic(message.TopicEvents)}, Handler: an.Handle, Logger: a.opts.Logger, Metrics: km})
+		Topics: []string{cfg.Topic(message.TopicEvents)}, Handler: func(ctx context.Context, topic string, v []byte) error {
+			_ = invokersOf.Handle(ctx, topic, v)
+			return an.Handle(ctx, topic, v)
+		}, Logger: a.opts.Logger, Metrics: km})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}

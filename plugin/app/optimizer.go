@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
+
+	"github.com/fnmgr/fnmgr/kafka/message"
 
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/optimizer/search"
@@ -132,3 +136,73 @@ func (d OptimizerDeployment) Throttle(ctx context.Context, _ string) (optimizer.
 
 // MaxGPUNum implements optimizer.Deployment.
 func (d OptimizerDeployment) MaxGPUNum() int { return d.Info.MaxGPUNum() }
+
+// OptimizerInvokers remembers which invoker ran the latest activations,
+// from the user events on the events topic (an Activation EventMessage's
+// source is the invoker's "invoker<N>": OpenWhisk's common/scala/src/main/
+// scala/org/apache/openwhisk/core/ack/MessagingActiveAck.scala), for the
+// optimizer's GPU measurement. Feed it every events message (Handle).
+type OptimizerInvokers struct {
+	cap  int
+	wait time.Duration
+
+	mu      sync.Mutex
+	source  map[string]string // activation id → invoker
+	order   []string          // ids, oldest first, at most cap
+	changed chan struct{}     // closed and replaced on every record
+}
+
+// NewOptimizerInvokers remembers the last capacity activations; InvokerOf
+// waits up to wait for an event not yet seen (events trail the
+// activation's answer).
+func NewOptimizerInvokers(capacity int, wait time.Duration) *OptimizerInvokers {
+	return &OptimizerInvokers{cap: capacity, wait: wait, source: map[string]string{}, changed: make(chan struct{})}
+}
+
+// Handle records an events message's activation and invoker; it never
+// fails (the analyzer reports malformed messages).
+func (x *OptimizerInvokers) Handle(_ context.Context, _ string, value []byte) error {
+	var e message.Event
+	if message.Decode(value, &e) != nil || e.Activation == nil || e.Activation.ActivationID == "" || e.Source == "" {
+		return nil
+	}
+	x.record(e.Activation.ActivationID, e.Source)
+	return nil
+}
+
+func (x *OptimizerInvokers) record(id, source string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, ok := x.source[id]; !ok {
+		x.order = append(x.order, id)
+		if len(x.order) > x.cap {
+			delete(x.source, x.order[0])
+			x.order = x.order[1:]
+		}
+	}
+	x.source[id] = source
+	close(x.changed)
+	x.changed = make(chan struct{})
+}
+
+// InvokerOf implements optimizer.Invokers.
+func (x *OptimizerInvokers) InvokerOf(ctx context.Context, id string) (string, bool) {
+	deadline := time.NewTimer(x.wait)
+	defer deadline.Stop()
+	for {
+		x.mu.Lock()
+		src, ok := x.source[id]
+		changed := x.changed
+		x.mu.Unlock()
+		if ok {
+			return src, true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return "", false
+		case <-ctx.Done():
+			return "", false
+		}
+	}
+}

@@ -53,5 +53,9 @@ func (x session) Stop() (gpu.Usage, error) {
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
 	x.s.open--
-	return x.s.Usage, nil
+	u := x.s.Usage
+	if u.Scope == "" {
+		u.Scope = gpu.ScopeWholeGPU // as DCGM's device fields measure
+	}
+	return u, nil
 }
