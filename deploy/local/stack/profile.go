@@ -6,13 +6,14 @@ import (
 	"github.com/fnmgr/fnmgr/deploy/local/controller"
 	"github.com/fnmgr/fnmgr/deploy/local/profile"
 	"github.com/fnmgr/fnmgr/deploy/local/seed"
+	"github.com/fnmgr/fnmgr/plugin/config"
 )
 
-// fnmgr's topic prefix settings (plugin/config; named here as literals so
-// that the stack's OpenWhisk-compatible parts need nothing of fnmgr).
+// fnmgr's topic prefix settings. Only the launcher knows them: the
+// stack's OpenWhisk-compatible parts need nothing of fnmgr.
 const (
-	envFnmgrTopicPrefix      = "FNMGR_KAFKA_TOPIC_PREFIX"
-	envFnmgrEventTopicPrefix = "FNMGR_KAFKA_USER_EVENTS_TOPIC_PREFIX"
+	envFnmgrTopicPrefix      = config.EnvKafkaTopicPrefix
+	envFnmgrEventTopicPrefix = config.EnvKafkaUserEventsTopicPrefix
 )
 
 // resolveProfile checks o.Profile and fills what the profile decides and o
