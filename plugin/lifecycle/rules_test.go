@@ -118,3 +118,35 @@ func TestCheckRulesWithDeploymentBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveDefaultKind: an update naming "nodejs:default" (what wsk and
+// fnmgr update send for a .js file) is stored under the deployment's
+// default nodejs kind, as OpenWhisk's controller stores it; a family
+// without a default is refused.
+func TestResolveDefaultKind(t *testing.T) {
+	rules := fakeRules{Runtimes: map[string][]entity.RuntimeInfo{
+		"nodejs": {{Kind: "nodejs:16"}, {Kind: "nodejs:14", Default: true}},
+		"python": {{Kind: "python:3.11"}},
+	}}
+	cases := []struct{ kind, want, wantErr string }{
+		{"nodejs:default", "nodejs:14", ""},
+		{"nodejs:16", "nodejs:16", ""},
+		{"sequence", "sequence", ""},
+		{"python:default", "", `exec.kind "python:default": the deployment has no default python kind`},
+	}
+	for _, c := range cases {
+		t.Run(c.kind, func(t *testing.T) {
+			s := registry.Snapshot{Exec: registry.ExecSnapshot{Kind: c.kind}}
+			err := (&Controller{rules: rules}).resolveDefaultKind(t.Context(), &s)
+			if c.wantErr != "" {
+				if !errors.Is(err, registry.ErrInvalid) || !strings.HasPrefix(err.Error(), c.wantErr) {
+					t.Fatalf("resolveDefaultKind = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || s.Exec.Kind != c.want {
+				t.Fatalf("resolveDefaultKind = %q, %v; want %q", s.Exec.Kind, err, c.want)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/registry"
@@ -64,6 +65,9 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 		return f, err
 	}
 	if err := c.checkRules(ctx, ns, next); err != nil {
+		return f, err
+	}
+	if err := c.resolveDefaultKind(ctx, &next); err != nil {
 		return f, err
 	}
 	raw, _ := json.Marshal(req)
@@ -222,6 +226,30 @@ func apply(s registry.Snapshot, req UpdateRequest) (registry.Snapshot, []byte, e
 // the runtime kinds it offers.
 type Rules interface {
 	Root(ctx context.Context) (entity.RootInfo, error)
+}
+
+// resolveDefaultKind turns a "family:default" kind into the family's
+// default kind, as OpenWhisk's controller does before it stores an action
+// (ExecManifest.Runtimes.resolveDefaultRuntime, common/scala/.../core/
+// entity/ExecManifest.scala): a document that says "nodejs:default" names
+// a kind no runtimes manifest lists, and OpenWhisk could not read it.
+func (c *Controller) resolveDefaultKind(ctx context.Context, s *registry.Snapshot) error {
+	family, version, ok := strings.Cut(s.Exec.Kind, ":")
+	if !ok || version != "default" || c.rules == nil {
+		return nil
+	}
+	root, err := c.rules.Root(ctx)
+	if err != nil {
+		return fmt.Errorf("lifecycle: read the deployment's runtimes: %w", err)
+	}
+	for _, k := range root.Runtimes[family] {
+		if k.Default {
+			s.Exec.Kind = k.Kind
+			s.Annotations = s.Annotations.With("exec", k.Kind)
+			return nil
+		}
+	}
+	return fmt.Errorf("exec.kind %q: the deployment has no default %s kind: %w", s.Exec.Kind, family, registry.ErrInvalid)
 }
 
 // checkRules refuses an update OpenWhisk's controller would refuse, naming
