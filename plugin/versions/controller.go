@@ -72,10 +72,11 @@ type StubKinds interface {
 	StubKind(ctx context.Context) (string, error)
 }
 
-// kindForStub is the kind of the stub of a function whose kind is neither
-// nodejs nor python: the deployment's choice, else the configured default.
-func (c *Controller) kindForStub(ctx context.Context) string {
-	if c.stubKinds == nil {
+// kindForStub is the kind of the stub of a function of kind own: its own
+// when nodejs or python (the deployment is not asked), else the
+// deployment's choice, else the configured default.
+func (c *Controller) kindForStub(ctx context.Context, own string) string {
+	if f := entity.Family(own); f == "nodejs" || f == "python" || c.stubKinds == nil {
 		return c.stubKind
 	}
 	k, err := c.stubKinds.StubKind(ctx)

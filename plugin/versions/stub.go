@@ -138,7 +138,7 @@ func (c *Controller) writeHead(ctx context.Context, f registry.Function, s regis
 			a.Annotations = a.Annotations.With(AnnotationVersion, v)
 		}
 	} else {
-		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.kindForStub(ctx), f.Head.Revision)
+		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.kindForStub(ctx, a.Exec.Kind), f.Head.Revision)
 	}
 	docid := registry.DocID(f.Namespace, f.Name)
 	cur, err := c.ow.Get(ctx, docid)
