@@ -46,32 +46,45 @@ func TestOptimizerInvokers(t *testing.T) {
 	require.NoError(t, x.Handle(context.Background(), message.TopicEvents, []byte("not json")), "malformed events are the analyzer's to report")
 }
 
-// TestOptimizerDeployment: the largest size is the smaller of MAX_MEMORY
-// and the controller's max_action_memory, each named; the throttle is the
-// controller's.
+// TestOptimizerDeployment: the largest size is the smallest of MAX_MEMORY,
+// the controller's max_action_memory and the namespace's maxActionMemory,
+// each named; the throttle is the namespace's, else the controller's.
 func TestOptimizerDeployment(t *testing.T) {
 	root := entity.RootInfo{Limits: entity.SystemLimits{MinActionMemory: 128 << 20, MaxActionMemory: 512 << 20,
 		ActionsPerMinute: 60, ConcurrentActions: 30}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(root) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/namespaces/tight/limits" {
+			_, _ = w.Write([]byte(`{"invocationsPerMinute": 20, "concurrentInvocations": 5, "maxActionMemory": 256}`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(root)
+	}))
 	defer srv.Close()
 	for _, tc := range []struct {
-		name    string
-		maxMem  int
-		want    int
-		wantSrc string
+		name, ns string
+		maxMem   int
+		want     int
+		wantSrc  string
+		wantTh   optimizer.Throttle
 	}{
-		{"the controller's is smaller", 2048, 512, "the controller's max_action_memory"},
-		{"MAX_MEMORY is smaller", 384, 384, "MAX_MEMORY"},
-		{"no pings: the controller's", 0, 512, "the controller's max_action_memory"},
+		{"the controller's is smaller", "guest", 2048, 512, "the controller's max_action_memory (GET /)", optimizer.Throttle{PerMinute: 60, Concurrent: 30}},
+		{"MAX_MEMORY is smaller", "guest", 384, 384, "MAX_MEMORY (--max-memory, FNMGR_MAX_MEMORY)", optimizer.Throttle{PerMinute: 60, Concurrent: 30}},
+		{"no pings: the controller's", "guest", 0, 512, "the controller's max_action_memory (GET /)", optimizer.Throttle{PerMinute: 60, Concurrent: 30}},
+		{"the namespace's is smaller", "tight", 2048, 256, "the namespace's maxActionMemory (GET /api/v1/namespaces/tight/limits)", optimizer.Throttle{PerMinute: 20, Concurrent: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := OptimizerDeployment{Info: deployment.New(deployment.Options{ControllerURL: srv.URL, MaxMemoryMB: tc.maxMem})}
-			b, err := d.MemoryBounds(context.Background(), "guest")
+			d := OptimizerDeployment{Info: deployment.New(deployment.Options{ControllerURL: srv.URL, MaxMemoryMB: tc.maxMem,
+				Keys: staticKeys("uuid:key")})}
+			b, err := d.MemoryBounds(context.Background(), tc.ns)
 			require.NoError(t, err)
-			require.Equal(t, optimizer.Bounds{MinMB: 128, MaxMB: tc.want, MinFrom: "the controller's min_action_memory", MaxFrom: tc.wantSrc}, b)
-			th, err := d.Throttle(context.Background(), "guest")
+			require.Equal(t, optimizer.Bounds{MinMB: 128, MaxMB: tc.want, MinFrom: "the controller's min_action_memory (GET /)", MaxFrom: tc.wantSrc}, b)
+			th, err := d.Throttle(context.Background(), tc.ns)
 			require.NoError(t, err)
-			require.Equal(t, optimizer.Throttle{PerMinute: 60, Concurrent: 30}, th)
+			require.Equal(t, tc.wantTh, th)
 		})
 	}
 }
+
+type staticKeys string
+
+func (k staticKeys) KeyFor(context.Context, string) (string, error) { return string(k), nil }
