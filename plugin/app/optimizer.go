@@ -94,44 +94,32 @@ func (t OptimizerTraffic) Samples(ns, name string) ([]search.Sample, bool) {
 	return out, true
 }
 
-// OptimizerDeployment gives the optimizer the deployment's bounds from
-// what plugin/deployment knows: the controller's GET / limits
-// (min_action_memory, max_action_memory, actions_per_minute,
-// concurrent_actions: OpenWhisk's core/controller/src/main/scala/org/
-// apache/openwhisk/core/controller/Controller.scala, the "limits" of its
-// info route) and MAX_MEMORY (the
-// largest invoker user memory, or --max-memory). Namespace overrides
-// (a subject's limits document as `wskadmin limits set` writes it,
-// UserLimits in common/scala/.../core/entity/Identity.scala) are not read
-// here yet: plugin/deployment is where they belong.
+// OptimizerDeployment gives the optimizer the deployment's bounds as
+// plugin/deployment knows them: memory between the largest of the minimums
+// and the smallest of MAX_MEMORY, the controller's max_action_memory (its
+// GET /) and the namespace's maxActionMemory (GET …/limits), each bound
+// named by where it comes from; the throttle is the namespace's
+// invocationsPerMinute and concurrentInvocations, else the controller's
+// actions_per_minute and concurrent_actions.
 type OptimizerDeployment struct{ Info *deployment.Info }
 
-// MemoryBounds implements optimizer.Deployment: the largest size is the
-// smaller of MAX_MEMORY and the controller's max_action_memory (either
-// alone when the other is unknown).
-func (d OptimizerDeployment) MemoryBounds(ctx context.Context, _ string) (optimizer.Bounds, error) {
-	root, err := d.Info.Root(ctx)
+// MemoryBounds implements optimizer.Deployment.
+func (d OptimizerDeployment) MemoryBounds(ctx context.Context, ns string) (optimizer.Bounds, error) {
+	l, err := d.Info.Limits(ctx, ns)
 	if err != nil {
 		return optimizer.Bounds{}, err
 	}
-	b := optimizer.Bounds{MinMB: max(int(root.Limits.MinActionMemory>>20), 64), MinFrom: "the controller's min_action_memory"}
-	if b.MaxMB = d.Info.MaxMemoryMB(); b.MaxMB > 0 {
-		b.MaxFrom = "MAX_MEMORY"
-	}
-	if ctl := int(root.Limits.MaxActionMemory >> 20); ctl > 0 && (b.MaxMB == 0 || ctl < b.MaxMB) {
-		b.MaxMB, b.MaxFrom = ctl, "the controller's max_action_memory"
-	}
-	return b, nil
+	return optimizer.Bounds{MinMB: l.Memory.Min.Value, MaxMB: l.Memory.Max.Value, MinFrom: l.Memory.Min.Source,
+		MaxFrom: l.Memory.Max.Source}, nil
 }
 
-// Throttle implements optimizer.Deployment with the controller's system
-// throttles (actions_per_minute and concurrent_actions of GET /).
-func (d OptimizerDeployment) Throttle(ctx context.Context, _ string) (optimizer.Throttle, error) {
-	root, err := d.Info.Root(ctx)
+// Throttle implements optimizer.Deployment.
+func (d OptimizerDeployment) Throttle(ctx context.Context, ns string) (optimizer.Throttle, error) {
+	th, err := d.Info.Throttle(ctx, ns)
 	if err != nil {
 		return optimizer.Throttle{}, err
 	}
-	return optimizer.Throttle{PerMinute: root.Limits.ActionsPerMinute, Concurrent: root.Limits.ConcurrentActions}, nil
+	return optimizer.Throttle{PerMinute: th.InvocationsPerMinute, Concurrent: th.ConcurrentInvocations}, nil
 }
 
 // MaxGPUNum implements optimizer.Deployment.

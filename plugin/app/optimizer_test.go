@@ -47,8 +47,9 @@ func TestOptimizerInvokers(t *testing.T) {
 }
 
 // TestOptimizerDeployment: the largest size is the smaller of MAX_MEMORY
-// and the controller's max_action_memory, each named; the throttle is the
-// controller's.
+// and the controller's max_action_memory (plugin/deployment's bounds),
+// each named; the throttle is the controller's when the namespace's limits
+// are not offered.
 func TestOptimizerDeployment(t *testing.T) {
 	root := entity.RootInfo{Limits: entity.SystemLimits{MinActionMemory: 128 << 20, MaxActionMemory: 512 << 20,
 		ActionsPerMinute: 60, ConcurrentActions: 30}}
@@ -60,15 +61,15 @@ func TestOptimizerDeployment(t *testing.T) {
 		want    int
 		wantSrc string
 	}{
-		{"the controller's is smaller", 2048, 512, "the controller's max_action_memory"},
-		{"MAX_MEMORY is smaller", 384, 384, "MAX_MEMORY"},
-		{"no pings: the controller's", 0, 512, "the controller's max_action_memory"},
+		{"the controller's is smaller", 2048, 512, "the controller's max_action_memory (GET /)"},
+		{"MAX_MEMORY is smaller", 384, 384, deployment.SourceConfigured},
+		{"no pings: the controller's", 0, 512, "the controller's max_action_memory (GET /)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := OptimizerDeployment{Info: deployment.New(deployment.Options{ControllerURL: srv.URL, MaxMemoryMB: tc.maxMem})}
 			b, err := d.MemoryBounds(context.Background(), "guest")
 			require.NoError(t, err)
-			require.Equal(t, optimizer.Bounds{MinMB: 128, MaxMB: tc.want, MinFrom: "the controller's min_action_memory", MaxFrom: tc.wantSrc}, b)
+			require.Equal(t, optimizer.Bounds{MinMB: 128, MaxMB: tc.want, MinFrom: "the controller's min_action_memory (GET /)", MaxFrom: tc.wantSrc}, b)
 			th, err := d.Throttle(context.Background(), "guest")
 			require.NoError(t, err)
 			require.Equal(t, optimizer.Throttle{PerMinute: 60, Concurrent: 30}, th)
