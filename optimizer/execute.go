@@ -134,7 +134,7 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 	limit := time.Duration(live.Limits.Timeout) * time.Millisecond
 	tester := probe.NewTester(probe.TesterOptions{Copies: copies, Invoker: s.guard(ns, name), Namespace: ns,
 		Payloads: v.payloads, MaxInvocations: v.MaxInvocations + gpuRuns(v), MaxGBSeconds: v.MaxGBSeconds,
-		Concurrency: pace.concurrency, PerMinute: pace.perMinute,
+		Concurrency: pace.concurrency, Pacer: s.pacer(ns, pace.perMinute),
 		Wait: limit + s.o.ProbeMargin, WaitWhy: fmt.Sprintf("the action's time limit %s plus the margin %s", limit, s.o.ProbeMargin),
 		Observe: func(o search.Observation) { s.observe(lr, o) }, Logger: s.o.Logger})
 	res, err := search.Run(ctx, tester, search.Config{Candidates: v.candidates, Objective: v.objective,

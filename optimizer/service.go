@@ -100,8 +100,23 @@ type Service struct {
 	slots chan struct{}
 	wg    sync.WaitGroup
 
-	mu   sync.Mutex
-	live map[string]*liveRun // by document id
+	mu     sync.Mutex
+	live   map[string]*liveRun     // by document id
+	pacers map[string]*probe.Pacer // by namespace: runs at once share its pace
+}
+
+// pacer returns namespace ns's pace, shared by its runs, at perMinute.
+func (s *Service) pacer(ns string, perMinute int) *probe.Pacer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pacers[ns]
+	if p == nil {
+		p = probe.NewPacer(perMinute)
+		s.pacers[ns] = p
+	} else {
+		p.SetPerMinute(perMinute)
+	}
+	return p
 }
 
 // New checks o and returns a Service; it starts nothing.
@@ -143,7 +158,7 @@ func New(o Options) (*Service, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Service{o: o, log: o.Logger.With("component", "optimizer"), st: o.Store,
-		ctx: ctx, stop: stop, slots: make(chan struct{}, o.MaxRuns), live: map[string]*liveRun{}}, nil
+		ctx: ctx, stop: stop, slots: make(chan struct{}, o.MaxRuns), live: map[string]*liveRun{}, pacers: map[string]*probe.Pacer{}}, nil
 }
 
 // newID returns a run id: time-ordered, lowercase letters and digits (it

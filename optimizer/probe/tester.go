@@ -72,8 +72,10 @@ type TesterOptions struct {
 	// limit 1m0s plus the margin 30s").
 	WaitWhy string
 	// PerMinute paces the invocations: at most this many start in any
-	// minute (0: no pace). Concurrency bounds them at once.
+	// minute (0: no pace). Concurrency bounds them at once. Pacer, when
+	// set, is a pace shared with other testers and wins over PerMinute.
 	PerMinute int
+	Pacer     *Pacer
 	// Observe, when set, sees every observation as it is made.
 	Observe func(search.Observation)
 	Logger  *slog.Logger
@@ -90,7 +92,7 @@ type Tester struct {
 	mu        sync.Mutex
 	inv       int
 	gbs       float64
-	starts    []time.Time // invocation starts within the last minute
+	pacer     *Pacer
 	throttled int
 	backoff   time.Duration
 	runs      map[int]int // invocations made per memory size
@@ -118,8 +120,12 @@ func NewTester(o TesterOptions) *Tester {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	pacer := o.Pacer
+	if pacer == nil && o.PerMinute > 0 {
+		pacer = NewPacer(o.PerMinute)
+	}
 	return &Tester{o: o, sem: make(chan struct{}, o.Concurrency), log: o.Logger.With("component", "optimizer"),
-		runs: map[int]int{}, credits: make([]float64, len(o.Payloads))}
+		runs: map[int]int{}, credits: make([]float64, len(o.Payloads)), pacer: pacer}
 }
 
 // Spent is what the tester has used so far.
@@ -137,29 +143,56 @@ func (t *Tester) Throttled() (refusals int, waited time.Duration) {
 	return t.throttled, t.backoff
 }
 
-// pace waits until an invocation may start under PerMinute and records its
-// start.
+// pace waits until an invocation may start under the pace.
 func (t *Tester) pace(ctx context.Context) error {
-	if t.o.PerMinute <= 0 {
+	if t.pacer == nil {
 		return nil
 	}
+	return t.pacer.Wait(ctx)
+}
+
+// Pacer lets at most a number of invocations start in any minute. Share
+// one between the testers of a namespace so that runs at once keep to it
+// together. It is safe for concurrent use.
+type Pacer struct {
+	mu        sync.Mutex
+	perMinute int
+	starts    []time.Time // starts within the last minute
+}
+
+// NewPacer returns a Pacer of perMinute starts a minute (0: no pace).
+func NewPacer(perMinute int) *Pacer { return &Pacer{perMinute: perMinute} }
+
+// SetPerMinute changes the pace (the namespace's throttle changed).
+func (p *Pacer) SetPerMinute(n int) {
+	p.mu.Lock()
+	p.perMinute = n
+	p.mu.Unlock()
+}
+
+// Wait blocks until a start is allowed, and records it.
+func (p *Pacer) Wait(ctx context.Context) error {
 	for {
-		t.mu.Lock()
+		p.mu.Lock()
+		if p.perMinute <= 0 {
+			p.mu.Unlock()
+			return nil
+		}
 		now := time.Now()
-		keep := t.starts[:0]
-		for _, s := range t.starts {
+		keep := p.starts[:0]
+		for _, s := range p.starts {
 			if now.Sub(s) < time.Minute {
 				keep = append(keep, s)
 			}
 		}
-		t.starts = keep
-		if len(t.starts) < t.o.PerMinute {
-			t.starts = append(t.starts, now)
-			t.mu.Unlock()
+		p.starts = keep
+		if len(p.starts) < p.perMinute {
+			p.starts = append(p.starts, now)
+			p.mu.Unlock()
 			return nil
 		}
-		wait := time.Minute - now.Sub(t.starts[0])
-		t.mu.Unlock()
+		wait := time.Minute - now.Sub(p.starts[0])
+		p.mu.Unlock()
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

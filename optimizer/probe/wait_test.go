@@ -162,3 +162,23 @@ func TestPace(t *testing.T) {
 	require.Len(t, obs, 2)
 	require.Len(t, inv.calls, 2, "the third waits for the minute to pass")
 }
+
+// TestSharedPacer: two testers of one namespace sharing a Pacer start at
+// most its pace together.
+func TestSharedPacer(t *testing.T) {
+	fa := newFakeActions()
+	fa.docs["guest/hello"] = liveAction("guest", "guest", "hello")
+	inv := &fakeInvoker{answer: func(string, int) (Activation, error) { return Activation{Status: "success", DurationMs: 1}, nil }}
+	p := NewPacer(3)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var got [2]int
+	for i := range got {
+		copies, err := NewCopies(context.Background(), fa, "guest", "hello", "r"+itoa(i))
+		require.NoError(t, err)
+		tr := NewTester(TesterOptions{Copies: copies, Invoker: inv, Namespace: "guest", Pacer: p, PerMinute: 100})
+		obs, _ := tr.Probe(ctx, 256, 3)
+		got[i] = len(obs)
+	}
+	require.Equal(t, 3, got[0]+got[1], "3 a minute between them, not 3 each (nor PerMinute's 100)")
+}

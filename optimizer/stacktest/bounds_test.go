@@ -47,5 +47,5 @@ func TestWithinDeploymentMemory(t *testing.T) {
 
 	_, err = e.svc.Start(e.ctx, "guest", name, optimizer.Request{MemoryCandidates: []int{1024}}, "stacktest")
 	require.ErrorIs(t, err, optimizer.ErrInvalid)
-	require.Contains(t, err.Error(), "512 MB (the controller's max_action_memory)")
+	require.Regexp(t, `and 512 MB \((the controller's|the namespace's) `, err.Error(), "the bound and where it comes from")
 }
