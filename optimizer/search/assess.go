@@ -1,0 +1,160 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// CPU models the search can observe.
+const (
+	// CPUQuota: duration falls with memory, as it does where CPU is
+	// capped in proportion to memory (OpenWhisk's user-cpus /
+	// containerFactory.cpuQuota, the local invoker).
+	CPUQuota = "quota"
+	// CPUShares: the smallest size is as fast as the largest, as it is on
+	// an idle invoker under --cpu-shares, OpenWhisk's default
+	// (core/invoker/.../DockerContainer.scala passes cpuShares ∝ memory;
+	// shares only weigh under contention).
+	CPUShares = "shares"
+	// CPUUnknown: too little evidence either way.
+	CPUUnknown = "unknown"
+)
+
+// CPUModel is what the probes say about how the deployment gives CPU.
+type CPUModel struct {
+	Model string `json:"model"`
+	// Evidence is the comparison the model rests on.
+	Evidence string `json:"evidence"`
+	// FloorMB and ReferenceMB are the sizes compared, SlowdownPct how much
+	// slower the floor is (median against the reference).
+	FloorMB     int     `json:"floorMB,omitempty"`
+	ReferenceMB int     `json:"referenceMB,omitempty"`
+	SlowdownPct float64 `json:"slowdownPct"`
+	// Note says what the model means for the recommendation.
+	Note string `json:"note,omitempty"`
+}
+
+// cpuModel compares the smallest feasible size measured with the
+// reference: significantly slower (over 15%, past the confidence bound)
+// is quota; within the tolerance, with two samples at least, over sizes at
+// least twice apart, is shares; anything else unknown.
+func (s *searcher) cpuModel() CPUModel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ceil := s.ceilingLocked()
+	floor := 0
+	for _, m := range s.sortedLocked() {
+		if p := s.pts[m]; m > ceil && p.measured() && m != s.suspect {
+			floor = m
+			break
+		}
+	}
+	if floor == 0 || s.refMem == 0 || floor >= s.refMem {
+		return CPUModel{Model: CPUUnknown, Evidence: "fewer than two feasible sizes were measured"}
+	}
+	p := s.pts[floor]
+	r := p.logMedian() - s.refLog
+	se := math.Hypot(p.sum.LogSE, s.refSE)
+	c := CPUModel{FloorMB: floor, ReferenceMB: s.refMem, SlowdownPct: 100 * math.Expm1(r)}
+	ratio := float64(s.refMem) / float64(floor)
+	switch {
+	case r > math.Log(1.15) && r > s.cfg.Z*se:
+		c.Model = CPUQuota
+		c.Evidence = fmt.Sprintf("%d MB is %.0f%% slower than %d MB (time ∝ memory^-%.2f between them): duration scales with memory, as under a CPU quota in proportion to memory",
+			floor, c.SlowdownPct, s.refMem, r/math.Log(ratio))
+		c.Note = "the choice trades time for memory; it holds on any node, loaded or idle"
+	case r <= math.Log1p(s.cfg.Tolerance) && p.sum.N >= 2 && ratio >= 2:
+		c.Model = CPUShares
+		c.Evidence = fmt.Sprintf("%d MB is as fast as %d MB (%+.0f%%): duration does not scale with memory, as under CPU shares on an idle invoker (or for an action not bound by CPU)",
+			floor, s.refMem, c.SlowdownPct)
+		c.Note = "measured on an idle node: under CPU shares a small size is not slower there; under contention shares give CPU in proportion to memory, so a CPU-bound action at the chosen size may slow down on a busy invoker by up to the ratio of the sizes"
+	default:
+		c.Model = CPUUnknown
+		c.Evidence = fmt.Sprintf("%d MB is %+.0f%% from %d MB (±%.0f%%): neither clearly slower nor as fast",
+			floor, c.SlowdownPct, s.refMem, 100*s.cfg.Z*se)
+	}
+	return c
+}
+
+// plausibleRange is the range of sizes another run on the same action
+// could well choose: for cost and balanced, the sizes (measured, or the
+// fit's unmeasured pick) whose value is not told apart from the best's at
+// the confidence bound, and every candidate between them; for
+// min-resources, the candidates between the plausible crossings of the
+// knee fit, or else between the largest size not settled as too slow and
+// the choice. Uncertain is set when the range reaches two candidate steps
+// or more from the choice.
+func (s *searcher) plausibleRange(d Decision) (lo, hi int, uncertain bool) {
+	if d.MemoryMB == 0 {
+		return 0, 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lo, hi = d.MemoryMB, d.MemoryMB
+	widen := func(m int) {
+		lo, hi = min(lo, m), max(hi, m)
+	}
+	ceil := s.ceilingLocked()
+	var feas []int
+	for _, m := range s.sortedLocked() {
+		if m > ceil && s.pts[m].measured() {
+			feas = append(feas, m)
+		}
+	}
+	switch o := d.Objective; o {
+	case Cost, Balanced:
+		k := 1.0
+		if o == Balanced {
+			k = 2 // time × cost: the time's error counts twice
+		}
+		val := func(m int) (float64, float64) {
+			p := s.pts[m]
+			t := p.sum.MedianMs
+			if ft, ok := s.fitTimeLocked(m); ok && m != s.suspect {
+				t = ft
+			}
+			return math.Log(objectiveValue(o, m, t)), k * p.sum.LogSE
+		}
+		var bv, bse float64
+		if p := s.pts[d.MemoryMB]; p != nil && p.measured() {
+			bv, bse = val(d.MemoryMB)
+		} else {
+			bv, bse = math.Log(objectiveValue(o, d.MemoryMB, d.MedianMs)), k*s.sigma
+		}
+		for _, m := range feas {
+			v, se := val(m)
+			if v-bv <= s.cfg.Z*math.Hypot(se, bse) {
+				widen(m)
+			}
+		}
+	case MinResources:
+		if s.fit.ok && !s.fit.misfit() {
+			clo, chi := s.fit.crossingRange(s.tol)
+			for _, m := range s.grid {
+				if m > ceil && float64(m) >= clo {
+					widen(m)
+					break
+				}
+			}
+			for _, m := range s.grid {
+				if m > ceil && float64(m) >= chi {
+					widen(m)
+					break
+				}
+			}
+			break
+		}
+		for _, m := range feas {
+			if p := s.pts[m]; !p.settled && m < d.MemoryMB && p.verdict == "slow" {
+				widen(m)
+			}
+		}
+	}
+	i, j, k := s.gridIndex(lo), s.gridIndex(hi), s.gridIndex(d.MemoryMB)
+	return lo, hi, k-i >= 2 || j-k >= 2
+}
+
+// gridIndex is m's place among the candidates (the next one above when m
+// is not one).
+func (s *searcher) gridIndex(m int) int { return sort.SearchInts(s.grid, m) }
