@@ -78,9 +78,10 @@ func (s *searcher) cpuModel() CPUModel {
 }
 
 // plausibleRange is the range of sizes another run on the same action
-// could well choose: for cost and balanced, the sizes (measured, or the
-// fit's unmeasured pick) whose value is not told apart from the best's at
-// the confidence bound, and every candidate between them; for
+// could well choose: for cost and balanced, the measured sizes whose value
+// is not told apart from the best's at the confidence bound, and the
+// unmeasured ones that the knee fit (or, without one, the rule that time
+// never grows with memory) does not rule out; for
 // min-resources, the candidates between the plausible crossings of the
 // knee fit, or else between the largest size not settled as too slow and
 // the choice. Uncertain is set when the range reaches two candidate steps
@@ -128,6 +129,29 @@ func (s *searcher) plausibleRange(d Decision) (lo, hi int, uncertain bool) {
 				widen(m)
 			}
 		}
+		// Candidates the search did not measure, between the smallest and
+		// the largest feasible size measured: by the knee fit when it is
+		// usable, else by the bound that time never grows with memory
+		// (a size is at least as slow as the next measured one above).
+		if len(feas) < 2 {
+			break
+		}
+		useFit := s.fit.ok && !s.fit.misfit()
+		for _, m := range s.between(feas[0], feas[len(feas)-1]) {
+			if _, probed := s.pts[m]; probed {
+				continue
+			}
+			var v float64
+			if useFit {
+				v = math.Log(objectiveValue(o, m, math.Exp(s.fit.logTime(float64(m)))))
+			} else {
+				above := feas[sort.SearchInts(feas, m)]
+				v = math.Log(objectiveValue(o, m, s.pts[above].sum.MedianMs))
+			}
+			if v-bv <= s.cfg.Z*math.Hypot(k*s.sigma, bse) {
+				widen(m)
+			}
+		}
 	case MinResources:
 		if s.fit.ok && !s.fit.misfit() {
 			clo, chi := s.fit.crossingRange(s.tol)
@@ -145,8 +169,23 @@ func (s *searcher) plausibleRange(d Decision) (lo, hi int, uncertain bool) {
 			}
 			break
 		}
+		// Without a fit: a size below the choice not settled as too slow,
+		// and the candidates not measured between the largest size
+		// measured too slow and the choice (the budget ran out before the
+		// bracket closed), may be the answer.
+		slow := ceil
 		for _, m := range feas {
-			if p := s.pts[m]; !p.settled && m < d.MemoryMB && p.verdict == "slow" {
+			p := s.pts[m]
+			if m >= d.MemoryMB || p.verdict != "slow" {
+				continue
+			}
+			if !p.settled {
+				widen(m)
+			}
+			slow = max(slow, m)
+		}
+		for _, m := range s.between(slow, d.MemoryMB) {
+			if _, probed := s.pts[m]; !probed {
 				widen(m)
 			}
 		}
