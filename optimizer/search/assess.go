@@ -103,6 +103,24 @@ func (s *searcher) plausibleRange(d Decision) (lo, hi int, uncertain bool) {
 			feas = append(feas, m)
 		}
 	}
+	if d.Predicted {
+		// Chosen by the fit between two measured sizes: either of them
+		// may be the answer.
+		below, above := 0, 0
+		for _, m := range feas {
+			if m < d.MemoryMB {
+				below = m
+			} else if above == 0 {
+				above = m
+			}
+		}
+		if below > 0 {
+			widen(below)
+		}
+		if above > 0 {
+			widen(above)
+		}
+	}
 	switch o := d.Objective; o {
 	case Cost, Balanced:
 		k := 1.0
@@ -153,6 +171,18 @@ func (s *searcher) plausibleRange(d Decision) (lo, hi int, uncertain bool) {
 			}
 		}
 	case MinResources:
+		// A choice not settled as fast enough may be too slow: the
+		// answer may then be any size up to the next one that is.
+		if p := s.pts[d.MemoryMB]; p != nil && p.measured() && !p.settled {
+			up := s.refMem
+			for _, m := range feas {
+				if q := s.pts[m]; m > d.MemoryMB && q.settled && q.verdict == "fast" {
+					up = m
+					break
+				}
+			}
+			widen(up)
+		}
 		if s.fit.ok && !s.fit.misfit() {
 			clo, chi := s.fit.crossingRange(s.tol)
 			for _, m := range s.grid {
