@@ -299,3 +299,34 @@ func TestLoadErrors(t *testing.T) {
 	_, err = Load(dir)
 	require.ErrorContains(t, err, "bad.json: no points")
 }
+
+// TestReplayCPUModel: replayed probes of a curve that falls with memory
+// report a CPU quota; of a flat one, CPU shares, and the smallest size.
+func TestReplayCPUModel(t *testing.T) {
+	mk := func(name string, t func(m int) float64) Curve {
+		c := Curve{File: name}
+		for _, m := range []int{128, 256, 512, 1024, 2048} {
+			var ds []float64
+			for k := range 10 {
+				ds = append(ds, t(m)*(0.96+0.008*float64(k)))
+			}
+			c.Points = append(c.Points, Point{MemoryMB: m, Durations: ds})
+		}
+		return c
+	}
+	cs := []Curve{
+		mk("quota.json", func(m int) float64 { return 50 + 1000*1024/math.Min(float64(m), 1024) }),
+		mk("shares.json", func(int) float64 { return 1050 }),
+	}
+	for _, o := range []search.Objective{search.Cost, search.MinResources} {
+		trials, err := Run(context.Background(), cs, Options{Objective: o, Trials: 10, Seed: 3}, 1)
+		require.NoError(t, err)
+		for _, x := range trials[0] {
+			require.Equal(t, search.CPUQuota, x.CPUModel, "%s %+v", o, x)
+		}
+		for _, x := range trials[1] {
+			require.Equal(t, search.CPUShares, x.CPUModel, "%s %+v", o, x)
+			require.Equal(t, 128, x.MemoryMB, "%s: the smallest size when nothing is slower", o)
+		}
+	}
+}

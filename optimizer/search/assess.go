@@ -36,9 +36,9 @@ type CPUModel struct {
 }
 
 // cpuModel compares the smallest feasible size measured with the
-// reference: significantly slower (over 15%, past the confidence bound)
-// is quota; within the tolerance, with two samples at least, over sizes at
-// least twice apart, is shares; anything else unknown.
+// reference: slower by over 15% and past the confidence bound is quota;
+// under 15% and not past the tolerance by the confidence bound, over sizes
+// at least twice apart, is shares; anything else unknown.
 func (s *searcher) cpuModel() CPUModel {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -64,7 +64,7 @@ func (s *searcher) cpuModel() CPUModel {
 		c.Evidence = fmt.Sprintf("%d MB is %.0f%% slower than %d MB (time ∝ memory^-%.2f between them): duration scales with memory, as under a CPU quota in proportion to memory",
 			floor, c.SlowdownPct, s.refMem, r/math.Log(ratio))
 		c.Note = "the choice trades time for memory; it holds on any node, loaded or idle"
-	case r <= math.Log1p(s.cfg.Tolerance) && p.sum.N >= 2 && ratio >= 2:
+	case r < math.Log(1.15) && r <= math.Log1p(s.cfg.Tolerance)+s.cfg.Z*se && ratio >= 2:
 		c.Model = CPUShares
 		c.Evidence = fmt.Sprintf("%d MB is as fast as %d MB (%+.0f%%): duration does not scale with memory, as under CPU shares on an idle invoker (or for an action not bound by CPU)",
 			floor, s.refMem, c.SlowdownPct)
