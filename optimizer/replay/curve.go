@@ -45,13 +45,16 @@ func (c Curve) Sizes() []int {
 }
 
 // rawPoint accepts the spellings found in published measurements:
-// memoryMB (SPEC), memory, memorySize, power (AWS Lambda Power Tuning);
-// durations, or a single duration / averageDuration.
+// memoryMB (SPEC), memory, memorySize, power or value (AWS Lambda Power
+// Tuning: its executors' stats are {value, averagePrice, averageDuration,
+// totalCost}, read by lambda/analyzer.js); durations, or a single
+// duration / averageDuration.
 type rawPoint struct {
 	MemoryMB        *float64  `json:"memoryMB"`
 	Memory          *float64  `json:"memory"`
 	MemorySize      *float64  `json:"memorySize"`
 	Power           *float64  `json:"power"`
+	Value           *float64  `json:"value"`
 	Durations       []float64 `json:"durations"`
 	Duration        *float64  `json:"duration"`
 	AverageDuration *float64  `json:"averageDuration"`
@@ -63,8 +66,8 @@ type rawCurve struct {
 	Source   string     `json:"source"`
 	Unit     string     `json:"unit"`
 	Points   []rawPoint `json:"points"`
-	// Stats is AWS Lambda Power Tuning's output ({"power", "duration",
-	// "cost"} per size, duration an average in ms).
+	// Stats is AWS Lambda Power Tuning's per-size statistics ({"value",
+	// "averageDuration", ...}, the duration an average in ms).
 	Stats []rawPoint `json:"stats"`
 }
 
@@ -104,7 +107,7 @@ func Parse(name string, b []byte) (Curve, error) {
 	seen := map[int]bool{}
 	for i, p := range raw {
 		var mem *float64
-		for _, m := range []*float64{p.MemoryMB, p.Memory, p.MemorySize, p.Power} {
+		for _, m := range []*float64{p.MemoryMB, p.Memory, p.MemorySize, p.Power, p.Value} {
 			if m != nil {
 				mem = m
 				break

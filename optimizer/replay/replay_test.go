@@ -53,6 +53,8 @@ func TestParse(t *testing.T) {
 		{"microseconds, memory spelled memory", `{"unit":"us","points":[{"memory":128,"durations":[1500]}]}`, []Point{{128, []float64{1.5}}}, "x", ""},
 		{"AWS Lambda Power Tuning's stats", `{"stats":[{"power":128,"cost":1e-7,"duration":20.5},{"power":512,"cost":2e-7,"duration":6.1}]}`,
 			[]Point{{128, []float64{20.5}}, {512, []float64{6.1}}}, "x", ""},
+		{"Power Tuning's executor stats", `{"stats":[{"value":256,"averagePrice":1e-7,"averageDuration":12.5,"totalCost":1e-6}]}`,
+			[]Point{{256, []float64{12.5}}}, "x", ""},
 		{"not JSON", `{`, nil, "", "x.json: unexpected end"},
 		{"no points", `{"function":"f"}`, nil, "", "no points"},
 		{"no memory", `{"points":[{"durations":[1]}]}`, nil, "", "point 0 has no memory size"},

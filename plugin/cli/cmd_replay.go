@@ -20,7 +20,7 @@ func replayCommand() *Command {
 		Long: "Runs the optimizer's search, unchanged, against measurements instead of a live action:\n" +
 			"each *.json file of --curves DIR is one function, {\"function\", \"unit\": \"ms\",\n" +
 			"\"points\": [{\"memoryMB\": 128, \"durations\": [412.1, ...]}, ...]} (other keys ignored;\n" +
-			"AWS Lambda Power Tuning's {\"stats\": [{\"power\", \"duration\"}]} is read too). The\n" +
+			"AWS Lambda Power Tuning's {\"stats\": [{\"value\", \"averageDuration\"}]} is read too). The\n" +
 			"candidates are the file's memory sizes; an invocation at a size returns one of its\n" +
 			"recorded durations at random (a size with fewer than 3 gets log-normal noise of --noise).\n" +
 			"Each choice is judged against the file's medians: right when within 5% of the best in\n" +
