@@ -332,3 +332,26 @@ func TestReplayCPUModel(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldOut replays the curves kept out of tuning (testdata/heldout) and
+// logs the search beside the grids; it checks the budget and that every
+// trial chose a size on the curve, and no floor (docs/optimizer.md gives
+// the numbers): a floor here would invite tuning to them.
+func TestHeldOut(t *testing.T) {
+	cs, err := Load("testdata/heldout")
+	require.NoError(t, err)
+	require.Len(t, cs, 3)
+	var b strings.Builder
+	for _, o := range []search.Objective{search.Cost, search.MinResources} {
+		trials, cmp, err := Evaluate(context.Background(), cs, Options{Objective: o, Trials: 20, Seed: 1}, 2, SourceGroup)
+		require.NoError(t, err)
+		WriteComparisons(&b, string(o), cmp)
+		for ci, ts := range trials {
+			for _, x := range ts {
+				require.LessOrEqual(t, x.Invocations, 15)
+				require.NotZero(t, NewTruth(cs[ci], 0.05).MedianMs(x.MemoryMB), "%s trial %d chose %d MB", x.File, x.Trial, x.MemoryMB)
+			}
+		}
+	}
+	t.Log("\n" + b.String())
+}
