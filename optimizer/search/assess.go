@@ -9,12 +9,15 @@ import (
 // CPU models the search can observe.
 const (
 	// CPUQuota: duration falls with memory, as it does where CPU is
-	// capped in proportion to memory (OpenWhisk's user-cpus /
-	// containerFactory.cpuQuota, the local invoker).
+	// capped in proportion to memory: OpenWhisk's --cpus when
+	// container-pool.user-cpus is set (ContainerPoolConfig.cpuLimit,
+	// common/scala/src/main/scala/org/apache/openwhisk/core/containerpool/ContainerFactory.scala),
+	// and the local invoker.
 	CPUQuota = "quota"
 	// CPUShares: the smallest size is as fast as the largest, as it is on
 	// an idle invoker under --cpu-shares, OpenWhisk's default
-	// (core/invoker/.../DockerContainer.scala passes cpuShares ∝ memory;
+	// (ContainerPoolConfig.cpuShare, same file, passed by
+	// core/invoker/src/main/scala/org/apache/openwhisk/core/containerpool/docker/DockerContainer.scala;
 	// shares only weigh under contention).
 	CPUShares = "shares"
 	// CPUUnknown: too little evidence either way.
