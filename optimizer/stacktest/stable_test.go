@@ -39,7 +39,7 @@ func TestRepeatedRunsAgree(t *testing.T) {
 	var got []choice
 	var cands []int
 	for i := range runs {
-		id, err := e.svc.Start(e.ctx, "guest", name, optimizer.Request{Payloads: payload, MaxInvocations: 15}, "stacktest")
+		id, err := e.svc.Start(e.ctx, "guest", name, optimizer.Request{Payloads: payload, MaxInvocations: 15, MemoryCandidates: stackCandidates}, "stacktest")
 		require.NoError(t, err)
 		r := e.wait(e.svc, name, id, 4*time.Minute)
 		require.Equal(t, optimizer.Succeeded, r.Status, r.Error)
