@@ -24,24 +24,9 @@ import (
 // ./optimizer/stacktest -run TestCPUModelOfTheProfile runs the other.
 func TestCPUModelOfTheProfile(t *testing.T) {
 	e := newEnv(t)
-	b, err := os.ReadFile(filepath.Join(e.stack.Dir, "endpoints.json"))
-	require.NoError(t, err)
-	var ep struct {
-		Profile string `json:"profile"`
-	}
-	require.NoError(t, json.Unmarshal(b, &ep))
+	profile := e.profile()
 	name := unique("opt-cpumodel")
-	// nodejs:default: every profile's runtimes have it (helm's nodejs is 14).
-	body, err := json.Marshal(map[string]any{"exec": map[string]any{"kind": "nodejs:default", "code": cpuCode},
-		"limits": map[string]any{"memory": 256, "timeout": 60000}})
-	require.NoError(t, err)
-	code, resp := e.rest(http.MethodPut, "actions/"+name+"?overwrite=true", string(body))
-	require.Equal(t, http.StatusOK, code, string(resp))
-	_, err = e.reg.Update(e.ctx, "guest", name, func(f *registry.Function) error {
-		f.State = registry.Latest
-		return nil
-	})
-	require.NoError(t, err)
+	e.actionKind(name, "nodejs:default", cpuCode, 256, 60000)
 	payload := optimizer.Payloads{{Body: json.RawMessage(`{"n": 3000000}`), Weight: 1}}
 	req := optimizer.Request{Payloads: payload, MaxInvocations: 12, MemoryCandidates: stackCandidates}
 	id, err := e.svc.Start(e.ctx, "guest", name, req, "stacktest")
@@ -53,12 +38,9 @@ func TestCPUModelOfTheProfile(t *testing.T) {
 	for _, p := range a.Points {
 		t.Logf("  %4d MB n=%d median %.0f ms", p.MemoryMB, p.Stats.N, p.Stats.MedianMs)
 	}
-	t.Logf("profile %q: cpuModel %s: %s; %s", ep.Profile, a.CPUModel.Model, a.CPUModel.Evidence, a.Decision.Why)
-	switch ep.Profile {
-	case "", "default":
-		require.Equal(t, search.CPUQuota, a.CPUModel.Model)
-	default:
-		require.Equal(t, search.CPUShares, a.CPUModel.Model)
+	t.Logf("profile %q: cpuModel %s: %s; %s", profile, a.CPUModel.Model, a.CPUModel.Evidence, a.Decision.Why)
+	require.Equal(t, wantCPUModel(profile), a.CPUModel.Model)
+	if profile != "default" {
 		require.Contains(t, a.CPUModel.Note, "idle node")
 		require.Equal(t, r.Report.Candidates[0], a.Decision.MemoryMB, "a CPU-bound action that is not slowed: the smallest size")
 	}
@@ -69,3 +51,43 @@ func TestCPUModelOfTheProfile(t *testing.T) {
 // deploy/local/profile): the optimizer's tests here ask for them, since
 // their deployment stub (stackMaxMemoryMB) still says 2048 MB.
 var stackCandidates = []int{128, 192, 256, 320, 384, 448, 512}
+
+// profile is the stack's profile, from its endpoints.json.
+func (e *env) profile() string {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.stack.Dir, "endpoints.json"))
+	require.NoError(e.t, err)
+	var ep struct {
+		Profile string `json:"profile"`
+	}
+	require.NoError(e.t, json.Unmarshal(b, &ep))
+	if ep.Profile == "" {
+		return "default"
+	}
+	return ep.Profile
+}
+
+// wantCPUModel is the CPU model a CPU-bound action shows under profile:
+// default caps CPU with a quota ∝ memory, helm and scheduler give shares.
+func wantCPUModel(profile string) string {
+	if profile == "default" {
+		return search.CPUQuota
+	}
+	return search.CPUShares
+}
+
+// actionKind is env.action with the runtime kind given: nodejs:default is
+// in every profile's runtimes (helm's nodejs is 14, not 20).
+func (e *env) actionKind(name, kind, code string, memoryMB, timeoutMs int) {
+	e.t.Helper()
+	body, err := json.Marshal(map[string]any{"exec": map[string]any{"kind": kind, "code": code},
+		"limits": map[string]any{"memory": memoryMB, "timeout": timeoutMs}})
+	require.NoError(e.t, err)
+	code2, resp := e.rest(http.MethodPut, "actions/"+name+"?overwrite=true", string(body))
+	require.Equal(e.t, http.StatusOK, code2, string(resp))
+	_, err = e.reg.Update(e.ctx, "guest", name, func(f *registry.Function) error {
+		f.State = registry.Latest
+		return nil
+	})
+	require.NoError(e.t, err)
+}

@@ -15,10 +15,12 @@ import (
 )
 
 // TestRepeatedRunsAgree: repeated optimizations of one CPU-bound action
-// on the local stack (a CPU quota ∝ memory) choose within one candidate
+// on the local stack choose within one candidate
 // step of each other, or say that the choice is uncertain and give the
 // range, in at least 9 runs of 10; and each names the CPU model it
-// observed (quota). make test runs 3 runs (about a minute);
+// observed (under default, quota; shares under helm hold only on an idle
+// host, so there it is logged).
+// make test runs 3 runs (about a minute);
 // FNMGR_STABILITY_RUNS=10 runs the ten-run check of docs/optimizer.md.
 func TestRepeatedRunsAgree(t *testing.T) {
 	runs := 3
@@ -28,8 +30,9 @@ func TestRepeatedRunsAgree(t *testing.T) {
 		runs = n
 	}
 	e := newEnv(t)
+	want := wantCPUModel(e.profile())
 	name := unique("opt-stable")
-	e.action(name, cpuCode, 256, 60000)
+	e.actionKind(name, "nodejs:default", cpuCode, 256, 60000)
 	payload := optimizer.Payloads{{Body: json.RawMessage(`{"n": 3000000}`), Weight: 1}}
 	type choice struct {
 		mem       int
@@ -48,7 +51,11 @@ func TestRepeatedRunsAgree(t *testing.T) {
 		cands = r.Report.Candidates
 		t.Logf("run %d: %d MB (uncertain %v %v, predicted %v, cpu %s: %s) %s", i, a.Decision.MemoryMB, a.Uncertain, a.RangeMB,
 			a.Decision.Predicted, a.CPUModel.Model, a.CPUModel.Evidence, a.Decision.Why)
-		require.Equal(t, search.CPUQuota, a.CPUModel.Model, "the local invoker caps CPU in proportion to memory")
+		if want == search.CPUQuota {
+			// Shares hold only on an idle invoker: on a busy host a small
+			// copy is slower under them too (TestCPUModelOfTheProfile).
+			require.Equal(t, want, a.CPUModel.Model, "the profile's CPU model")
+		}
 		got = append(got, choice{a.Decision.MemoryMB, a.Uncertain, a.RangeMB})
 	}
 	sort.Ints(cands)
