@@ -48,8 +48,8 @@ func TestCPUModelOfTheProfile(t *testing.T) {
 
 // stackCandidates are the sizes the stack's profiles allow an action
 // (OpenWhisk's actions.memory 128m to 512m in every profile,
-// deploy/local/profile): the optimizer's tests here ask for them, since
-// their deployment stub (stackMaxMemoryMB) still says 2048 MB.
+// deploy/local/profile), asked for explicitly so that runs under
+// different profiles compare the same sizes.
 var stackCandidates = []int{128, 192, 256, 320, 384, 448, 512}
 
 // profile is the stack's profile, from its endpoints.json.
