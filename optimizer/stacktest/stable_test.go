@@ -11,15 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/optimizer"
-	"github.com/fnmgr/fnmgr/optimizer/search"
 )
 
 // TestRepeatedRunsAgree: repeated optimizations of one CPU-bound action
 // on the local stack choose within one candidate
 // step of each other, or say that the choice is uncertain and give the
 // range, in at least 9 runs of 10; and each names the CPU model it
-// observed (under default, quota; shares under helm hold only on an idle
-// host, so there it is logged).
+// observed, most of them the profile's (quota under default, shares
+// under helm).
 // make test runs 3 runs (about a minute);
 // FNMGR_STABILITY_RUNS=10 runs the ten-run check of docs/optimizer.md.
 func TestRepeatedRunsAgree(t *testing.T) {
@@ -31,6 +30,7 @@ func TestRepeatedRunsAgree(t *testing.T) {
 	}
 	e := newEnv(t)
 	want := wantCPUModel(e.profile())
+	models := map[string]int{}
 	name := unique("opt-stable")
 	e.actionKind(name, "nodejs:default", cpuCode, 256, 60000)
 	payload := optimizer.Payloads{{Body: json.RawMessage(`{"n": 3000000}`), Weight: 1}}
@@ -51,11 +51,7 @@ func TestRepeatedRunsAgree(t *testing.T) {
 		cands = r.Report.Candidates
 		t.Logf("run %d: %d MB (uncertain %v %v, predicted %v, cpu %s: %s) %s", i, a.Decision.MemoryMB, a.Uncertain, a.RangeMB,
 			a.Decision.Predicted, a.CPUModel.Model, a.CPUModel.Evidence, a.Decision.Why)
-		if want == search.CPUQuota {
-			// Shares hold only on an idle invoker: on a busy host a small
-			// copy is slower under them too (TestCPUModelOfTheProfile).
-			require.Equal(t, want, a.CPUModel.Model, "the profile's CPU model")
-		}
+		models[a.CPUModel.Model]++
 		got = append(got, choice{a.Decision.MemoryMB, a.Uncertain, a.RangeMB})
 	}
 	sort.Ints(cands)
@@ -72,4 +68,9 @@ func TestRepeatedRunsAgree(t *testing.T) {
 	}
 	need := (9*runs + 9) / 10 // 9 of 10; all of 3
 	require.GreaterOrEqual(t, best, need, "runs within one step of each other or flagged uncertain: %+v", got)
+	// Each run names the CPU model it saw; on a busy host a run can see
+	// the other one (a copy slowed by its neighbours under a quota looks
+	// like shares, and the reverse), so most runs must see the profile's.
+	t.Logf("CPU models seen: %v", models)
+	require.Greater(t, 2*models[want], runs, "most runs see the profile's CPU model (%s)", want)
 }
