@@ -40,6 +40,10 @@ func (s *searcher) result() Result {
 	default:
 		r.StopReason = "every size near the decision was sampled to its cap: decided on point estimates"
 	}
+	if lo, hi, u := s.plausibleRange(r.Decision); u {
+		r.Uncertain, r.RangeMB = true, [2]int{lo, hi}
+	}
+	r.CPUModel = s.cpuModel()
 	return r
 }
 

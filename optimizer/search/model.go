@@ -76,7 +76,8 @@ func fitKnee(ms []int, ys, ws []float64, sigma float64) kneeFit {
 		sse0 += ws[i] * sq(ys[i]-a0)
 	}
 	best := math.Inf(1)
-	var cands []kneeCand
+	cands := make([]kneeCand, 0, 1024)
+	em := make([]float64, 0, n) // share's scratch
 	lm := make([]float64, n)
 	for i, m := range ms {
 		lm[i] = math.Log(float64(m))
@@ -139,7 +140,7 @@ func fitKnee(ms []int, ys, ws []float64, sigma float64) kneeFit {
 			return // no fixed part: the power law covers it
 		}
 		f0 := d / (c + d)
-		em := make([]float64, 0, n)
+		em = em[:0]
 		for i := range ms {
 			em = append(em, math.Expm1(math.Max(0, lk-lm[i])))
 		}

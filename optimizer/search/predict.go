@@ -47,14 +47,18 @@ func (s *searcher) fitPickLocked(o Objective, feas []int, bv float64) (int, floa
 }
 
 // bestMeasuredLocked is, for cost or balanced, the measured feasible size
-// (of feas) with the smallest value and that value: compared on the knee
-// fit's times when the fit is usable (it pools every measurement, smoothed
-// reports it), else on the medians.
+// (of feas) with the smallest value and that value: compared on the
+// medians, or on the knee fit's times for sizes with fewer than three
+// samples that the fit agrees with (smoothed reports it).
 func (s *searcher) bestMeasuredLocked(o Objective, feas []int) (pick int, bv float64, smoothed bool) {
 	bv = math.Inf(1)
 	for _, m := range feas {
 		t := s.pts[m].sum.MedianMs
-		if ft, ok := s.fitTimeLocked(m); ok {
+		// The fit stands in for a median of one or two samples that it
+		// agrees with (within two standard errors); a median of three
+		// or more, or one the fit misses (real curves have steps and
+		// points off any smooth shape), speaks for itself.
+		if ft, ok := s.fitTimeLocked(m); ok && s.pts[m].sum.N < 3 && math.Abs(math.Log(t/ft)) <= 2*s.sigma*seFactor(s.pts[m].sum.N) {
 			t, smoothed = ft, true
 		}
 		if v := objectiveValue(o, m, t); v < bv {

@@ -62,7 +62,9 @@ func TestRunDecisions(t *testing.T) {
 		{"memory cliff under cost", quiet(suite("memory-cliff")), grid, search.Cost, []int{320}},
 		{"mnist-like: at the knee", quiet(suite("mnist-like")), grid, search.MinResources, []int{1024}},
 		{"mnist-like under cost: memory pressure makes more memory cheaper", quiet(suite("mnist-like")), grid, search.Cost, []int{960, 1024}},
-		{"timeouts below: above them", quiet(suite("cpu-timeout")), grid, search.Cost, []int{384, 448}},
+		// Without the cold slowdown 320 MB (2.71 s of 3) is feasible and 1%
+		// cheaper than 384 MB; the local refinement finds it.
+		{"timeouts below: above them", quiet(suite("cpu-timeout")), grid, search.Cost, []int{320, 384, 448}},
 		{"cold starts that time out rule a size out (320 MB runs warm in 2.7 s, cold in 3.5 s of 3)", coldQuiet(suite("cpu-timeout")), grid, search.Cost, []int{384, 448}},
 		{"balanced with a large fixed part: inside the range, not at the knee", ioHeavy, grid, search.Balanced, []int{320, 384, 448, 512, 576, 640}},
 		{"mnist-like balanced: exactly at the knee", quiet(suite("mnist-like")), grid, search.Balanced, []int{1024}},

@@ -176,15 +176,21 @@ func TestTolAt(t *testing.T) {
 		o    Objective
 		m    int
 		want float64
+		grid []int // default: 128 to 3072 MB, 64 apart
 	}{
-		{"min-resources: the tolerance", MinResources, 1024, 0.05},
-		{"cost: the tolerance", Cost, 1024, 0.05},
-		{"balanced at 1024 MB: what 1088 MB costs more", Balanced, 1024, math.Sqrt(1088.0/1024) - 1},
-		{"balanced between candidates: the step it lies in", Balanced, 1000, math.Sqrt(1024.0/960) - 1},
-		{"balanced at the largest size: the last step", Balanced, 3072, math.Sqrt(3072.0/3008) - 1},
+		{"min-resources: the tolerance", MinResources, 1024, 0.05, nil},
+		{"cost at 1024 MB: what 1088 MB costs more", Cost, 1024, 1088.0/1024 - 1, nil},
+		{"cost on a fine grid: at least the tolerance", Cost, 3008, 0.05, []int{2944, 3008, 3072}},
+		{"balanced at 1024 MB: what 1088 MB costs more", Balanced, 1024, math.Sqrt(1088.0/1024) - 1, nil},
+		{"balanced between candidates: the step it lies in", Balanced, 1000, math.Sqrt(1024.0/960) - 1, nil},
+		{"balanced at the largest size: the last step", Balanced, 3072, math.Sqrt(3072.0/3008) - 1, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &searcher{cfg: Config{Candidates: grid, Objective: tc.o}.withDefaults(), grid: grid}
+			g := grid
+			if tc.grid != nil {
+				g = tc.grid
+			}
+			s := &searcher{cfg: Config{Candidates: g, Objective: tc.o}.withDefaults(), grid: g}
 			require.InDelta(t, tc.want, s.tolAt(tc.m), 1e-12)
 		})
 	}

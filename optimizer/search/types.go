@@ -239,4 +239,11 @@ type Result struct {
 	StopReason  string  `json:"stopReason"`
 	Invocations int     `json:"invocations"`
 	GBSeconds   float64 `json:"gbSeconds"`
+	// Uncertain is set when another run on the same action could well
+	// choose a size two candidate steps or more from Decision: RangeMB
+	// is then the range of sizes the measurements do not tell apart.
+	Uncertain bool   `json:"uncertain,omitempty"`
+	RangeMB   [2]int `json:"rangeMB,omitzero"`
+	// CPUModel is how the deployment gives CPU, as the probes show it.
+	CPUModel CPUModel `json:"cpuModel"`
 }

@@ -21,8 +21,9 @@ func optimizeCommand() *Command {
 			"cost for each. On a terminal a progress bar shows the invocations made; then the result\n" +
 			"summary and the table of measured sizes are printed (--json: the whole report).\n" +
 			"--apply applies the best setting. --status ID follows a run started earlier, --cancel ID\n" +
-			"stops one. `fnmgr optimize list NAME` lists a function's runs.",
-		Sub: []*Command{optimizeListCommand()},
+			"stops one. `fnmgr optimize list NAME` lists a function's runs; `fnmgr optimize replay`\n" +
+			"runs the same search against measured curves instead (see fnmgr optimize replay --help).",
+		Sub: []*Command{optimizeListCommand(), replayCommand()},
 		Example: "fnmgr optimize hello --payload '{\"n\":1000}' --memory 128,256,512\n" +
 			"fnmgr optimize hello --payload-file payloads.json --objective duration --apply\n" +
 			"fnmgr optimize hello --status 6f1c…\n" +

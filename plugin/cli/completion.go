@@ -35,12 +35,16 @@ func completionCommand() *Command {
 // words lists, for each command path ("" for the root, "versions",
 // "versions list"), the words that may follow: subcommands, or flags.
 func words(c *Command, path string, out map[string][]string) {
+	var subs []string
 	if len(c.Sub) > 0 {
 		for _, s := range c.Sub {
-			out[path] = append(out[path], s.Name)
+			subs = append(subs, s.Name)
 			words(s, strings.TrimSpace(path+" "+s.Name), out)
 		}
-		return
+		if c.Flags == nil {
+			out[path] = subs
+			return
+		}
 	}
 	var flags []string
 	switch {
@@ -60,7 +64,7 @@ func words(c *Command, path string, out map[string][]string) {
 		})
 		flags = append(flags, "--help")
 	}
-	out[path] = flags
+	out[path] = append(subs, flags...)
 }
 
 func bashCompletion(w io.Writer, root *Command) error {

@@ -47,6 +47,12 @@ func (c *Command) usage(w io.Writer, path []string, fs *flag.FlagSet) {
 	if c.Long != "" {
 		b.WriteString("\n" + c.Long + "\n")
 	}
+	if len(c.Sub) > 0 {
+		b.WriteString("\nCommands:\n")
+		for _, s := range c.Sub {
+			fmt.Fprintf(&b, "  %-12s %s\n", s.Name, s.Summary)
+		}
+	}
 	own := false
 	fs.VisitAll(func(f *flag.Flag) { own = own || !globalNames[f.Name] })
 	if own {
