@@ -23,8 +23,12 @@ const (
 	identitiesView    = "identities"
 )
 
-// DefaultSubjectsCacheTTL is how long a resolved key is remembered.
-const DefaultSubjectsCacheTTL = 30 * time.Second
+// DefaultSubjectsCacheTTL is how long a resolved key is remembered: short
+// enough that a deleted, blocked or rotated key is refused within 30 s,
+// the expiry plus the time to read the subject again (OpenWhisk's own
+// controllers cache identities with a write-time expiry too:
+// common/scala/.../core/entity/Identity.scala, evictionPolicy WriteTime).
+const DefaultSubjectsCacheTTL = 25 * time.Second
 
 // SubjectsOptions configures a SubjectsAuthenticator.
 type SubjectsOptions struct {

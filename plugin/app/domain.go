@@ -114,10 +114,16 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, Rules: dep, DefaultGrace: cfg.RetireGrace,
 		Logger: a.opts.Logger, Registerer: a.reg})
 	table := routes.New()
-	router := routes.NewRouter(table, func(ctx context.Context, uuid, key string) (string, []string, error) {
+	router, err := routes.NewRouter(table, func(ctx context.Context, uuid, key string) (string, []string, error) {
 		id, err := auth.Authenticate(ctx, uuid, key)
+		if errors.Is(err, admin.ErrUnauthenticated) {
+			err = fmt.Errorf("%w: %w", routes.ErrUnknownCredentials, err)
+		}
 		return id.Namespace, id.Namespaces, err
-	})
+	}, routes.RouterOptions{FailOpen: cfg.GatewayFailOpen, Logger: a.opts.Logger, Registerer: a.reg})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	an := analyzer.New(func(ns, name string) (registry.State, bool) {
 		e, ok := table.Lookup(ns, name)
 		return e.State, ok
@@ -125,7 +131,6 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	// Which invoker ran a probe, from the user events: its node's GPU is
 	// the one sampled.
 	invokersOf := NewOptimizerInvokers(4096, 3*time.Second)
-	var err error
 	opt, err = optimizer.New(optimizer.Options{Invokers: invokersOf, Functions: OptimizerFunctions{Registry: reg},
 		Store: optimizer.CouchStore{DB: client.DB(cfg.OptimizationsDB())}, Actions: actions,
 		Whisks:     probe.DBLister{DB: client.DB(cfg.WhisksDB())},
