@@ -100,7 +100,11 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	// caught up, so that adopting a backlog of actions comes first.
 	var whisksFeed atomic.Pointer[feed.Follower]
 	caughtUp := func() bool { f := whisksFeed.Load(); return f != nil && f.CaughtUp() }
-	keys := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))
+	keys, err := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()), openwhisk.KeysOptions{TTL: keyCacheTTL(cfg.KeyCacheTTL),
+		Logger: a.opts.Logger, Registerer: a.reg})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	tracker := invokers.New(10*time.Second, 0)
 	dep := deployment.New(deployment.Options{ControllerURL: cfg.Controllers[0].String(), Memory: tracker,
 		MaxMemoryMB: cfg.MaxMemoryMB, MaxGPUNum: cfg.MaxGPUNum, Keys: keys, StubKind: cfg.StubKind})
