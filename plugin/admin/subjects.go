@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -108,7 +109,7 @@ func (s *SubjectsAuthenticator) lookup(ctx context.Context, uuid, key string) (I
 		break
 	}
 	if err := rs.Err(); err != nil {
-		return Identity{}, fmt.Errorf("admin: query %s/%s/_view/%s: %w", s.db.Name(), subjectsDesignDoc, identitiesView, err)
+		return Identity{}, fmt.Errorf("admin: query %s/%s/_view/%s: %w", s.db.Name(), subjectsDesignDoc, identitiesView, withoutURL(err))
 	}
 	if docID == "" {
 		return Identity{}, ErrUnauthenticated
@@ -141,4 +142,15 @@ func identityOf(subj entity.Subject, uuid, key string) (Identity, error) {
 		return Identity{}, errors.Join(ErrUnauthenticated, errors.New("admin: the subject no longer holds the key"))
 	}
 	return id, nil
+}
+
+// withoutURL drops the request URL from a transport error: the view is
+// queried by [uuid, key], so the URL holds the caller's key, and the error
+// is logged.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s the identities view: %w", ue.Op, ue.Err)
+	}
+	return err
 }
