@@ -61,6 +61,14 @@ func TestCodeOutsideCouchDBIsNotSkipped(t *testing.T) {
 	}
 	require.True(t, found, "the list does not show %s as untracked", name)
 
+	// Nothing recorded to stub or restore from: a block is refused and
+	// changes nothing.
+	status, b = e.AdminRaw(t, stackenv.AsAdmin, "POST", stackenv.FnPath("guest", name)+"/block", map[string]any{"reason": "x"})
+	require.Equal(t, http.StatusConflict, status, "%s", b)
+	require.Contains(t, string(b), "cannot read its code")
+	require.Equal(t, http.StatusOK, e.Admin(t, stackenv.AsAdmin, "GET", stackenv.FnPath("guest", name), nil, &f))
+	require.Equal(t, "LATEST", f.State)
+
 	// A readable change (code inside the document again) is recorded.
 	doc.Rev = rev
 	doc.Exec.Code = &entity.Code{Ref: &entity.CodeRef{AttachmentName: entity.MemName(code),
