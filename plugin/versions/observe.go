@@ -334,6 +334,11 @@ func (c *Controller) untracked(ctx context.Context, ns, name string, a entity.Ac
 		return fmt.Errorf("versions: mark %s/%s untracked: %w", ns, name, err)
 	}
 	cur.set(f)
+	if f.Revisions > 0 && f.Transition == nil && !f.State.Runnable() {
+		// Whatever the unreadable code is, it may not run: the stub goes
+		// back (fail closed), though the change cannot be recorded.
+		return c.enforce(ctx, f)
+	}
 	return nil
 }
 

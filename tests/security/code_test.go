@@ -81,3 +81,42 @@ func TestCodeOutsideCouchDBIsNotSkipped(t *testing.T) {
 			f.Untracked == "" && f.Head.Revision == 1
 	}, 15*time.Second, 100*time.Millisecond, "the readable revision was not recorded")
 }
+
+// TestUnreadableCodeOfABlockedFunctionNeverRuns: code written outside
+// CouchDB onto a BLOCKED function cannot be recorded, but the stub goes
+// back all the same: what may not run does not, whatever fnmgr can read.
+func TestUnreadableCodeOfABlockedFunctionNeverRuns(t *testing.T) {
+	e := stackenv.Need(t, env)
+	c := e.Wsk(t, e.EP.APIHost, e.EP.Auth)
+	const name = "blocked-s3"
+	stackenv.CreateAction(t, c, name, "nodejs:default", "function main(){ return {v: 1} }", true)
+	e.WaitFn(t, "guest", name, 15*time.Second, func(f stackenv.Function) bool { return f.Head.Revision >= 1 })
+	status, b := e.AdminRaw(t, stackenv.AsAdmin, "POST", stackenv.FnPath("guest", name)+"/block", map[string]any{"reason": "s3 test"})
+	require.Equal(t, http.StatusOK, status, "%s", b)
+
+	whisks := e.DB(t, "whisks")
+	ctx := context.Background()
+	var doc entity.Action
+	require.NoError(t, whisks.Get(ctx, "guest/"+name).ScanDoc(&doc))
+	code := []byte("function main(){ return {escaped: true} }")
+	n := int64(len(code))
+	doc.Exec.Code = &entity.Code{Ref: &entity.CodeRef{AttachmentName: "az:0badc0de-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+		AttachmentType: entity.TextContentType, Length: &n, Digest: entity.Digest(code)}}
+	_, err := whisks.Put(ctx, doc.ID, doc)
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool {
+		var now entity.Action
+		if err := whisks.Get(ctx, "guest/"+name).ScanDoc(&now); err != nil || now.Exec.Code == nil || now.Exec.Code.Ref == nil {
+			return false
+		}
+		return !strings.HasPrefix(now.Exec.Code.Ref.AttachmentName, "az:")
+	}, 15*time.Second, 100*time.Millisecond, "the unreadable code stays on a BLOCKED function")
+	var f struct {
+		stackenv.Function
+		Untracked string `json:"untracked"`
+	}
+	require.Equal(t, http.StatusOK, e.Admin(t, stackenv.AsAdmin, "GET", stackenv.FnPath("guest", name), nil, &f))
+	require.Equal(t, "BLOCKED", f.State)
+	require.NotEmpty(t, f.Untracked, "the change that could not be recorded is shown")
+}
