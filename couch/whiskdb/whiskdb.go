@@ -3,6 +3,10 @@
 // code under 16 KiB lives inside the attachment name ("mem:<base64url>"),
 // larger code in a real CouchDB attachment referenced as "couch:<uuid>",
 // written after the document (so such a save makes two revisions).
+// A deployment whose AttachmentStore is S3 or Azure Blob keeps large code
+// outside CouchDB ("s3:<uuid>", "az:<uuid>"): a Store reads such code only
+// through an ExternalCode source (the controller's API), never as a CouchDB
+// attachment.
 //
 // The controller and invoker of the local stack and the fnmgr sidecar use it,
 // so the sidecar meets the documents it will meet in production. A Store is
@@ -30,16 +34,74 @@ import (
 var (
 	ErrNotFound = errors.New("whiskdb: not found")
 	ErrConflict = errors.New("whiskdb: document update conflict")
+	// ErrExternalCode: the action's code is kept outside CouchDB (an S3 or
+	// Azure Blob AttachmentStore) and could not be read from its
+	// ExternalCode source (none set, or it failed). Not ErrNotFound: the
+	// action exists.
+	ErrExternalCode = errors.New("whiskdb: the action's code is kept outside CouchDB and could not be read")
 )
+
+// Schemes of OpenWhisk's attachment stores outside CouchDB: the attachment
+// name is "<scheme>:<uuid>" (common/scala/.../core/database/
+// AttachmentSupport.scala uriFrom; s3/S3AttachmentStore.scala scheme "s3",
+// azblob/AzureBlobAttachmentStore.scala scheme "az").
+const (
+	S3Prefix    = "s3:"
+	AzurePrefix = "az:"
+)
+
+// ExternalAttachment reports whether an attachment name refers to code kept
+// outside CouchDB (a scheme other than mem: and couch:).
+func ExternalAttachment(name string) bool {
+	scheme, _, ok := strings.Cut(name, ":")
+	if !ok || scheme == "" || scheme+":" == entity.MemPrefix || scheme+":" == entity.CouchPrefix {
+		return false
+	}
+	for _, r := range scheme {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false // a legacy bare CouchDB attachment name
+		}
+	}
+	return true
+}
+
+// ExternalCode reads the code of an action kept outside CouchDB, for
+// example through the controller's API (GET …/actions/{name}?code=true).
+// It returns the code's stored bytes (binary code decoded), and must be
+// safe for concurrent use. whiskdb checks the bytes against the
+// document's digest where it has one.
+type ExternalCode interface {
+	ExternalCode(ctx context.Context, a entity.Action) ([]byte, error)
+}
+
+// Options configure a Store.
+type Options struct {
+	// Batched shares reads of latest revisions and document writes with
+	// concurrent callers' (see NewBatched).
+	Batched bool
+	// External reads code kept outside CouchDB; without it such code is an
+	// ErrExternalCode.
+	External ExternalCode
+}
 
 // Store is the whisks database.
 type Store struct {
-	db *kivik.DB
-	b  *couch.Batcher // nil: every call is its own request
+	db  *kivik.DB
+	b   *couch.Batcher // nil: every call is its own request
+	ext ExternalCode
 }
 
 // New returns a Store over the whisks database db.
 func New(db *kivik.DB) *Store { return &Store{db: db} }
+
+// NewWith returns a Store over the whisks database db configured by o.
+func NewWith(db *kivik.DB, o Options) *Store {
+	s := &Store{db: db, ext: o.External}
+	if o.Batched {
+		s.b = couch.NewBatcher(db, couch.BatcherOptions{})
+	}
+	return s
+}
 
 // NewBatched returns a Store whose reads of latest revisions and whose
 // document writes share requests with concurrent callers' (couch.Batcher):
@@ -114,8 +176,9 @@ func (s *Store) GetAction(ctx context.Context, docid, rev string) (entity.Action
 }
 
 // ActionCode returns the stored bytes of an action's code: decoded from a
-// "mem:" name, fetched from a "couch:" (or legacy bare) attachment, or the
-// legacy inline string. Sequences and code-less blackbox actions have none.
+// "mem:" name, fetched from a "couch:" (or legacy bare) attachment, read
+// from the ExternalCode source for "s3:" and "az:" names, or the legacy
+// inline string. Sequences and code-less blackbox actions have none.
 func (s *Store) ActionCode(ctx context.Context, a entity.Action) ([]byte, error) {
 	c := a.Exec.Code
 	switch {
@@ -129,10 +192,32 @@ func (s *Store) ActionCode(ctx context.Context, a entity.Action) ([]byte, error)
 		return b, nil
 	case c.Ref != nil && strings.HasPrefix(c.Ref.AttachmentName, entity.MemPrefix):
 		return entity.DecodeMemName(c.Ref.AttachmentName)
+	case c.Ref != nil && ExternalAttachment(c.Ref.AttachmentName):
+		return s.external(ctx, a)
 	case c.Ref != nil:
 		return s.attachment(ctx, a.ID, a.Rev, entity.CouchAttachmentID(c.Ref.AttachmentName))
 	}
 	return nil, nil
+}
+
+// external reads code kept outside CouchDB through s.ext, and checks it
+// against the digest OpenWhisk recorded, so that code of another revision
+// (the controller serves the latest) is never taken for a's.
+func (s *Store) external(ctx context.Context, a entity.Action) ([]byte, error) {
+	ref := a.Exec.Code.Ref
+	scheme, _, _ := strings.Cut(ref.AttachmentName, ":")
+	if s.ext == nil {
+		return nil, fmt.Errorf("%w: %s keeps its code in a %q attachment store and no way to read it is configured", ErrExternalCode, a.ID, scheme)
+	}
+	b, err := s.ext.ExternalCode(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s (%q attachment store): %w", ErrExternalCode, a.ID, scheme, err)
+	}
+	if ref.Digest != "" && entity.Digest(b) != ref.Digest {
+		return nil, fmt.Errorf("%w: %s (%q attachment store): the code read has digest %s, revision %s has %s (changed since?)",
+			ErrExternalCode, a.ID, scheme, entity.Digest(b), a.Rev, ref.Digest)
+	}
+	return b, nil
 }
 
 func (s *Store) attachment(ctx context.Context, docid, rev, name string) ([]byte, error) {

@@ -1,8 +1,10 @@
 package stacktest
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,19 +126,19 @@ func TestMemoryHungryActionNeverBelowFeasible(t *testing.T) {
 }
 
 // TestCPUBoundCostVersusMinResources: a CPU-bound action (150 ms of CPU
-// at one core, which it gets at 1024 MB) under min-resources stops near
-// the knee; under cost it gets the cheapest size on its own data, larger
-// than min-resources would pick from the same data only when cheaper.
-// Here that does not happen: with every time at least the best and
-// min-resources' answer within 5% of it, a larger size is cheaper only
-// below 1.05 times that answer, which 64 MB steps rule out up to 1280 MB
-// (docs/optimizer.md, "Assumptions and limits"). The test checks the
-// rule, not that case.
+// at one core, which it gets at 1024 MB) under min-resources keeps the CPU
+// it needs; under cost it gets a size that is the cheapest in fact. The
+// truth is measured here, apart from the optimizer: the action is run at
+// each size either objective chose and at the deployment's smallest and
+// largest sizes, and the GB-seconds of those runs decide. The cost answer
+// must be within the measurement's noise of the cheapest of them, and
+// never dearer than min-resources' answer beyond that noise.
 func TestCPUBoundCostVersusMinResources(t *testing.T) {
 	e := newEnv(t)
 	name := unique("opt-cpu")
 	e.action(name, cpuCode, 256, 60000)
-	payload := optimizer.Payloads{{Body: json.RawMessage(`{"n": 3000000}`), Weight: 1}}
+	body := json.RawMessage(`{"n": 3000000}`)
+	payload := optimizer.Payloads{{Body: body, Weight: 1}}
 	run := func(obj string) optimizer.Run {
 		id, err := e.svc.Start(e.ctx, "guest", name, optimizer.Request{Payloads: payload, Objective: obj, MaxInvocations: 14}, "stacktest")
 		require.NoError(t, err)
@@ -154,51 +156,54 @@ func TestCPUBoundCostVersusMinResources(t *testing.T) {
 	// min-resources stops where the time is within 5% of 512 MB's, above
 	// the floor (twice as slow under the stack's CPU quota).
 	require.LessOrEqual(t, mr.Report.Candidates[len(mr.Report.Candidates)-1], 512, "within the deployment's memory")
-	require.Greater(t, mr.Report.Recommendation.MemoryMB, 128, "min-resources keeps the CPU the action needs")
-	// On the cost run's own measurements: cost picks the cheapest size
-	// (compared on the knee fit's times when there is one), and a larger
-	// one than min-resources would pick from the same data only when it
-	// is cheaper.
-	rep := cost.Report
-	c := rep.Recommendation.MemoryMB
-	costOf := map[int]float64{}
-	cheapest := 0
-	for _, p := range rep.Active.Points {
-		if p.Feasibility != search.Feasible || p.Stats.N == 0 {
-			continue
-		}
-		ms := p.Stats.MedianMs
-		if p.FitMs > 0 {
-			ms = p.FitMs
-		}
-		costOf[p.MemoryMB] = search.GBSeconds(p.MemoryMB, ms)
-		if cheapest == 0 || costOf[p.MemoryMB] < costOf[cheapest] {
-			cheapest = p.MemoryMB
-		}
-	}
-	if rep.Recommendation.Predicted {
-		// The budget ran out before the size the knee fit prefers was
-		// probed: it must beat every measured size on the fit's times.
-		pc := search.GBSeconds(c, rep.Active.Decision.MedianMs)
-		for m, v := range costOf {
-			require.Less(t, pc, v, "predicted %d MB against measured %d MB", c, m)
-		}
-		costOf[c] = pc
-	} else {
-		require.Equal(t, cheapest, c)
-	}
-	for _, alt := range rep.Active.Alternatives {
-		if alt.Objective != search.MinResources {
-			continue
-		}
-		t.Logf("same data: cost %d MB (%.5f GB-s), min-resources %d MB (%.5f GB-s)", c, costOf[c], alt.MemoryMB, costOf[alt.MemoryMB])
-		if c > alt.MemoryMB {
-			require.Less(t, costOf[c], costOf[alt.MemoryMB], "larger only when cheaper")
-		} else {
-			require.LessOrEqual(t, costOf[c], costOf[alt.MemoryMB])
-		}
-	}
+	mrMB, costMB := mr.Report.Recommendation.MemoryMB, cost.Report.Recommendation.MemoryMB
+	require.Greater(t, mrMB, 128, "min-resources keeps the CPU the action needs")
 	require.Empty(t, e.probeCopies(name))
+
+	// Independent measurement: warm runs at each size, median GB-seconds.
+	bounds, err := e.opts.Deployment.MemoryBounds(e.ctx, "guest")
+	require.NoError(t, err)
+	sizes := map[int]bool{bounds.MinMB: true, mrMB: true, costMB: true, bounds.MaxMB: true}
+	copies, err := probe.NewCopies(e.ctx, e.actions, "guest", name, "truth")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = copies.Remove(context.WithoutCancel(e.ctx)) })
+	// One size after the other (the invoker's memory may not hold them
+	// all at once, so interleaving could make every run cold): the first
+	// run at a size is cold, the next five warm.
+	runs := map[int][]float64{}
+	for mb := range sizes {
+		path, err := copies.Ensure(e.ctx, probe.Limits{MemoryMB: mb})
+		require.NoError(t, err)
+		for i := range 6 {
+			act, err := e.invoker.Invoke(e.ctx, "guest", path, body)
+			require.NoError(t, err, "%d MB", mb)
+			if i > 0 && act.InitMs == 0 {
+				runs[mb] = append(runs[mb], act.DurationMs)
+			}
+		}
+	}
+	measured := map[int]float64{}
+	for mb := range sizes {
+		ds := runs[mb]
+		require.NotEmpty(t, ds, "%d MB: no warm run", mb)
+		sort.Float64s(ds)
+		measured[mb] = search.GBSeconds(mb, ds[len(ds)/2])
+		t.Logf("measured %4d MB: median %.0f ms of %d, %.5f GB-s", mb, ds[len(ds)/2], len(ds), measured[mb])
+	}
+	require.NoError(t, copies.Remove(e.ctx))
+	cheapest := costMB
+	for mb, c := range measured {
+		if c < measured[cheapest] {
+			cheapest = mb
+		}
+	}
+	// Warm timings on this stack spread by well under 10% (TestMeasureNoise);
+	// a median of five is held to 20%.
+	const noise = 1.2
+	require.LessOrEqual(t, measured[costMB], noise*measured[cheapest],
+		"cost chose %d MB (%.5f GB-s measured) but %d MB costs %.5f", costMB, measured[costMB], cheapest, measured[cheapest])
+	require.LessOrEqual(t, measured[costMB], noise*measured[mrMB],
+		"cost chose %d MB (%.5f GB-s measured), dearer than min-resources' %d MB (%.5f)", costMB, measured[costMB], mrMB, measured[mrMB])
 }
 
 // TestNoCopyLeftBehind: after a failure, a cancel and a crash (then

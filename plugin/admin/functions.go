@@ -141,6 +141,9 @@ type FunctionView struct {
 	PurgeAt   *time.Time                `json:"purgeAt,omitempty"`
 	Purged    bool                      `json:"purged,omitempty"`
 	Gone      bool                      `json:"gone,omitempty"`
+	// Untracked says why fnmgr could not record the action's latest
+	// change (its code could not be read); empty when it is tracked.
+	Untracked string `json:"untracked,omitempty"`
 	// Transition is a lifecycle operation in progress (or cut short by a
 	// crash, until fnmgr finishes it after its restart).
 	Transition *registry.Transition `json:"transition,omitempty"`
@@ -157,7 +160,7 @@ func viewOf(f registry.Function) FunctionView {
 	v := FunctionView{Namespace: f.Namespace, Name: f.Name, State: f.State,
 		Head:     HeadView{Revision: f.Head.Revision, Digest: f.Head.Digest, Updated: f.Head.Updated},
 		Versions: f.Versions, Aliases: f.Aliases, Config: f.Config, Limits: f.Limits, Reason: f.Reason,
-		PurgeAt: f.PurgeAt, Purged: f.Purged, Gone: f.Gone, Transition: f.Transition}
+		PurgeAt: f.PurgeAt, Purged: f.Purged, Gone: f.Gone, Untracked: f.Untracked, Transition: f.Transition}
 	if v.Transition != nil {
 		t := *v.Transition
 		t.Update = nil // the update request may carry code and parameters

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -23,8 +24,12 @@ const (
 	identitiesView    = "identities"
 )
 
-// DefaultSubjectsCacheTTL is how long a resolved key is remembered.
-const DefaultSubjectsCacheTTL = 30 * time.Second
+// DefaultSubjectsCacheTTL is how long a resolved key is remembered: short
+// enough that a deleted, blocked or rotated key is refused within 30 s,
+// the expiry plus the time to read the subject again (OpenWhisk's own
+// controllers cache identities with a write-time expiry too:
+// common/scala/.../core/entity/Identity.scala, evictionPolicy WriteTime).
+const DefaultSubjectsCacheTTL = 25 * time.Second
 
 // SubjectsOptions configures a SubjectsAuthenticator.
 type SubjectsOptions struct {
@@ -104,7 +109,7 @@ func (s *SubjectsAuthenticator) lookup(ctx context.Context, uuid, key string) (I
 		break
 	}
 	if err := rs.Err(); err != nil {
-		return Identity{}, fmt.Errorf("admin: query %s/%s/_view/%s: %w", s.db.Name(), subjectsDesignDoc, identitiesView, err)
+		return Identity{}, fmt.Errorf("admin: query %s/%s/_view/%s: %w", s.db.Name(), subjectsDesignDoc, identitiesView, withoutURL(err))
 	}
 	if docID == "" {
 		return Identity{}, ErrUnauthenticated
@@ -137,4 +142,15 @@ func identityOf(subj entity.Subject, uuid, key string) (Identity, error) {
 		return Identity{}, errors.Join(ErrUnauthenticated, errors.New("admin: the subject no longer holds the key"))
 	}
 	return id, nil
+}
+
+// withoutURL drops the request URL from a transport error: the view is
+// queried by [uuid, key], so the URL holds the caller's key, and the error
+// is logged.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s the identities view: %w", ue.Op, ue.Err)
+	}
+	return err
 }

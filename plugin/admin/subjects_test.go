@@ -133,3 +133,45 @@ func TestSubjectsAuthenticatorCachesAndFails(t *testing.T) {
 	require.False(t, errors.Is(err, ErrUnauthenticated), "a database failure is not a bad key: %v", err)
 	require.NotContains(t, err.Error(), guestKey)
 }
+
+// TestSubjectsAuthenticatorDefaultExpiry: with the default expiry a
+// deleted subject's key is refused 25 s after it was read, so that with
+// the time to notice it stays within the 30 s a revocation may take.
+func TestSubjectsAuthenticatorDefaultExpiry(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	f := &fakeSubjectsDB{subjects: map[string]entity.Subject{
+		"guest": {Subject: "guest", Namespaces: []entity.SubjectNamespace{{Name: "guest", UUID: guestUUID, Key: guestKey}}},
+	}}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	client, err := kivik.New("couch", srv.URL)
+	require.NoError(t, err)
+	auth := NewSubjectsAuthenticator(client.DB("whisk_local_subjects"), SubjectsOptions{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	_, err = auth.Authenticate(ctx, guestUUID, guestKey)
+	require.NoError(t, err)
+	delete(f.subjects, "guest")
+	now = now.Add(25*time.Second - time.Millisecond)
+	_, err = auth.Authenticate(ctx, guestUUID, guestKey)
+	require.NoError(t, err, "cached until the expiry")
+	now = now.Add(time.Millisecond)
+	_, err = auth.Authenticate(ctx, guestUUID, guestKey)
+	require.ErrorIs(t, err, ErrUnauthenticated, "refused 25 s after it was read")
+}
+
+// TestSubjectsAuthenticatorUnreachableHidesKey: the view is queried by
+// [uuid, key], so a transport error's URL holds the key; the error (which
+// the admin API and the gateway log) must not.
+func TestSubjectsAuthenticatorUnreachableHidesKey(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u := srv.URL
+	srv.Close()
+	client, err := kivik.New("couch", u)
+	require.NoError(t, err)
+	auth := NewSubjectsAuthenticator(client.DB("whisk_local_subjects"), SubjectsOptions{})
+	_, err = auth.Authenticate(context.Background(), guestUUID, guestKey)
+	require.Error(t, err)
+	require.False(t, errors.Is(err, ErrUnauthenticated))
+	require.NotContains(t, err.Error(), guestKey)
+	require.Contains(t, err.Error(), "identities view")
+}

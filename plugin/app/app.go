@@ -124,7 +124,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.lc.onStop("couchdb client", func(context.Context) error { return client.Close() })
 	auth := a.opts.Authenticator
 	if auth == nil {
-		auth = admin.NewSubjectsAuthenticator(client.DB(cfg.SubjectsDB()), admin.SubjectsOptions{})
+		auth = admin.NewSubjectsAuthenticator(client.DB(cfg.SubjectsDB()), admin.SubjectsOptions{CacheTTL: keyCacheTTL(cfg.KeyCacheTTL)})
 	}
 	d, err := a.startDomain(ctx, client, auth)
 	if err != nil {
@@ -269,4 +269,13 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	a.log.Info("fnmgr stopped")
 	return nil
+}
+
+// keyCacheTTL turns --key-cache-ttl into the caches' setting, where 0
+// means the default and a negative value no cache.
+func keyCacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

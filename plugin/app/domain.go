@@ -84,7 +84,15 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	}
 	prod := producer.NewLazy(producer.Options{Brokers: cfg.KafkaBrokers, InstanceID: "fnmgr", TopicPrefix: cfg.KafkaTopicPrefix})
 	a.lc.onStop("kafka producer", func(context.Context) error { return prod.Close() })
-	actions := openwhisk.NewActions(whiskdb.NewBatched(client.DB(cfg.WhisksDB())), prod)
+	keys, err := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()), openwhisk.KeysOptions{TTL: keyCacheTTL(cfg.KeyCacheTTL),
+		Logger: a.opts.Logger, Registerer: a.reg})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	// Code kept outside CouchDB (an S3 or Azure Blob attachment store) is
+	// read through the controller's API as the action's namespace.
+	actions := openwhisk.NewActions(whiskdb.NewWith(client.DB(cfg.WhisksDB()), whiskdb.Options{Batched: true,
+		External: &openwhisk.ControllerCode{APIHost: cfg.Controllers[0].String(), Keys: keys}}), prod)
 	// The optimizer needs the version controller (to apply a result) and
 	// the version controller tells it of new functions (its policy).
 	var opt *optimizer.Service
@@ -100,7 +108,6 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	// caught up, so that adopting a backlog of actions comes first.
 	var whisksFeed atomic.Pointer[feed.Follower]
 	caughtUp := func() bool { f := whisksFeed.Load(); return f != nil && f.CaughtUp() }
-	keys := openwhisk.NewKeys(client.DB(cfg.SubjectsDB()))
 	tracker := invokers.New(10*time.Second, 0)
 	dep := deployment.New(deployment.Options{ControllerURL: cfg.Controllers[0].String(), Memory: tracker,
 		MaxMemoryMB: cfg.MaxMemoryMB, MaxGPUNum: cfg.MaxGPUNum, Keys: keys, StubKind: cfg.StubKind})
@@ -114,10 +121,16 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, Rules: dep, DefaultGrace: cfg.RetireGrace,
 		Logger: a.opts.Logger, Registerer: a.reg})
 	table := routes.New()
-	router := routes.NewRouter(table, func(ctx context.Context, uuid, key string) (string, []string, error) {
+	router, err := routes.NewRouter(table, func(ctx context.Context, uuid, key string) (string, []string, error) {
 		id, err := auth.Authenticate(ctx, uuid, key)
+		if errors.Is(err, admin.ErrUnauthenticated) {
+			err = fmt.Errorf("%w: %w", routes.ErrUnknownCredentials, err)
+		}
 		return id.Namespace, id.Namespaces, err
-	})
+	}, routes.RouterOptions{FailOpen: cfg.GatewayFailOpen, Logger: a.opts.Logger, Registerer: a.reg})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	an := analyzer.New(func(ns, name string) (registry.State, bool) {
 		e, ok := table.Lookup(ns, name)
 		return e.State, ok
@@ -125,7 +138,6 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 	// Which invoker ran a probe, from the user events: its node's GPU is
 	// the one sampled.
 	invokersOf := NewOptimizerInvokers(4096, 3*time.Second)
-	var err error
 	opt, err = optimizer.New(optimizer.Options{Invokers: invokersOf, Functions: OptimizerFunctions{Registry: reg},
 		Store: optimizer.CouchStore{DB: client.DB(cfg.OptimizationsDB())}, Actions: actions,
 		Whisks:     probe.DBLister{DB: client.DB(cfg.WhisksDB())},

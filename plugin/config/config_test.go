@@ -34,6 +34,8 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, slog.LevelInfo, o.LogLevel)
 	require.Equal(t, "json", o.LogFormat)
 	require.Equal(t, DefaultShutdownTimeout, o.ShutdownTimeout)
+	require.False(t, o.GatewayFailOpen, "the gateway must fail closed unless an operator chooses otherwise")
+	require.Equal(t, 25*time.Second, o.KeyCacheTTL)
 	require.Equal(t, o, Default())
 }
 
@@ -112,6 +114,9 @@ func TestValidationErrors(t *testing.T) {
 		{"log format", []string{"--log-format", "xml"}, nil, []string{"--log-format", "json or text"}, ""},
 		{"duration", []string{"--shutdown-timeout", "soon"}, nil, []string{"--shutdown-timeout", "duration"}, ""},
 		{"negative duration", []string{"--shutdown-timeout", "-1s"}, nil, []string{"--shutdown-timeout", "positive"}, ""},
+		{"fail-open not a bool", nil, map[string]string{EnvGatewayFailOpen: "maybe"}, []string{"--gateway-fail-open (FNMGR_GATEWAY_FAIL_OPEN)", "true or false"}, ""},
+		{"key cache past 25s", []string{"--key-cache-ttl", "30s"}, nil, []string{"--key-cache-ttl", "within 30s"}, ""},
+		{"key cache not a duration", []string{"--key-cache-ttl", "soon"}, nil, []string{"--key-cache-ttl", "duration"}, ""},
 		{"stray argument", []string{"extra"}, nil, []string{`unexpected argument "extra"`}, ""},
 		{"several at once", []string{"--log-format", "xml", "--log-level", "loud"}, nil, []string{"--log-format", "--log-level"}, ""},
 	}

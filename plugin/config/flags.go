@@ -37,6 +37,8 @@ const (
 	FlagThrottleShare              = "optimize-throttle-share"
 	FlagDCGMHostengines            = "dcgm-hostengines"
 	FlagConfig                     = "config"
+	FlagGatewayFailOpen            = "gateway-fail-open"
+	FlagKeyCacheTTL                = "key-cache-ttl"
 )
 
 // Environment variables, one for each flag.
@@ -67,6 +69,8 @@ const (
 	EnvThrottleShare              = "FNMGR_OPTIMIZE_THROTTLE_SHARE"
 	EnvDCGMHostengines            = "FNMGR_DCGM_HOSTENGINES"
 	EnvConfig                     = "FNMGR_CONFIG"
+	EnvGatewayFailOpen            = "FNMGR_GATEWAY_FAIL_OPEN"
+	EnvKeyCacheTTL                = "FNMGR_KEY_CACHE_TTL"
 )
 
 // raw holds the settings as strings, before validation.
@@ -81,6 +85,7 @@ type raw struct {
 	kafkaTopicPrefix, userEventsTopicPrefix, stubKind string
 	probeMargin, throttleShare, dcgmHostengines       string
 	configFile                                        string
+	gatewayFailOpen, keyCacheTTL                      string
 }
 
 func defaultRaw() raw {
@@ -101,6 +106,8 @@ func defaultRaw() raw {
 		maxGPUNum:       "8",
 		retireGrace:     DefaultRetireGrace.String(),
 		optimizePolicy:  "off",
+		gatewayFailOpen: "false",
+		keyCacheTTL:     DefaultKeyCacheTTL.String(),
 		probeMargin:     DefaultProbeMargin.String(),
 		throttleShare:   "0.5",
 	}
@@ -142,6 +149,8 @@ var settings = []setting{
 	{FlagProbeMargin, EnvProbeMargin, "how long past an action's time limit the pre-optimizer waits for one of its probes before the run fails (Go duration)", false, func(r *raw) *string { return &r.probeMargin }},
 	{FlagThrottleShare, EnvThrottleShare, "share of a namespace's throttle (invocations per minute, concurrent invocations) the pre-optimizer's probes may use, above 0 and at most 1; the rest is left to the user", false, func(r *raw) *string { return &r.throttleShare }},
 	{FlagDCGMHostengines, EnvDCGMHostengines, "nv-hostengine address per invoker node for GPU measurement: node=host:port, comma-separated (invoker0=10.0.0.5:5555); empty opens DCGM on fnmgr's own host", false, func(r *raw) *string { return &r.dcgmHostengines }},
+	{FlagGatewayFailOpen, EnvGatewayFailOpen, "let a call through the gateway when the caller's credentials cannot be checked (the subjects database does not answer) instead of refusing it with 503; true or false", false, func(r *raw) *string { return &r.gatewayFailOpen }},
+	{FlagKeyCacheTTL, EnvKeyCacheTTL, "how long an API key read from the subjects database is trusted before it is read again (admin API, gateway, fnmgr's own invocations); a deleted, blocked or rotated key stops working within this time plus one lookup; at most 25s, 0 reads every time (Go duration)", false, func(r *raw) *string { return &r.keyCacheTTL }},
 	{FlagConfig, EnvConfig, "JSON configuration file: an object whose keys are these flags' names (see docs/configuration.md)", false, func(r *raw) *string { return &r.configFile }},
 }
 

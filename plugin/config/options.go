@@ -20,7 +20,11 @@ const (
 	DefaultLogFormat       = "json"
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultRetireGrace     = 24 * time.Hour
-	DefaultProbeMargin     = 30 * time.Second
+	// DefaultKeyCacheTTL and MaxKeyCacheTTL keep a revoked key's last use
+	// under 30 s: the expiry plus the time to read the subject again.
+	DefaultKeyCacheTTL = 25 * time.Second
+	MaxKeyCacheTTL     = 25 * time.Second
+	DefaultProbeMargin = 30 * time.Second
 
 	// MinAdminTokenLen is the shortest admin token accepted.
 	MinAdminTokenLen = 16
@@ -108,6 +112,12 @@ type Options struct {
 	// DCGMHostengines maps invoker node names to nv-hostengine addresses
 	// (host:port); empty: DCGM embedded on fnmgr's host.
 	DCGMHostengines map[string]string
+	// GatewayFailOpen lets calls through the gateway when the caller's
+	// credentials cannot be checked (off: refused with 503).
+	GatewayFailOpen bool
+	// KeyCacheTTL is how long a key read from the subjects database is
+	// trusted (0: read every time).
+	KeyCacheTTL time.Duration
 	// ConfigFile is the JSON file the settings were read from, if any;
 	// `fnmgr serve` reads it again on SIGHUP.
 	ConfigFile string
@@ -189,6 +199,8 @@ func (o Options) LogValue() slog.Value {
 		slog.Duration("optimize_probe_margin", o.ProbeMargin),
 		slog.Float64("optimize_throttle_share", o.ThrottleShare),
 		slog.Any("dcgm_hostengines", o.DCGMHostengines),
+		slog.Bool("gateway_fail_open", o.GatewayFailOpen),
+		slog.Duration("key_cache_ttl", o.KeyCacheTTL),
 		slog.String("config_file", o.ConfigFile),
 	)
 }

@@ -116,6 +116,17 @@ func build(r raw) (Options, error) {
 		p.addf("%s: %v", named(FlagDCGMHostengines), err)
 	}
 	o.DCGMHostengines = hosts
+	if b, err := strconv.ParseBool(strings.TrimSpace(r.gatewayFailOpen)); err != nil {
+		p.addf("%s: %q is not true or false", named(FlagGatewayFailOpen), r.gatewayFailOpen)
+	} else {
+		o.GatewayFailOpen = b
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(r.keyCacheTTL)); err != nil {
+		p.addf("%s: %q is not a duration such as 25s", named(FlagKeyCacheTTL), r.keyCacheTTL)
+		o.KeyCacheTTL = DefaultKeyCacheTTL
+	} else {
+		o.KeyCacheTTL = d
+	}
 	p = append(p, o.check()...)
 	return o, p.err()
 }
@@ -192,6 +203,9 @@ func (o Options) check() problems {
 	case "off", "new", "annotated":
 	default:
 		p.addf("%s: %q is not off, new or annotated", named(FlagOptimizePolicy), o.OptimizePolicy)
+	}
+	if o.KeyCacheTTL < 0 || o.KeyCacheTTL > MaxKeyCacheTTL {
+		p.addf("%s: %v must be between 0 and %v (a revoked key must stop working within 30s)", named(FlagKeyCacheTTL), o.KeyCacheTTL, MaxKeyCacheTTL)
 	}
 	if o.RetireGrace < 0 {
 		p.addf("%s: must not be negative", named(FlagRetireGrace))

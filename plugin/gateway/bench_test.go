@@ -106,9 +106,12 @@ func newBenchGateway(upstream string) (*gateway.Gateway, error) {
 		table.Set(fmt.Sprintf("guest/fn%d", i), &routes.Entry{State: registry.Published,
 			Aliases: map[string][]registry.Route{"prod": {{Version: 1, Weight: 100}}}})
 	}
-	router := routes.NewRouter(table, func(context.Context, string, string) (string, []string, error) {
+	router, err := routes.NewRouter(table, func(context.Context, string, string) (string, []string, error) {
 		return "guest", []string{"guest"}, nil
-	})
+	}, routes.RouterOptions{})
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	hm, _ := httpapi.NewMetrics(reg)
 	gw, err := gateway.New(gateway.Options{Controllers: []*url.URL{u}, Router: router, Registerer: reg,

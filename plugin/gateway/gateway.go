@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,6 +178,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	httpapi.SetRoute(r, route)
 	d := g.router.Route(r)
 	if d.Status != 0 {
+		if d.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfter))
+		}
 		httpapi.WriteError(w, r, d.Status, d.Message)
 		return
 	}

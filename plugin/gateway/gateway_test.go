@@ -68,25 +68,29 @@ func TestRoutesAndRefusals(t *testing.T) {
 			return Decision{Path: "/api/v1/namespaces/guest/actions/hello@2"}
 		case strings.HasSuffix(r.URL.Path, "/actions/bad-route"):
 			return Decision{Path: "no-slash"}
+		case strings.HasSuffix(r.URL.Path, "/actions/unchecked"):
+			return Decision{Status: http.StatusServiceUnavailable, Message: "The caller could not be checked.", RetryAfter: 2}
 		}
 		return Decision{}
 	})
 	f := newFixture(t, router, up)
 	tests := []struct {
-		name, path   string
-		want         int
-		wantUpstream string // path the controller saw; "" = not reached
+		name, path     string
+		want           int
+		wantUpstream   string // path the controller saw; "" = not reached
+		wantRetryAfter string
 	}{
-		{"root", "/", 200, "/"},
-		{"api info", "/api/v1", 200, "/api/v1"},
-		{"api docs", "/api/v1/api-docs", 200, "/api/v1/api-docs"},
-		{"web action", "/api/v1/web/guest/default/hello.json", 200, "/api/v1/web/guest/default/hello.json"},
-		{"action", "/api/v1/namespaces/guest/actions/hello", 200, "/api/v1/namespaces/guest/actions/hello"},
-		{"refused by the router", "/api/v1/namespaces/guest/actions/blocked", 423, ""},
-		{"rerouted by the router", "/api/v1/namespaces/guest/actions/hello@prod", 200, "/api/v1/namespaces/guest/actions/hello@2"},
-		{"router returns a bad path", "/api/v1/namespaces/guest/actions/bad-route", 500, ""},
-		{"not OpenWhisk's", "/metrics", 404, ""},
-		{"not OpenWhisk's either", "/apis", 404, ""},
+		{"root", "/", 200, "/", ""},
+		{"api info", "/api/v1", 200, "/api/v1", ""},
+		{"api docs", "/api/v1/api-docs", 200, "/api/v1/api-docs", ""},
+		{"web action", "/api/v1/web/guest/default/hello.json", 200, "/api/v1/web/guest/default/hello.json", ""},
+		{"action", "/api/v1/namespaces/guest/actions/hello", 200, "/api/v1/namespaces/guest/actions/hello", ""},
+		{"refused by the router", "/api/v1/namespaces/guest/actions/blocked", 423, "", ""},
+		{"rerouted by the router", "/api/v1/namespaces/guest/actions/hello@prod", 200, "/api/v1/namespaces/guest/actions/hello@2", ""},
+		{"router returns a bad path", "/api/v1/namespaces/guest/actions/bad-route", 500, "", ""},
+		{"refused until the caller is checked", "/api/v1/namespaces/guest/actions/unchecked", 503, "", "2"},
+		{"not OpenWhisk's", "/metrics", 404, "", ""},
+		{"not OpenWhisk's either", "/apis", 404, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,6 +100,7 @@ func TestRoutesAndRefusals(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			require.Equal(t, tc.want, resp.StatusCode, string(body))
+			require.Equal(t, tc.wantRetryAfter, resp.Header.Get("Retry-After"))
 			if tc.wantUpstream == "" {
 				require.Equal(t, before, up.hits.Load(), "the controller must not be reached")
 				var e entity.Error

@@ -14,6 +14,9 @@ type Decision struct {
 	// Path, when set, is the escaped path sent to the controller instead of
 	// the request's (an alias resolved to a version by weight).
 	Path string
+	// RetryAfter, with Status, is sent as the Retry-After header in
+	// seconds (a refusal that may pass if the caller tries again).
+	RetryAfter int
 }
 
 // Router decides, before proxying, whether and where a request goes.

@@ -94,6 +94,11 @@ func refuse(f registry.Function, op string) error {
 	case registry.Retired:
 		return gone(f, op)
 	}
+	if f.Revisions == 0 && f.Untracked != "" {
+		// Nothing recorded to write stubs from or to restore later.
+		return fmt.Errorf("%s: function %s has no recorded revision: fnmgr cannot read its code (%s): %w",
+			op, f.FQN(), f.Untracked, registry.ErrConflict)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/fnmgr/fnmgr/plugin/registry"
@@ -36,6 +37,38 @@ func TestRefuse(t *testing.T) {
 			}
 			if want := "block: function guest/hello is " + string(c.state); err.Error()[:len(want)] != want {
 				t.Fatalf("refuse = %q, want it to start %q", err, want)
+			}
+		})
+	}
+}
+
+// TestRefuseUntracked: a function fnmgr knows only as untracked (its code,
+// kept outside CouchDB, could not be read) has no revision to write stubs
+// from or to restore: transitions are refused with 409 and the reason, and
+// change nothing. One with revisions goes on.
+func TestRefuseUntracked(t *testing.T) {
+	const why = "revision 1-abc: code outside CouchDB"
+	for _, c := range []struct {
+		name      string
+		revisions int
+		want      error
+	}{
+		{"never recorded", 0, registry.ErrConflict},
+		{"recorded before", 3, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := registry.Function{Namespace: "guest", Name: "s3", State: registry.Latest, Revisions: c.revisions, Untracked: why}
+			for _, op := range []string{"block", "retire", "update"} {
+				err := refuse(f, op)
+				if c.want == nil {
+					if err != nil {
+						t.Fatalf("%s: refuse = %v, want nil", op, err)
+					}
+					continue
+				}
+				if !errors.Is(err, c.want) || !strings.Contains(err.Error(), why) {
+					t.Fatalf("%s: refuse = %v, want %v naming the reason", op, err, c.want)
+				}
 			}
 		})
 	}

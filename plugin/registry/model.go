@@ -172,6 +172,10 @@ type Function struct {
 	Config      Config           `json:"config"`
 	Limits      entity.Limits    `json:"limits"`
 	Gone        bool             `json:"gone,omitempty"` // the OpenWhisk action no longer exists
+	// Untracked, when set, says why the action's latest change could not
+	// be recorded (its code is kept outside CouchDB and could not be
+	// read); cleared when a revision is recorded.
+	Untracked string `json:"untracked,omitempty"`
 	// PrevState is the state a block or an update returns to.
 	PrevState State `json:"prevState,omitempty"`
 	// Reason is the reason given for the current BLOCKED or RETIRED state.

@@ -19,9 +19,12 @@ func BenchmarkRoute(b *testing.B) {
 	}
 	table.Set("guest/hello", &Entry{State: registry.Published, Aliases: map[string][]registry.Route{
 		"ab": {{Version: 1, Weight: 90}, {Version: 2, Weight: 10}}}})
-	rt := NewRouter(table, func(context.Context, string, string) (string, []string, error) {
+	rt, err := NewRouter(table, func(context.Context, string, string) (string, []string, error) {
 		return "guest", []string{"guest"}, nil
-	})
+	}, RouterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range []struct{ name, path string }{
 		{"own namespace, no decision", "/api/v1/namespaces/_/actions/fn5?blocking=true"},
 		{"own namespace, alias", "/api/v1/namespaces/_/actions/hello@ab?blocking=true"},

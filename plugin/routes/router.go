@@ -2,7 +2,9 @@ package routes
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,27 +12,80 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fnmgr/fnmgr/plugin/gateway"
+	"github.com/fnmgr/fnmgr/plugin/httpapi"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 // Resolver turns the caller's Basic credentials into their own namespace
 // (what "_" means) and every namespace they may act in. It must answer from
-// memory on the hot path (a cache).
+// memory on the hot path (a cache). An error wrapping ErrUnknownCredentials
+// means the credentials are known to be wrong (the controller answers the
+// caller with its own 401); any other error means they could not be checked.
 type Resolver func(ctx context.Context, uuid, key string) (own string, entitled []string, err error)
+
+// ErrUnknownCredentials is what a Resolver wraps for credentials that no
+// subject holds (unknown, deleted, blocked): not a failure to check them.
+var ErrUnknownCredentials = errors.New("routes: unknown credentials")
+
+// ResolveTimeout bounds one credential lookup.
+const ResolveTimeout = 2 * time.Second
+
+// retryAfterSeconds is the Retry-After sent when a lookup failed.
+const retryAfterSeconds = 2
+
+// msgLookupFailed answers a call refused because the caller's credentials
+// could not be checked. It names no credential.
+const msgLookupFailed = "The gateway could not check the caller's credentials (the subjects database did not answer in time), so it cannot tell whether this function may run; try again shortly."
+
+// RouterOptions configure a Router.
+type RouterOptions struct {
+	// FailOpen lets a call through to the controller when the caller's
+	// credentials cannot be checked (the lifecycle is then not enforced
+	// by the gateway for that call). Off by default: such calls are
+	// refused with 503 and a Retry-After.
+	FailOpen bool
+	// Logger gets one line per failed lookup (never the credentials).
+	Logger *slog.Logger
+	// Registerer takes the lookup failure counter; none when nil.
+	Registerer prometheus.Registerer
+}
 
 // Router is the gateway's decision hook: lifecycle refusals (423 for
 // BLOCKED and UPDATING, 410 for RETIRED) on invocations of and writes to a
 // function and its versions and aliases, and weighted routing of
 // name@alias to name@N.
 type Router struct {
-	table   *Table
-	resolve Resolver
+	table    *Table
+	resolve  Resolver
+	failOpen bool
+	log      *slog.Logger
+	failures *prometheus.CounterVec
 }
 
-// NewRouter returns a Router over table.
-func NewRouter(table *Table, resolve Resolver) *Router {
-	return &Router{table: table, resolve: resolve}
+// NewRouter returns a Router over table. It fails only when o.Registerer
+// refuses its metric.
+func NewRouter(table *Table, resolve Resolver, o RouterOptions) (*Router, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rt := &Router{table: table, resolve: resolve, failOpen: o.FailOpen, log: log.With("component", "routes"),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "fnmgr", Subsystem: "gateway",
+			Name: "credential_lookup_failures_total",
+			Help: "Calls whose caller's credentials could not be checked, by what the gateway did: refused (503) or passed (--gateway-fail-open).",
+		}, []string{"action"})}
+	rt.failures.WithLabelValues("refused")
+	rt.failures.WithLabelValues("passed")
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(rt.failures); err != nil {
+			return nil, fmt.Errorf("routes: register metrics: %w", err)
+		}
+	}
+	return rt, nil
 }
 
 var _ gateway.Router = (*Router)(nil)
@@ -79,11 +134,14 @@ func (rt *Router) Route(r *http.Request) gateway.Decision {
 		if !ok || rt.resolve == nil {
 			return gateway.Decision{}
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), ResolveTimeout)
 		own, entitled, err := rt.resolve(ctx, uuid, key)
 		cancel()
+		if errors.Is(err, ErrUnknownCredentials) {
+			return gateway.Decision{} // the controller answers 401
+		}
 		if err != nil {
-			return gateway.Decision{}
+			return rt.lookupFailed(r, t, fn, err)
 		}
 		if t.ns == "_" {
 			t.ns = own
@@ -108,6 +166,21 @@ func (rt *Router) Route(r *http.Request) gateway.Decision {
 	}
 	v := Pick(routing)
 	return gateway.Decision{Path: t.path[:t.nameStart] + url.PathEscape(base+"@"+strconv.Itoa(v)) + t.ext + t.path[t.nameEnd:]}
+}
+
+// lookupFailed decides a call whose caller could not be checked: refused
+// with 503 unless the operator chose availability (FailOpen).
+func (rt *Router) lookupFailed(r *http.Request, t target, fn string, err error) gateway.Decision {
+	// The function's name only: t.ns may be "_", and err never holds the key.
+	attrs := []any{"request_id", httpapi.RequestID(r.Context()), "method", r.Method, "namespace", t.ns, "function", fn, "err", err}
+	if rt.failOpen {
+		rt.failures.WithLabelValues("passed").Inc()
+		rt.log.WarnContext(r.Context(), "credential lookup failed; letting the call through (--gateway-fail-open)", attrs...)
+		return gateway.Decision{}
+	}
+	rt.failures.WithLabelValues("refused").Inc()
+	rt.log.WarnContext(r.Context(), "credential lookup failed; refusing the call", attrs...)
+	return gateway.Decision{Status: http.StatusServiceUnavailable, Message: msgLookupFailed, RetryAfter: retryAfterSeconds}
 }
 
 func refusal(ns, fn string, s registry.State) (gateway.Decision, bool) {

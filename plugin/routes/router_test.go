@@ -1,11 +1,17 @@
 package routes
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fnmgr/fnmgr/plugin/registry"
 )
@@ -31,9 +37,12 @@ func TestRoute(t *testing.T) {
 		case uuid == "o" && key == "k":
 			return "other", []string{"other"}, nil
 		}
-		return "", nil, errors.New("unknown")
+		return "", nil, fmt.Errorf("%w: test", ErrUnknownCredentials)
 	}
-	rt := NewRouter(testTable(), resolve)
+	rt, err := NewRouter(testTable(), resolve, RouterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name       string
 		method     string
@@ -66,6 +75,7 @@ func TestRoute(t *testing.T) {
 		{"another namespace's key: no refusal", "POST", "/api/v1/namespaces/guest/actions/blocked", "o", 0, ""},
 		{"another namespace's key: no alias routing", "POST", "/api/v1/namespaces/guest/actions/hello@prod", "o", 0, ""},
 		{"no credentials: no refusal", "POST", "/api/v1/namespaces/guest/actions/old", "", 0, ""},
+		{"unknown credentials: the controller answers 401", "POST", "/api/v1/namespaces/guest/actions/old", "x", 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -74,6 +84,9 @@ func TestRoute(t *testing.T) {
 				r.SetBasicAuth(c.auth, "k")
 			}
 			d := rt.Route(r)
+			if d.Status != 0 && d.RetryAfter != 0 {
+				t.Fatalf("a lifecycle refusal sent Retry-After %d", d.RetryAfter)
+			}
 			if d.Status != c.wantStatus || d.Path != c.wantPath {
 				t.Fatalf("Route = %+v, want status %d path %q", d, c.wantStatus, c.wantPath)
 			}
@@ -109,4 +122,74 @@ func TestObserveKeepsTableCurrent(t *testing.T) {
 		t.Fatal("deleted function still routed")
 	}
 	_ = http.StatusOK
+}
+
+// TestRouteWhenLookupFails: a caller whose credentials cannot be checked
+// (CouchDB down, the 2 s lookup timeout) is refused with 503 and a
+// Retry-After by default, on every path the table could act on, and let
+// through only with FailOpen, counted and logged without the key.
+func TestRouteWhenLookupFails(t *testing.T) {
+	const secret = "s3cr3t-key-never-logged"
+	failing := func(ctx context.Context, _, _ string) (string, []string, error) {
+		return "", nil, fmt.Errorf("admin: query subjects: %w", context.DeadlineExceeded)
+	}
+	paths := []struct{ name, method, path string }{
+		{"invoke of a blocked function", "POST", "/api/v1/namespaces/guest/actions/blocked"},
+		{"invoke on _", "POST", "/api/v1/namespaces/_/actions/old"},
+		{"alias", "POST", "/api/v1/namespaces/guest/actions/hello@prod"},
+		{"write of an updating function", "PUT", "/api/v1/namespaces/guest/actions/updating"},
+		{"a runnable function the table knows", "POST", "/api/v1/namespaces/guest/actions/hello"},
+	}
+	for _, mode := range []struct {
+		name       string
+		failOpen   bool
+		wantStatus int
+		wantLabel  string
+	}{
+		{"default: fail closed", false, http.StatusServiceUnavailable, "refused"},
+		{"fail open", true, 0, "passed"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			reg := prometheus.NewRegistry()
+			rt, err := NewRouter(testTable(), failing, RouterOptions{FailOpen: mode.failOpen,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range paths {
+				r := httptest.NewRequest(p.method, p.path, nil)
+				r.SetBasicAuth("u", secret)
+				d := rt.Route(r)
+				if d.Status != mode.wantStatus || d.Path != "" {
+					t.Fatalf("%s: Route = %+v, want status %d and no routing", p.name, d, mode.wantStatus)
+				}
+				if mode.wantStatus != 0 && (d.RetryAfter <= 0 || !strings.Contains(d.Message, "could not check")) {
+					t.Fatalf("%s: refusal %+v lacks a Retry-After or a clear message", p.name, d)
+				}
+			}
+			if got := testutil.ToFloat64(rt.failures.WithLabelValues(mode.wantLabel)); got != float64(len(paths)) {
+				t.Fatalf("credential_lookup_failures_total{action=%q} = %v, want %d", mode.wantLabel, got, len(paths))
+			}
+			if n := strings.Count(logs.String(), "credential lookup failed"); n != len(paths) {
+				t.Fatalf("%d log lines for %d failures:\n%s", n, len(paths), logs.String())
+			}
+			if strings.Contains(logs.String(), secret) {
+				t.Fatal("the log holds the caller's key")
+			}
+		})
+	}
+	t.Run("unknown credentials are not a failure", func(t *testing.T) {
+		rt, err := NewRouter(testTable(), func(context.Context, string, string) (string, []string, error) {
+			return "", nil, fmt.Errorf("wrapped: %w", ErrUnknownCredentials)
+		}, RouterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest("POST", "/api/v1/namespaces/guest/actions/blocked", nil)
+		r.SetBasicAuth("u", "wrong")
+		if d := rt.Route(r); d.Status != 0 {
+			t.Fatalf("Route = %+v, want the controller to answer 401", d)
+		}
+	})
 }

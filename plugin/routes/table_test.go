@@ -54,10 +54,13 @@ func TestDecisiveIndex(t *testing.T) {
 // subjects cache, a lock) only when the table may act on that name.
 func TestResolveOnlyWhenDecisive(t *testing.T) {
 	var calls atomic.Int32
-	rt := NewRouter(testTable(), func(context.Context, string, string) (string, []string, error) {
+	rt, err := NewRouter(testTable(), func(context.Context, string, string) (string, []string, error) {
 		calls.Add(1)
 		return "guest", []string{"guest"}, nil
-	})
+	}, RouterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, method, path string
 		wantCalls          int32

@@ -11,7 +11,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{events: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "fnmgr", Subsystem: "versions", Name: "events_total",
-		Help: "Version controller events: adopted functions, revisions, publishes, reverted outside changes, malformed documents.",
+		Help: "Version controller events: adopted functions, revisions, publishes, reverted outside changes, malformed documents, revisions left untracked (code outside CouchDB that could not be read).",
 	}, []string{"event"})}
 	reg.MustRegister(m.events)
 	return m
@@ -29,3 +29,7 @@ func (m *Metrics) published() { m.inc("published") }
 func (m *Metrics) reverted()  { m.inc("reverted") }
 func (m *Metrics) malformed() { m.inc("malformed") }
 func (m *Metrics) enforced()  { m.inc("enforced") }
+
+// untrackedCode counts revisions whose code, kept outside CouchDB, could
+// not be read.
+func (m *Metrics) untrackedCode() { m.inc("untracked") }

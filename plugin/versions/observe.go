@@ -164,6 +164,9 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	}
 	code, err := c.ow.Code(ctx, a)
 	if err != nil {
+		if errors.Is(err, whiskdb.ErrExternalCode) {
+			return c.untracked(ctx, ns, name, a, err, cur)
+		}
 		if errors.Is(err, whiskdb.ErrNotFound) {
 			return nil // deleted or compacted since; nothing to record
 		}
@@ -249,7 +252,8 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		if f.Revisions >= n && f.Head.Revision >= n {
 			return nil
 		}
-		created := f.Rev == ""
+		created := f.Rev == "" || (f.Revisions == 0 && f.Untracked != "")
+		f.Untracked = ""
 		f.Revisions = n
 		f.Head = registry.Head{Revision: n, Digest: digest, Updated: c.now().UTC(), OWRev: a.Rev, OWVersion: a.Version}
 		f.Limits = a.Limits
@@ -296,6 +300,46 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		c.scheduleAnnotations(ns, name)
 	}
 	return c.trim(ctx, f)
+}
+
+// untracked records that revision a of function ns/name could not be
+// recorded because its code, kept outside CouchDB, could not be read: the
+// function shows "untracked" with the reason in the admin API until a
+// revision of it is recorded. Nothing is skipped in silence: the failure
+// is logged and counted.
+func (c *Controller) untracked(ctx context.Context, ns, name string, a entity.Action, cause error, cur *current) error {
+	c.m.untrackedCode()
+	c.log.Warn("cannot read an action's code kept outside CouchDB; the function is untracked until its code can be read",
+		"function", ns+"/"+name, "rev", a.Rev, "err", cause)
+	reason := fmt.Sprintf("revision %s: %v", a.Rev, cause)
+	mark := func(f *registry.Function) error {
+		if f.Head.OWRev == a.Rev {
+			return nil // recorded after all
+		}
+		if f.Rev == "" {
+			f.State = registry.Latest
+			f.Limits = a.Limits
+		}
+		f.Untracked = reason
+		return nil
+	}
+	var f registry.Function
+	var err error
+	if cur.known {
+		f, err = c.reg.UpdateKnown(ctx, cur.f, mark)
+	} else {
+		f, err = c.reg.Create(ctx, ns, name, mark)
+	}
+	if err != nil {
+		return fmt.Errorf("versions: mark %s/%s untracked: %w", ns, name, err)
+	}
+	cur.set(f)
+	if f.Revisions > 0 && f.Transition == nil && !f.State.Runnable() {
+		// Whatever the unreadable code is, it may not run: the stub goes
+		// back (fail closed), though the change cannot be recorded.
+		return c.enforce(ctx, f)
+	}
+	return nil
 }
 
 // enforce writes f's own action back to what its state requires.
@@ -405,6 +449,13 @@ func (c *Controller) observeManaged(ctx context.Context, ns, base, suffix string
 		return true, err
 	}
 	code, err := c.ow.Code(ctx, a)
+	if errors.Is(err, whiskdb.ErrExternalCode) {
+		// fnmgr writes its actions' code into CouchDB, never into an
+		// external attachment store: someone else wrote this one.
+		c.m.untrackedCode()
+		c.log.Warn("the code of a version or alias action cannot be read; reverting it", "function", f.FQN(), "action", a.FQN(), "err", err)
+		code, err = nil, nil
+	}
 	if err != nil {
 		return true, fmt.Errorf("versions: code of %s: %w", a.FQN(), err)
 	}
