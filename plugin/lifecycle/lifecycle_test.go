@@ -60,7 +60,7 @@ func TestBlockUnblockRestoresExactly(t *testing.T) {
 	require.Equal(t, registry.Blocked, f.State)
 	for _, id := range []string{"guest/hello", "guest/hello@1", "guest/hello@prod"} {
 		code := e.Code(id)
-		require.True(t, versions.IsStub([]byte(code)), "%s is not a stub: %s", id, code)
+		require.True(t, versions.HasStubMarker([]byte(code)), "%s is not a stub: %s", id, code)
 		require.Contains(t, code, "guest/hello is BLOCKED")
 		require.NotContains(t, code, "s3cr3t")
 	}
@@ -102,7 +102,7 @@ func TestChangeWhileBlockedIsRecordedAndStubbedAgain(t *testing.T) {
 	e.Put("b", "nodejs:20", "function main(){return {v:2}}", 256, nil)
 	f := e.WaitRevisions("b", 2)
 	require.Equal(t, registry.Blocked, f.State)
-	require.Eventually(t, func() bool { return versions.IsStub([]byte(e.Code("guest/b"))) }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return versions.HasStubMarker([]byte(e.Code("guest/b"))) }, 5*time.Second, 10*time.Millisecond)
 
 	_, err = lc.Unblock(ctx, "guest", "b", "ops")
 	require.NoError(t, err)
@@ -148,7 +148,7 @@ func TestRetireAndPurge(t *testing.T) {
 	f, err := lc.Retire(ctx, "guest", "old", "replaced by new", "ops", time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, registry.Retired, f.State)
-	require.True(t, versions.IsStub([]byte(e.Code("guest/old"))))
+	require.True(t, versions.HasStubMarker([]byte(e.Code("guest/old"))))
 	require.Contains(t, e.Code("guest/old"), "def main", "python functions get a python stub")
 	_, err = e.Ctl.Publish(ctx, "guest", "old", "", "t")
 	require.ErrorIs(t, err, registry.ErrGone)
@@ -192,7 +192,7 @@ func TestRecoverFinishesInterruptedBlock(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, f.Transition)
 	require.Equal(t, registry.Blocked, f.State)
-	require.True(t, versions.IsStub([]byte(e.Code("guest/r"))))
+	require.True(t, versions.HasStubMarker([]byte(e.Code("guest/r"))))
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -186,9 +186,28 @@ type Function struct {
 	// PurgeAt is when a RETIRED function is purged.
 	PurgeAt *time.Time `json:"purgeAt,omitempty"`
 	// Purged is set once the action, versions, aliases and artifacts are gone.
-	Purged  bool      `json:"purged,omitempty"`
+	Purged bool `json:"purged,omitempty"`
+	// Stubs are the digests (StubDigest) of the stubs fnmgr wrote for this
+	// function, newest last: a stub is recognised only as exactly one of
+	// these, never by a marker in the code a user could copy. Each is
+	// recorded before the stub is written to OpenWhisk.
+	Stubs   []string  `json:"stubs,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
+}
+
+// MaxStubs bounds Function.Stubs (the oldest are dropped first).
+const MaxStubs = 32
+
+// StubDigest identifies the exec of a stub: its kind, main and binary flag
+// and its code bytes.
+func StubDigest(kind, main string, binary bool, code []byte) string {
+	h := sha256.New()
+	b, _ := json.Marshal([]any{kind, main, binary})
+	h.Write(b)
+	h.Write([]byte{0})
+	h.Write(code)
+	return "sha256-" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Transition is an intent: a lifecycle operation fnmgr has started.

@@ -92,6 +92,9 @@ func (c *Controller) writeManaged(ctx context.Context, f registry.Function, suff
 	if !f.State.Runnable() {
 		code = nil
 		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.kindForStub(ctx, a.Exec.Kind), 0)
+		if err := c.noteStub(ctx, f, a, code); err != nil {
+			return err
+		}
 	}
 	docNS, _ := registry.ActionPath(f.Namespace, f.Name)
 	if cur, err := c.ow.Get(ctx, docNS+"/"+a.Name); err == nil {

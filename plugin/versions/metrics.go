@@ -11,7 +11,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{events: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "fnmgr", Subsystem: "versions", Name: "events_total",
-		Help: "Version controller events: adopted functions, revisions, publishes, reverted outside changes, malformed documents, revisions left untracked (code outside CouchDB that could not be read).",
+		Help: "Version controller events: adopted functions, revisions, publishes, reverted outside changes, malformed documents, revisions left untracked (code outside CouchDB that could not be read), copied stubs.",
 	}, []string{"event"})}
 	reg.MustRegister(m.events)
 	return m
@@ -33,3 +33,7 @@ func (m *Metrics) enforced()  { m.inc("enforced") }
 // untrackedCode counts revisions whose code, kept outside CouchDB, could
 // not be read.
 func (m *Metrics) untrackedCode() { m.inc("untracked") }
+
+// spoofed counts actions that carry the stub marker but are no stub fnmgr
+// wrote (a copied stub, perhaps with code appended).
+func (m *Metrics) spoofed() { m.inc("spoofed_stub") }

@@ -178,11 +178,20 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		return fmt.Errorf("versions: code of %s/%s: %w", ns, name, err)
 	}
 	f, known := cur.f, cur.known
-	stub := IsStub(code)
+	// Only a stub fnmgr wrote, exactly, is a stub: a copy of one with code
+	// appended (`wsk action get f --save`, edit, `wsk action update f`) is
+	// user code like any other, recorded and, while f may not run,
+	// replaced by the stub again.
+	stub := known && c.ownStub(f, a, code)
+	if !stub && HasStubMarker(code) {
+		c.m.spoofed()
+		c.log.Warn("an action carries fnmgr's stub marker but is not a stub fnmgr wrote; treating it as user code",
+			"function", ns+"/"+name)
+	}
 	snap := registry.SnapshotOf(a, code)
 	if stub {
-		if !known || f.Revisions == 0 {
-			return nil // a stub of a function fnmgr no longer knows: nothing to record
+		if f.Revisions == 0 {
+			return nil // a stub of a function with no revision left: nothing to record
 		}
 		// The stub names the revision it stands for; what differs from that
 		// revision (limits, parameters, annotations) a user changed.
@@ -462,11 +471,12 @@ func (c *Controller) observeManaged(ctx context.Context, ns, base, suffix string
 	if f.Transition != nil {
 		return true, nil // the transition writes these actions itself
 	}
+	stub := c.ownStub(f, a, code)
 	if f.State.Runnable() {
-		if !IsStub(code) && registry.SnapshotOf(a, code).Digest() == want.Digest() {
+		if !stub && registry.SnapshotOf(a, code).Digest() == want.Digest() {
 			return true, nil
 		}
-	} else if IsStub(code) {
+	} else if stub {
 		return true, nil
 	}
 	c.m.reverted()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
@@ -20,7 +22,9 @@ import (
 // stays in the registry and is written back exactly when the function may
 // run again.
 
-// StubMarker is in every stub's code: it tells a stub from user code.
+// StubMarker is in every stub's code, for people reading it. It does not
+// tell a stub from user code (a user can copy it): fnmgr recognises its
+// stubs only by their digests, kept in the registry (ownStub).
 const StubMarker = "fnmgr-stub: this function may not run"
 
 // AnnotationStub marks an action whose code is a stub.
@@ -67,8 +71,60 @@ func stubCode(kind, msg string, s registry.State, web bool) (string, []byte) {
 	return kind, []byte(fmt.Sprintf("// %s\nfunction main() {\n  return { error: %s };\n}\n", StubMarker, errVal))
 }
 
-// IsStub reports whether code is a stub's.
-func IsStub(code []byte) bool { return bytes.Contains(code, []byte(StubMarker)) }
+// HasStubMarker reports whether code contains the stub marker. Anyone can
+// write it, so this is no proof that fnmgr wrote the code (see ownStub).
+func HasStubMarker(code []byte) bool { return bytes.Contains(code, []byte(StubMarker)) }
+
+// stubDigest is the registry.StubDigest of action a with code.
+func stubDigest(a entity.Action, code []byte) string {
+	return registry.StubDigest(a.Exec.Kind, a.Exec.Main, a.Exec.Binary, code)
+}
+
+// ownStub reports whether action a with code is a stub fnmgr wrote for f:
+// its exec is exactly one whose digest f's registry document records, or
+// (for stubs written before digests were recorded) exactly the stub fnmgr
+// would write for a in f's current state. A copy of a stub with anything
+// changed in its code or kind is user code.
+func (c *Controller) ownStub(f registry.Function, a entity.Action, code []byte) bool {
+	if slices.Contains(f.Stubs, stubDigest(a, code)) {
+		return true
+	}
+	if f.State.Runnable() || !HasStubMarker(code) {
+		return false
+	}
+	want, wantCode := stubAction(a, f.FQN(), f.State, f.Reason, c.stubKind, 0)
+	return want.Exec.Kind == a.Exec.Kind && a.Exec.Main == "" && !a.Exec.Binary && bytes.Equal(wantCode, code)
+}
+
+// errUnchanged leaves a registry document as it is.
+var errUnchanged = errors.New("unchanged")
+
+// noteStub records the digest of stub a (with code) in f's registry
+// document, before the stub is written to OpenWhisk, so that the change
+// feed recognises it (and nothing else) as fnmgr's.
+func (c *Controller) noteStub(ctx context.Context, f registry.Function, a entity.Action, code []byte) error {
+	d := stubDigest(a, code)
+	if slices.Contains(f.Stubs, d) {
+		return nil
+	}
+	_, err := c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
+		if slices.Contains(f.Stubs, d) {
+			return errUnchanged
+		}
+		f.Stubs = append(f.Stubs, d)
+		if n := len(f.Stubs) - registry.MaxStubs; n > 0 {
+			f.Stubs = slices.Delete(f.Stubs, 0, n)
+		}
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("versions: record the stub of %s: %w", f.FQN(), err)
+	}
+	return nil
+}
 
 // stubAction turns a (an action built from a snapshot) into its stub.
 // src is the head revision the stub stands for (0 for version and alias
@@ -139,6 +195,9 @@ func (c *Controller) writeHead(ctx context.Context, f registry.Function, s regis
 		}
 	} else {
 		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.kindForStub(ctx, a.Exec.Kind), f.Head.Revision)
+		if err := c.noteStub(ctx, f, a, code); err != nil {
+			return err
+		}
 	}
 	docid := registry.DocID(f.Namespace, f.Name)
 	cur, err := c.ow.Get(ctx, docid)
