@@ -44,7 +44,7 @@ func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error 
 	switch t.Op {
 	case "update":
 		// Whatever reached OpenWhisk is recorded; the function runs again.
-		if err := c.ver.Sync(ctx, f.Namespace, f.Name); err != nil {
+		if err := c.ver.SyncApplied(ctx, f.Namespace, f.Name); err != nil {
 			return err
 		}
 		f, err := c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {

@@ -43,7 +43,7 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 		return registry.Function{}, fmt.Errorf("test must be a JSON object (the test invocation's parameters): %w", registry.ErrInvalid)
 	}
 	f, unlock, err := c.lockFunction(ctx, ns, name)
-	defer unlock()
+	defer func() { unlock() }()
 	if err != nil {
 		return f, err
 	}
@@ -88,14 +88,24 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 		next.Exec.CodeDigest, next.Exec.CodeSize = d, int64(len(code))
 	}
 	if len(req.Test) > 0 {
-		if err := c.test(ctx, f, next, req.Test); err != nil {
+		// The function's lock is let go while the test runs (up to the
+		// action's time limit): the change feed then records a write made
+		// meanwhile on the controller and puts the stub back at once. The
+		// intent recorded by begin keeps every other operation out.
+		unlock()
+		err := c.test(ctx, f, next, req.Test)
+		unlock = versions.Lock(ns, name)
+		if err != nil {
 			return c.abort(ctx, f, fmt.Errorf("%w: the test invocation failed: %w", ErrUpdateFailed, err))
+		}
+		if f, err = c.reg.GetFunction(ctx, ns, name); err != nil {
+			return c.abort(ctx, f, err)
 		}
 	}
 	if err := c.ver.WriteSnapshot(ctx, f, next); err != nil {
 		return c.abort(ctx, f, err)
 	}
-	if err := c.ver.Sync(ctx, ns, name); err != nil {
+	if err := c.ver.SyncApplied(ctx, ns, name); err != nil {
 		return c.abort(ctx, f, err)
 	}
 	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {

@@ -77,11 +77,17 @@ func pendingAttachment(a entity.Action) bool {
 }
 
 func (c *Controller) observeAction(ctx context.Context, ns, name string, a entity.Action) error {
+	return c.observeActionAs(ctx, ns, name, a, false)
+}
+
+// observeActionAs is observeAction; applying is set when the caller is an
+// update writing its own result (see current.applying).
+func (c *Controller) observeActionAs(ctx context.Context, ns, name string, a entity.Action, applying bool) error {
 	f, err := c.reg.GetFunction(ctx, ns, name)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return err
 	}
-	cur := &current{f: f, known: err == nil}
+	cur := &current{f: f, known: err == nil, applying: applying}
 	missed, err := c.missedRevisions(ctx, cur.f, cur.known, a)
 	if err != nil {
 		return err
@@ -100,6 +106,19 @@ func (c *Controller) observeAction(ctx context.Context, ns, name string, a entit
 type current struct {
 	f     registry.Function
 	known bool
+	// applying is set while an update records the result it wrote itself:
+	// that write must not be replaced by a stub although the function is
+	// still UPDATING.
+	applying bool
+}
+
+// settled reports whether the observed state of f is for the change feed
+// to enforce: no transition is in progress, or an update is (its lock let
+// go while its test invocation runs) and this is not the update's own
+// write. Other transitions write the actions themselves.
+func (cur *current) settled() bool {
+	t := cur.f.Transition
+	return t == nil || (t.Op == "update" && cur.f.State == registry.Updating && !cur.applying)
 }
 
 func (cur *current) set(f registry.Function) { cur.f, cur.known = f, true }
@@ -219,7 +238,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	digest := snap.Digest()
 	// Enforcement: a function that may not run must show stubs, one that
 	// may must not; a transition in progress settles this itself.
-	enforce := known && f.Transition == nil && f.State.Runnable() == stub
+	enforce := known && cur.settled() && f.State.Runnable() == stub
 	if known && f.Revisions > 0 && f.Head.Digest == digest && !f.Gone {
 		if generation(a.Rev) > generation(f.Head.OWRev) {
 			c.seen.note(a.ID, a.Rev) // nothing to record: no write either
@@ -299,7 +318,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	if isNew && c.onNew != nil {
 		c.onNew(ctx, ns, name, a.Annotations)
 	}
-	if f.Transition == nil && (!f.State.Runnable() || stub) {
+	if cur.settled() && (!f.State.Runnable() || stub) {
 		if err := c.enforce(ctx, f); err != nil {
 			return err
 		}
@@ -468,7 +487,7 @@ func (c *Controller) observeManaged(ctx context.Context, ns, base, suffix string
 	if err != nil {
 		return true, fmt.Errorf("versions: code of %s: %w", a.FQN(), err)
 	}
-	if f.Transition != nil {
+	if !(&current{f: f, known: true}).settled() {
 		return true, nil // the transition writes these actions itself
 	}
 	stub := c.ownStub(f, a, code)
@@ -497,6 +516,20 @@ func (c *Controller) Sync(ctx context.Context, ns, name string) error {
 		return fmt.Errorf("versions: sync %s/%s: %w", ns, name, err)
 	}
 	return c.observeAction(ctx, ns, name, a)
+}
+
+// SyncApplied is Sync for an update that has just written its result (the
+// function still UPDATING): what it finds is recorded, not replaced by a
+// stub.
+func (c *Controller) SyncApplied(ctx context.Context, ns, name string) error {
+	a, err := c.ow.Get(ctx, registry.DocID(ns, name))
+	if errors.Is(err, whiskdb.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("versions: sync %s/%s: %w", ns, name, err)
+	}
+	return c.observeActionAs(ctx, ns, name, a, true)
 }
 
 // Code returns the bytes of snapshot s from the Storage Handler.
