@@ -115,7 +115,8 @@ func (a *App) startDomain(ctx context.Context, client *kivik.Client, auth admin.
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	ver := versions.New(versions.Options{Registry: reg, Storage: store, Actions: actions, Retention: cfg.Retention,
-		Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew, AnnotateWhen: caughtUp, StubKinds: dep, Limits: dep})
+		RetireGrace: cfg.RetireGrace, Logger: a.opts.Logger, Metrics: versions.NewMetrics(a.reg), OnNew: onNew,
+		AnnotateWhen: caughtUp, StubKinds: dep, Limits: dep})
 	a.lc.onStop("version controller", func(context.Context) error { ver.Close(); return nil })
 	inv := &openwhisk.Invoker{APIHost: cfg.Controllers[0].String(), Keys: keys}
 	lc := fnlifecycle.New(fnlifecycle.Options{Registry: reg, Versions: ver, Invoker: inv, Rules: dep, DefaultGrace: cfg.RetireGrace,

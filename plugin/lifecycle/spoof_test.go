@@ -189,7 +189,7 @@ func TestDeleteAndRecreateStaysRetired(t *testing.T) {
 	require.Eventually(t, func() bool {
 		f, err := e.Reg.GetFunction(ctx, "guest", "a1")
 		return err == nil && f.State == registry.Latest && !f.Purged && !f.Gone
-	}, 5*time.Second, 10*time.Millisecond, "after the purge the name starts a new function")
+	}, 5*time.Second, 10*time.Millisecond, "after the purge the name starts a new function: %+v", func() any { f, _ := e.Reg.GetFunction(ctx, "guest", "a1"); return f }())
 	require.Never(t, func() bool { return e.Code("guest/a1") != "function main(){return {v:'life2'}}" },
 		300*time.Millisecond, 20*time.Millisecond, "the new function's code stays")
 	after, err := lc.History(ctx, "guest", "a1")

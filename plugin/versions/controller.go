@@ -53,6 +53,10 @@ type Options struct {
 	// StubKinds, when set, chooses that kind among those the deployment
 	// offers (plugin/deployment.Info).
 	StubKinds StubKinds
+	// RetireGrace is how long a function whose action was deleted outside
+	// fnmgr stays RETIRED before it is purged (default 24h; the lifecycle
+	// controller's default grace).
+	RetireGrace time.Duration
 	// OnNew is called once for every function fnmgr sees for the first
 	// time (the optimizer's policy hook); it must not block for long.
 	OnNew func(ctx context.Context, ns, name string, annotations entity.KeyValues)
@@ -103,6 +107,7 @@ type Controller struct {
 	ann       *annotator
 	onNew     func(ctx context.Context, ns, name string, annotations entity.KeyValues)
 	seen      *seenRevs
+	grace     time.Duration
 }
 
 // New returns a Controller.
@@ -119,12 +124,15 @@ func New(o Options) *Controller {
 	if o.AnnotateDelay <= 0 {
 		o.AnnotateDelay = 2 * time.Second
 	}
+	if o.RetireGrace <= 0 {
+		o.RetireGrace = 24 * time.Hour
+	}
 	if o.StubKind == "" {
 		o.StubKind = "nodejs:20"
 	}
 	return &Controller{reg: o.Registry, store: o.Storage, ow: o.Actions, retention: o.Retention,
 		log: o.Logger.With("component", "versions"), m: o.Metrics, now: o.Now, stubKind: o.StubKind, stubKinds: o.StubKinds, limits: o.Limits,
-		ann: newAnnotator(o.AnnotateDelay, o.AnnotateWhen), onNew: o.OnNew, seen: newSeenRevs()}
+		ann: newAnnotator(o.AnnotateDelay, o.AnnotateWhen), onNew: o.OnNew, seen: newSeenRevs(), grace: o.RetireGrace}
 }
 
 // Annotations fnmgr writes on the actions it manages.

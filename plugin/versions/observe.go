@@ -138,6 +138,11 @@ func (c *Controller) missedRevisions(ctx context.Context, f registry.Function, k
 	if gen <= 1 || (known && headRev != "" && generation(headRev)+1 >= gen) {
 		return nil, nil
 	}
+	if known && (f.Gone || f.Purged) {
+		// Re-created after a delete: the revisions before the delete
+		// belong to the old action (seen then, or the purge's to drop).
+		return nil, nil
+	}
 	hist, err := c.ow.History(ctx, a.ID, a.Rev)
 	if errors.Is(err, whiskdb.ErrNotFound) {
 		return nil, nil
@@ -239,7 +244,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	// Enforcement: a function that may not run must show stubs, one that
 	// may must not; a transition in progress settles this itself.
 	enforce := known && cur.settled() && f.State.Runnable() == stub
-	if known && f.Revisions > 0 && f.Head.Digest == digest && !f.Gone {
+	if known && f.Revisions > 0 && f.Head.Digest == digest && !f.Gone && !f.Purged {
 		if generation(a.Rev) > generation(f.Head.OWRev) {
 			c.seen.note(a.ID, a.Rev) // nothing to record: no write either
 		}
@@ -285,10 +290,20 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		f.Revisions = n
 		f.Head = registry.Head{Revision: n, Digest: digest, Updated: c.now().UTC(), OWRev: a.Rev, OWVersion: a.Version}
 		f.Limits = a.Limits
-		if f.Gone {
-			// The action was deleted outside fnmgr and is back: a new life.
+		if f.Gone || f.Purged {
 			f.Gone = false
-			f.State = registry.Latest
+			switch {
+			case f.Purged:
+				// The name starts a new function once the old one is
+				// purged; its history stays.
+				f.Purged, f.PurgeAt, f.Reason, f.PrevState, f.Stubs = false, nil, "", "", nil
+				f.State = registry.Latest
+			case f.State != registry.Retired:
+				f.State = registry.Latest
+			}
+			// A RETIRED function re-created within its grace period stays
+			// RETIRED and gets the stub (SPEC.md section 3: changed
+			// outside fnmgr, "recorded; stays retired").
 		}
 		switch f.State {
 		case registry.Latest, registry.Published:
@@ -434,8 +449,15 @@ func (c *Controller) observeDeleted(ctx context.Context, ns, name string) error 
 	}
 	_, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
 		f.Gone = true
-		if f.State != registry.Updating {
-			f.State = registry.Retired
+		if f.State != registry.Updating && f.State != registry.Retired {
+			f.PrevState, f.State, f.Reason = f.State, registry.Retired, "deleted outside fnmgr"
+		}
+		// Purged after the grace period like a retire, and only then may
+		// the name start a new function (a re-created action gets the
+		// stub until then).
+		if f.PurgeAt == nil && !f.Purged {
+			at := c.now().UTC().Add(c.grace)
+			f.PurgeAt = &at
 		}
 		return nil
 	})
