@@ -60,6 +60,9 @@ func (c *Controller) Publish(ctx context.Context, ns, name, description, by stri
 		v, err := c.reg.GetVersion(ctx, ns, name, f.Versions[n-1].Version)
 		return Published{Version: v}, err
 	}
+	if err := c.claimable(ctx, f, strconv.Itoa(f.LastVersion+1)); err != nil {
+		return Published{}, err
+	}
 	// Reserve the number first: a crash after this leaves a gap, never a
 	// number used twice.
 	var n int
@@ -176,6 +179,9 @@ func (c *Controller) SetAlias(ctx context.Context, ns, name, alias string, routi
 	if err := validRouting(f, routing); err != nil {
 		return registry.Alias{}, err
 	}
+	if err := c.claimable(ctx, f, alias); err != nil {
+		return registry.Alias{}, err
+	}
 	al := registry.Alias{Routing: routing, Updated: c.now().UTC()}
 	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
 		if f.Aliases == nil {
@@ -203,14 +209,42 @@ func (c *Controller) DeleteAlias(ctx context.Context, ns, name, alias string) er
 	if _, ok := f.Aliases[alias]; !ok {
 		return fmt.Errorf("versions: %s has no alias %q: %w", f.FQN(), alias, registry.ErrNotFound)
 	}
-	if _, err := c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
-		delete(f.Aliases, alias)
-		return nil
-	}); err != nil {
+	// The action goes first: a crash in between leaves an alias the
+	// registry still names (restored, and removed by a retry), never an
+	// action fnmgr wrote that no record claims (claimable would refuse to
+	// set the alias again).
+	docNS, base := registry.ActionPath(ns, name)
+	if err := c.ow.Delete(ctx, docNS+"/"+base+"@"+alias); err != nil {
 		return err
 	}
-	docNS, base := registry.ActionPath(ns, name)
-	return c.ow.Delete(ctx, docNS+"/"+base+"@"+alias)
+	_, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+		delete(f.Aliases, alias)
+		return nil
+	})
+	return err
+}
+
+// claimable checks that fnmgr may write the OpenWhisk action
+// name@suffix of f: no such action exists, or f's registry document
+// records suffix as one of its versions or aliases (fnmgr records it
+// before it writes the action, so the action is fnmgr's; a user's change
+// of it is reverted). "@" is allowed in OpenWhisk names, so anything else
+// is a user's own action, even with fnmgr's annotations copied onto it:
+// ErrConflict (409) names it.
+func (c *Controller) claimable(ctx context.Context, f registry.Function, suffix string) error {
+	docNS, base := registry.ActionPath(f.Namespace, f.Name)
+	cur, err := c.ow.Get(ctx, docNS+"/"+base+"@"+suffix)
+	if errors.Is(err, whiskdb.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("versions: read %s/%s@%s: %w", docNS, base, suffix, err)
+	}
+	if managedSuffix(f, suffix) {
+		return nil
+	}
+	return fmt.Errorf("the action %s exists and fnmgr did not write it (a user's own action named like a version or alias of %s); rename or delete it first: %w",
+		cur.FQN(), f.FQN(), registry.ErrConflict)
 }
 
 func validRouting(f registry.Function, routing []registry.Route) error {
