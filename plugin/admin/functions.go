@@ -82,7 +82,9 @@ func (h *fnHandlers) fn(handle func(c call) error) http.HandlerFunc {
 				"%q is not a valid function name: a name, or package/name, of letters, digits, '_', '@', '.', '-', '&' and inner spaces, at most 256 characters each.", name))
 			return
 		}
-		c := call{w: w, r: r, ns: NamespaceFrom(r.Context()), name: name, by: caller(r.Context())}
+		by := caller(r.Context())
+		r = r.WithContext(versions.WithBy(r.Context(), by)) // named in the history of what it changes
+		c := call{w: w, r: r, ns: NamespaceFrom(r.Context()), name: name, by: by}
 		if err := handle(c); err != nil {
 			h.fail(w, r, c, err)
 		}

@@ -135,7 +135,9 @@ func TestCommands(t *testing.T) {
 		on("POST "+base+"hello/unblock", 200, fnJSON).
 		on("POST "+base+"hello/update", 200, strings.Replace(fnJSON, "PUBLISHED", "LATEST", 1)).
 		on("POST "+base+"hello/retire", 200, strings.Replace(fnJSON, `"config"`, `"purgeAt":"2026-02-01T00:00:00Z","config"`, 1)).
-		on("GET "+base+"hello/history", 200, `[{"at":"2026-01-01T00:00:00Z","from":"LATEST","to":"BLOCKED","by":"admin","reason":"bad","revision":3}]`).
+		on("GET "+base+"hello/history", 200, `[{"at":"2026-01-01T00:00:00Z","from":"LATEST","to":"BLOCKED","by":"admin","reason":"bad","revision":3},`+
+			`{"at":"2026-01-01T00:01:00Z","from":"LATEST","to":"LATEST","by":"ops","revision":4,"op":"update","durationMs":2140,`+
+			`"states":[{"state":"LATEST"},{"state":"UPDATING","durationMs":2130},{"state":"LATEST"}],"outcome":"failed","error":"the test invocation failed"}]`).
 		on("PUT "+base+"hello/config", 200, `{"memorySize":512,"gpuNum":1}`)
 	tests := []struct {
 		name     string
@@ -166,7 +168,7 @@ func TestCommands(t *testing.T) {
 			"POST " + base + "hello/update", `{"limits":{"memory":512},"parameters":[{"key":"name","value":"world"},{"key":"n","value":3}],"test":{"x":1}}`,
 			[]string{"ok: updated hello (state LATEST"}},
 		{"retire", []string{"retire", "hello", "--reason", "old", "--grace", "1h"}, "POST " + base + "hello/retire", `{"reason":"old","graceSeconds":3600}`, []string{"ok: retired hello; it will be purged at"}},
-		{"history", []string{"history", "hello"}, "GET " + base + "hello/history", "", []string{"At", "BLOCKED", "admin", "bad"}},
+		{"history", []string{"history", "hello"}, "GET " + base + "hello/history", "", []string{"At", "BLOCKED", "admin", "bad", "Op", "update", "LATEST → UPDATING (2.1s) → LATEST", "failed: the test invocation failed", "2.1s"}},
 		{"config set", []string{"config", "hello", "--memory", "512", "--gpu-num", "1"}, "PUT " + base + "hello/config", `{"memorySize":512,"gpuNum":1}`, []string{"ok: updated the settings", "512 MB"}},
 		{"config show", []string{"config", "hello"}, "GET " + base + "hello", "", []string{"Setting", "256 MB"}},
 		{"--json", []string{"functions", "get", "hello", "--json"}, "GET " + base + "hello", "", []string{`"state": "PUBLISHED"`}},

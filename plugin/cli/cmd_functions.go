@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fnmgr/fnmgr/plugin/client"
 	"github.com/fnmgr/fnmgr/plugin/registry"
@@ -175,8 +176,11 @@ func revisionsCommand() *Command {
 }
 
 func historyCommand() *Command {
-	return &Command{Name: "history", Args: "NAME", Summary: "show a function's lifecycle history",
-		Long:    "Shows the audit of function NAME's lifecycle transitions: when, from which state to\nwhich, by whom, why, and the head revision at the time.",
+	return &Command{Name: "history", Args: "NAME", Summary: "show a function's history",
+		Long: "Shows every operation that changed function NAME, oldest first: when, what (op),\n" +
+			"the states it passed through (an update's UPDATING with how long it lasted), who,\n" +
+			"the outcome and how long it took, why, and the head revision after it.\n" +
+			"--json keeps every field (from, to, started, durationMs, error, version, alias, routing).",
 		Example: "fnmgr history hello",
 		Flags: noFlags(func(ctx context.Context, s *Session, args []string) error {
 			hs, err := s.client.History(ctx, args[0])
@@ -186,9 +190,45 @@ func historyCommand() *Command {
 			return s.emit(hs, func(w io.Writer) error {
 				rows := [][]string{}
 				for _, h := range hs {
-					rows = append(rows, []string{when(h.At), dash(string(h.From)), string(h.To), dash(h.By), dash(h.Reason), itoa(h.Revision)})
+					outcome := dash(h.Outcome)
+					if h.Error != "" {
+						outcome += ": " + h.Error
+					}
+					rows = append(rows, []string{when(h.At), dash(h.Op), statesPassed(h), dash(h.By), outcome,
+						millis(h.DurationMs), dash(h.Reason), itoa(h.Revision)})
 				}
-				return table(w, []string{"At", "From", "To", "By", "Reason", "Revision"}, rows)
+				return table(w, []string{"At", "Op", "States", "By", "Outcome", "Took", "Reason", "Revision"}, rows)
 			})
 		})}
+}
+
+// statesPassed reads "LATEST → UPDATING (2.1s) → LATEST"; entries written
+// before fnmgr recorded states read "from → to".
+func statesPassed(h client.History) string {
+	if len(h.States) == 0 {
+		return dash(string(h.From)) + " → " + string(h.To)
+	}
+	parts := make([]string, len(h.States))
+	for i, st := range h.States {
+		parts[i] = string(st.State)
+		if st.DurationMs > 0 {
+			parts[i] += " (" + millis(st.DurationMs) + ")"
+		}
+	}
+	return strings.Join(parts, " → ")
+}
+
+// millis rounds a duration in milliseconds for people: 85ms, 2.1s, 3m5s.
+func millis(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	switch {
+	case ms <= 0:
+		return "-"
+	case d < time.Second:
+		return d.String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
 }

@@ -134,12 +134,32 @@ func (c *Controller) begin(ctx context.Context, f registry.Function, t registry.
 	})
 }
 
-// finish writes OpenWhisk's actions for f's state, clears the intent and
-// audits the transition.
-func (c *Controller) finish(ctx context.Context, f registry.Function, to registry.State, reason string) (registry.Function, error) {
+// finish writes OpenWhisk's actions for f's state, audits the transition
+// and clears the intent. The audit record is keyed by the intent's start
+// and written before the intent is cleared, so a transition Recover
+// finishes again is recorded once. failure, when not nil, is why the
+// operation failed (f is back where it was).
+func (c *Controller) finish(ctx context.Context, f registry.Function, to registry.State, reason string, failure error) (registry.Function, error) {
 	t := f.Transition
 	if err := c.ver.Materialize(ctx, f); err != nil {
 		return f, fmt.Errorf("lifecycle: %s of %s: %w", t.Op, f.FQN(), err)
+	}
+	if reason == "" {
+		reason = t.Reason
+	}
+	now := c.now().UTC()
+	states := []registry.StateStay{{State: t.From}}
+	if t.Op == "update" {
+		states = append(states, registry.StateStay{State: registry.Updating, DurationMs: now.Sub(t.Started).Milliseconds()})
+	}
+	states = append(states, registry.StateStay{State: to})
+	h := registry.History{At: now, From: t.From, To: to, By: t.By, Reason: reason, Revision: f.Head.Revision,
+		Op: t.Op, Started: t.Started, DurationMs: now.Sub(t.Started).Milliseconds(), States: states, Outcome: registry.OutcomeOK}
+	if failure != nil {
+		h.Outcome, h.Error = registry.OutcomeFailed, failure.Error()
+	}
+	if err := c.reg.AddHistoryOnce(ctx, f.Namespace, f.Name, t.Started, h); err != nil {
+		return f, err
 	}
 	f, err := c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
 		f.Transition = nil
@@ -148,15 +168,8 @@ func (c *Controller) finish(ctx context.Context, f registry.Function, to registr
 	if err != nil {
 		return f, err
 	}
-	if reason == "" {
-		reason = t.Reason
-	}
-	if err := c.reg.AddHistory(ctx, f.Namespace, f.Name, registry.History{From: t.From, To: to, By: t.By,
-		Reason: reason, Revision: f.Head.Revision}); err != nil {
-		return f, err
-	}
 	c.transitions.WithLabelValues(t.Op, string(to)).Inc()
-	c.log.Info("transition done", "function", f.FQN(), "op", t.Op, "from", t.From, "to", to, "by", t.By)
+	c.log.Info("transition done", "function", f.FQN(), "op", t.Op, "from", t.From, "to", to, "by", t.By, "outcome", h.Outcome)
 	return f, nil
 }
 
@@ -183,7 +196,7 @@ func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (re
 	if f, err = c.syncAndReload(ctx, ns, name, f); err != nil {
 		return f, err
 	}
-	return c.finish(ctx, f, registry.Blocked, "")
+	return c.finish(ctx, f, registry.Blocked, "", nil)
 }
 
 // Unblock returns a blocked function to the state it had before, with its
@@ -214,7 +227,7 @@ func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (registry
 	if err != nil {
 		return f, err
 	}
-	return c.finish(ctx, f, f.State, "")
+	return c.finish(ctx, f, f.State, "", nil)
 }
 
 // runnableState is the state a function returns to: PUBLISHED when its head
@@ -252,7 +265,7 @@ func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, gr
 	if err != nil {
 		return f, err
 	}
-	f, err = c.finish(ctx, f, registry.Retired, "")
+	f, err = c.finish(ctx, f, registry.Retired, "", nil)
 	select {
 	case c.wake <- struct{}{}:
 	default:

@@ -83,10 +83,12 @@ func TestBlockUnblockRestoresExactly(t *testing.T) {
 	require.ErrorIs(t, err, registry.ErrConflict, "unblock of a running function is 409")
 	h, err := lc.History(ctx, "guest", "hello")
 	require.NoError(t, err)
-	require.Len(t, h, 2)
-	require.Equal(t, registry.Blocked, h[0].To)
-	require.Equal(t, "incident 42", h[0].Reason)
-	require.Equal(t, registry.Published, h[1].To)
+	require.Len(t, h, 4, "publish, alias, block, unblock")
+	require.Equal(t, "block", h[2].Op)
+	require.Equal(t, registry.Blocked, h[2].To)
+	require.Equal(t, "incident 42", h[2].Reason)
+	require.Equal(t, "unblock", h[3].Op)
+	require.Equal(t, registry.Published, h[3].To)
 }
 
 func TestChangeWhileBlockedIsRecordedAndStubbedAgain(t *testing.T) {

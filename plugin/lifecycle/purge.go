@@ -74,6 +74,6 @@ func (c *Controller) purge(ctx context.Context, f registry.Function) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.finish(ctx, f, registry.Retired, "purged: action, versions, aliases and artifacts deleted")
+	_, err = c.finish(ctx, f, registry.Retired, "purged: action, versions, aliases and artifacts deleted", nil)
 	return err
 }

@@ -57,7 +57,7 @@ func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error 
 		}
 		docNS, base := registry.ActionPath(f.Namespace, f.Name)
 		_ = c.ver.DeleteAction(ctx, docNS+"/"+base+"@"+probeSuffix)
-		_, err = c.finish(ctx, f, f.State, "update interrupted by a restart of fnmgr")
+		_, err = c.finish(ctx, f, f.State, "update interrupted by a restart of fnmgr", nil)
 		return err
 	case "purge":
 		return c.purge(ctx, f)
@@ -69,7 +69,7 @@ func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error 
 		if err != nil {
 			return err
 		}
-		_, err = c.finish(ctx, f, f.State, "")
+		_, err = c.finish(ctx, f, f.State, "", nil)
 		return err
 	}
 }

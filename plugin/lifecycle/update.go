@@ -116,7 +116,7 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 	if err != nil {
 		return f, err
 	}
-	return c.finish(ctx, f, f.State, "")
+	return c.finish(ctx, f, f.State, "", nil)
 }
 
 // test writes the candidate to a probe action, invokes it and removes it.
@@ -158,7 +158,7 @@ func (c *Controller) abort(ctx context.Context, f registry.Function, cause error
 	if f.Transition == nil {
 		return f, cause
 	}
-	if _, err := c.finish(ctx, f, f.State, "update failed: "+cause.Error()); err != nil {
+	if _, err := c.finish(ctx, f, f.State, "update failed: "+cause.Error(), cause); err != nil {
 		return f, errors.Join(cause, err)
 	}
 	c.log.Warn("update failed; the function is as it was", "function", f.FQN(), "err", cause)

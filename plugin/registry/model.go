@@ -221,19 +221,51 @@ type Transition struct {
 	Update  json.RawMessage `json:"update,omitempty"` // the update request, for op update
 }
 
-// History is one audited transition.
+// History is one audited operation that changed a function: a lifecycle
+// transition (block, unblock, update, retire, purge), a version operation
+// (publish, version-retire, alias, alias-delete, rollback) or a change
+// made outside fnmgr that it acted on (delete, outside-change).
 type History struct {
 	ID       string    `json:"_id,omitempty"`
 	Rev      string    `json:"_rev,omitempty"`
 	Type     string    `json:"type,omitempty"`
 	Function string    `json:"function,omitempty"`
-	At       time.Time `json:"at"`
+	At       time.Time `json:"at"` // when it ended
 	From     State     `json:"from"`
 	To       State     `json:"to"`
 	By       string    `json:"by,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
-	Revision int       `json:"revision"`
+	Revision int       `json:"revision"` // the head revision after it
+	Op       string    `json:"op,omitempty"`
+	// Started is when the operation began, DurationMs how long it took.
+	Started    time.Time `json:"started,omitzero"`
+	DurationMs int64     `json:"durationMs"`
+	// States are the states the function passed through, in order (an
+	// update's UPDATING with how long it lasted).
+	States []StateStay `json:"states,omitempty"`
+	// Outcome is "ok" or "failed"; Error says why it failed.
+	Outcome string `json:"outcome,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// Version and Alias name what publish, version-retire, alias,
+	// alias-delete and rollback acted on; Routing is an alias's new routing.
+	Version int     `json:"version,omitempty"`
+	Alias   string  `json:"alias,omitempty"`
+	Routing []Route `json:"routing,omitempty"`
 }
+
+// StateStay is one state an operation passed through; DurationMs is how
+// long the function stayed in it during the operation (0 for the state it
+// started from and the one it ended in).
+type StateStay struct {
+	State      State `json:"state"`
+	DurationMs int64 `json:"durationMs,omitempty"`
+}
+
+// History outcomes.
+const (
+	OutcomeOK     = "ok"
+	OutcomeFailed = "failed"
+)
 
 // Revision is one observed change of an action (a LATEST snapshot).
 type Revision struct {

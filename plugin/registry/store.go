@@ -395,6 +395,22 @@ func (s *Store) AddHistory(ctx context.Context, ns, name string, h History) erro
 	}
 }
 
+// AddHistoryOnce records h as the audit record of the operation that
+// started at key: recording it again (a retry after a crash) changes
+// nothing, so each operation is one entry. Records sort by key.
+func (s *Store) AddHistoryOnce(ctx context.Context, ns, name string, key time.Time, h History) error {
+	if h.At.IsZero() {
+		h.At = s.now().UTC()
+	}
+	h.Type, h.Function = typeHistory, ns+"/"+name
+	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, key.UnixNano())
+	_, err := s.b.Put(ctx, h.ID, h)
+	if err == nil || kivik.HTTPStatus(err) == http.StatusConflict {
+		return nil
+	}
+	return classify("add history of "+ns+"/"+name, err)
+}
+
 // History lists the audit records of ns/name, oldest first.
 func (s *Store) History(ctx context.Context, ns, name string) ([]History, error) {
 	out := []History{}

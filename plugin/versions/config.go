@@ -128,6 +128,7 @@ func (c *Controller) SetConfig(ctx context.Context, ns, name string, req ConfigR
 	if f.State == registry.Blocked {
 		return registry.Config{}, fmt.Errorf("config: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
 	}
+	started := c.now().UTC()
 	_, err = c.ow.Modify(ctx, registry.DocID(ns, name), func(a *entity.Action) (bool, error) {
 		if a.Exec.Kind == entity.KindSequence && (req.BaseImage != nil || req.MemorySize != nil) {
 			return false, fmt.Errorf("config: %s is a sequence; its components carry the settings: %w", f.FQN(), registry.ErrInvalid)
@@ -174,5 +175,8 @@ func (c *Controller) SetConfig(ctx context.Context, ns, name string, req ConfigR
 		}
 		return nil
 	})
-	return f.Config, err
+	if err != nil {
+		return registry.Config{}, err
+	}
+	return f.Config, c.audit(ctx, f, started, registry.History{Op: "config"})
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/feed"
@@ -266,11 +267,17 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		}
 	}
 	n := f.Revisions + 1
+	var observed time.Time
 	for {
 		rev := registry.Revision{Revision: n, Digest: digest, Snapshot: snap, OWRev: a.Rev, OWVersion: a.Version,
 			Observed: c.now().UTC(), Source: "openwhisk"}
 		stored, err := c.reg.PutRevision(ctx, ns, name, rev)
-		if err == nil || (errors.Is(err, registry.ErrConflict) && stored.Digest == digest) {
+		if err == nil {
+			observed = rev.Observed
+			break
+		}
+		if errors.Is(err, registry.ErrConflict) && stored.Digest == digest {
+			observed = stored.Observed
 			break
 		}
 		if !errors.Is(err, registry.ErrConflict) {
@@ -280,7 +287,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		// update a crash cut short: keep it, and record this one after it.
 		n++
 	}
-	isNew := false
+	isNew, from, newLife := false, f.State, false
 	update := func(f *registry.Function) error {
 		if f.Revisions >= n && f.Head.Revision >= n {
 			return nil
@@ -297,7 +304,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 				// The name starts a new function once the old one is
 				// purged; its history stays.
 				f.Purged, f.PurgeAt, f.Reason, f.PrevState, f.Stubs = false, nil, "", "", nil
-				f.State = registry.Latest
+				f.State, newLife = registry.Latest, true
 			case f.State != registry.Retired:
 				f.State = registry.Latest
 			}
@@ -332,6 +339,19 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 	c.log.Info("revision recorded", "function", f.FQN(), "revision", n, "state", f.State)
 	if isNew && c.onNew != nil {
 		c.onNew(ctx, ns, name, a.Annotations)
+	}
+	// A change fnmgr acts on is one history entry (once: keyed by the
+	// revision's observation); the revisions list records the others.
+	switch {
+	case newLife:
+		err = c.audit(ctx, f, observed, registry.History{Op: "outside-change", By: byOpenWhisk, From: registry.Retired, Revision: n,
+			Reason: "action created again after the purge: a new function"})
+	case known && !f.State.Runnable() && !cur.applying:
+		err = c.audit(ctx, f, observed, registry.History{Op: "outside-change", By: byOpenWhisk, From: from, Revision: n,
+			Reason: fmt.Sprintf("changed on OpenWhisk while %s: recorded as revision %d, the stub put back", f.State, n)})
+	}
+	if err != nil {
+		return err
 	}
 	if cur.settled() && (!f.State.Runnable() || stub) {
 		if err := c.enforce(ctx, f); err != nil {
@@ -447,7 +467,8 @@ func (c *Controller) observeDeleted(ctx context.Context, ns, name string) error 
 	if err != nil || f.Gone {
 		return err
 	}
-	_, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+	from := f.State
+	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
 		f.Gone = true
 		if f.State != registry.Updating && f.State != registry.Retired {
 			f.PrevState, f.State, f.Reason = f.State, registry.Retired, "deleted outside fnmgr"
@@ -461,10 +482,11 @@ func (c *Controller) observeDeleted(ctx context.Context, ns, name string) error 
 		}
 		return nil
 	})
-	if err == nil {
-		c.log.Info("action deleted outside fnmgr; function retired", "function", ns+"/"+name)
+	if err != nil || f.Purged {
+		return err // the purge deleted it: audited as the purge
 	}
-	return err
+	c.log.Info("action deleted outside fnmgr; function retired", "function", ns+"/"+name)
+	return c.audit(ctx, f, c.now(), registry.History{Op: "delete", By: byOpenWhisk, From: from, Reason: "action deleted outside fnmgr"})
 }
 
 // managedSuffix reports whether suffix names a live version or alias of f.

@@ -58,8 +58,15 @@ func (c *Controller) Publish(ctx context.Context, ns, name, description, by stri
 	}
 	if n := len(f.Versions); n > 0 && f.Versions[n-1].Digest == head.Digest {
 		v, err := c.reg.GetVersion(ctx, ns, name, f.Versions[n-1].Version)
-		return Published{Version: v}, err
+		if err != nil {
+			return Published{}, err
+		}
+		// Recorded when it was published; again (once) should a crash have
+		// cut that publish short of its history entry.
+		return Published{Version: v}, c.audit(ctx, f, v.Created, registry.History{Op: "publish", By: v.CreatedBy,
+			Version: v.Version, Revision: v.Revision, Reason: v.Description})
 	}
+	from := f.State
 	if err := c.claimable(ctx, f, strconv.Itoa(f.LastVersion+1)); err != nil {
 		return Published{}, err
 	}
@@ -106,6 +113,10 @@ func (c *Controller) Publish(ctx context.Context, ns, name, description, by stri
 	if err := c.syncAnnotations(ctx, f); err != nil {
 		return Published{}, err
 	}
+	if err := c.audit(ctx, f, v.Created, registry.History{Op: "publish", By: by, From: from, Version: n,
+		Revision: v.Revision, Reason: description}); err != nil {
+		return Published{}, err
+	}
 	c.m.published()
 	c.log.Info("version published", "function", f.FQN(), "version", n, "by", by)
 	return Published{Version: v, Created: true}, nil
@@ -138,6 +149,7 @@ func (c *Controller) RetireVersion(ctx context.Context, ns, name string, n int) 
 	if _, ok := f.Version(n); !ok {
 		return fmt.Errorf("versions: %s has no version %d: %w", f.FQN(), n, registry.ErrNotFound)
 	}
+	started, from := c.now().UTC(), f.State
 	for alias, al := range f.Aliases {
 		for _, r := range al.Routing {
 			if r.Version == n {
@@ -160,7 +172,10 @@ func (c *Controller) RetireVersion(ctx context.Context, ns, name string, n int) 
 	if err := c.ow.Delete(ctx, docNS+"/"+base+"@"+strconv.Itoa(n)); err != nil {
 		return err
 	}
-	return c.syncAnnotations(ctx, f)
+	if err := c.syncAnnotations(ctx, f); err != nil {
+		return err
+	}
+	return c.audit(ctx, f, started, registry.History{Op: "version-retire", From: from, Version: n})
 }
 
 // SetAlias creates or moves alias to the given weighted routing.
@@ -193,7 +208,10 @@ func (c *Controller) SetAlias(ctx context.Context, ns, name, alias string, routi
 	if err != nil {
 		return registry.Alias{}, err
 	}
-	return al, c.writeManaged(ctx, f, alias)
+	if err := c.writeManaged(ctx, f, alias); err != nil {
+		return registry.Alias{}, err
+	}
+	return al, c.audit(ctx, f, al.Updated, registry.History{Op: "alias", Alias: alias, Version: routing[0].Version, Routing: routing})
 }
 
 // DeleteAlias removes alias and its OpenWhisk action.
@@ -209,6 +227,7 @@ func (c *Controller) DeleteAlias(ctx context.Context, ns, name, alias string) er
 	if _, ok := f.Aliases[alias]; !ok {
 		return fmt.Errorf("versions: %s has no alias %q: %w", f.FQN(), alias, registry.ErrNotFound)
 	}
+	started := c.now().UTC()
 	// The action goes first: a crash in between leaves an alias the
 	// registry still names (restored, and removed by a retry), never an
 	// action fnmgr wrote that no record claims (claimable would refuse to
@@ -217,11 +236,13 @@ func (c *Controller) DeleteAlias(ctx context.Context, ns, name, alias string) er
 	if err := c.ow.Delete(ctx, docNS+"/"+base+"@"+alias); err != nil {
 		return err
 	}
-	_, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
+	if f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
 		delete(f.Aliases, alias)
 		return nil
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	return c.audit(ctx, f, started, registry.History{Op: "alias-delete", Alias: alias})
 }
 
 // claimable checks that fnmgr may write the OpenWhisk action
@@ -305,6 +326,7 @@ func (c *Controller) Rollback(ctx context.Context, ns, name string, n int) (regi
 	if _, ok := f.Version(n); !ok {
 		return registry.Version{}, fmt.Errorf("versions: %s has no version %d: %w", f.FQN(), n, registry.ErrNotFound)
 	}
+	started := c.now().UTC()
 	v, err := c.reg.GetVersion(ctx, ns, name, n)
 	if err != nil {
 		return registry.Version{}, err
@@ -341,5 +363,7 @@ func (c *Controller) Rollback(ctx context.Context, ns, name string, n int) (regi
 		}
 	}
 	c.log.Info("rolled back", "function", f.FQN(), "version", n)
-	return v, nil
+	// The head the rollback wrote is recorded by the change feed as the
+	// next revision; the entry names the version it came from.
+	return v, c.audit(ctx, f, started, registry.History{Op: "rollback", Version: n})
 }
