@@ -257,6 +257,12 @@ func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, gr
 	if grace <= 0 {
 		grace = c.grace
 	}
+	// Record what OpenWhisk holds first (a rollback's write the change
+	// feed has not delivered yet), so that it is not taken for a change
+	// made after the retire.
+	if f, err = c.syncAndReload(ctx, ns, name, f); err != nil {
+		return f, err
+	}
 	purgeAt := c.now().UTC().Add(grace)
 	f, err = c.begin(ctx, f, registry.Transition{Op: "retire", From: f.State, To: registry.Retired, By: by, Reason: reason},
 		func(f *registry.Function) {

@@ -277,6 +277,20 @@ func TestUpdateWithTestInvocation(t *testing.T) {
 	var hist []map[string]any
 	require.Equal(t, 200, admin(t, "GET", fnPath(name)+"/history", nil, &hist))
 	require.Contains(t, hist[len(hist)-1]["reason"], "update failed")
+	// Each update is one entry: op, the states it passed (UPDATING with
+	// how long it lasted), its duration and outcome (issue 16 item 6).
+	for i, outcome := range map[int]string{len(hist) - 2: "ok", len(hist) - 1: "failed"} {
+		h := hist[i]
+		require.Equal(t, "update", h["op"], "%v", h)
+		require.Equal(t, outcome, h["outcome"], "%v", h)
+		states, _ := h["states"].([]any)
+		require.Len(t, states, 3, "%v", h)
+		updating, _ := states[1].(map[string]any)
+		require.Equal(t, "UPDATING", updating["state"], "%v", h)
+		require.Contains(t, updating, "durationMs", "%v", h)
+		require.Contains(t, h, "durationMs")
+	}
+	require.Contains(t, hist[len(hist)-1]["error"], "test invocation failed")
 	_, _, err = c.Actions.Get(name+"@fnmgr-update", false)
 	require.Error(t, err, "no probe copy is left")
 }
