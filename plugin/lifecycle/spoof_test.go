@@ -89,6 +89,17 @@ func TestCopiedStubWithAppendedCodeNeverRuns(t *testing.T) {
 				require.Eventually(t, func() bool { return e.Code(id) == stubs[id] },
 					5*time.Second, 10*time.Millisecond, "%s is reverted to fnmgr's stub", id)
 			}
+			hist, err := lc.History(ctx, "guest", "s")
+			require.NoError(t, err)
+			var changes []string
+			for _, h := range hist {
+				if h.Op == "outside-change" {
+					changes = append(changes, h.Reason)
+				}
+			}
+			require.Len(t, changes, 3, "the write on s and the reverted writes on s@1 and s@prod are in the history: %q", changes)
+			require.Contains(t, changes[1], "guest/s@1")
+			require.Contains(t, changes[2], "guest/s@prod")
 		})
 	}
 }

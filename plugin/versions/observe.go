@@ -535,6 +535,11 @@ func (c *Controller) observeManaged(ctx context.Context, ns, base, suffix string
 		return true, nil // the transition writes these actions itself
 	}
 	stub := c.ownStub(f, a, code)
+	v, _ := managedVersion(f, suffix)
+	alias := ""
+	if _, err := strconv.Atoi(suffix); err != nil {
+		alias = suffix
+	}
 	if f.State.Runnable() {
 		if !stub && registry.SnapshotOf(a, code).Digest() == want.Digest() {
 			return true, nil
@@ -542,9 +547,19 @@ func (c *Controller) observeManaged(ctx context.Context, ns, base, suffix string
 	} else if stub {
 		return true, nil
 	}
+	if cur, err := c.ow.Get(ctx, a.ID); err == nil && cur.Rev != a.Rev {
+		return true, nil // a stale change: the newer one is delivered too, and judged then
+	}
 	c.m.reverted()
 	c.log.Warn("immutable version action changed outside fnmgr; reverting", "function", f.FQN(), "action", a.FQN())
-	return true, c.writeManaged(ctx, f, suffix)
+	if err := c.writeManaged(ctx, f, suffix); err != nil {
+		return true, err
+	}
+	if stub {
+		return true, nil // fnmgr's own stub of an earlier state, put right
+	}
+	return true, c.audit(ctx, f, c.now(), registry.History{Op: "outside-change", By: byOpenWhisk, Version: v,
+		Alias: alias, Reason: fmt.Sprintf("%s changed on OpenWhisk: reverted", a.FQN())})
 }
 
 // Sync records the current OpenWhisk document of function ns/name (and any
