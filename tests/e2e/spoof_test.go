@@ -30,13 +30,19 @@ func stubWithin(t *testing.T, c *whisk.Client, name, state string, d time.Durati
 		}
 		last = *a.Exec.Code
 		return strings.Contains(last, state) && !strings.Contains(last, "pwned") && !strings.Contains(last, "appendFileSync")
-	}, d, 10*time.Millisecond, "%s is %s's stub again within %s; last code: %s", name, state, d, &last)
+	}, d, 10*time.Millisecond, "%s is %s's stub again within %s; last code: %s", name, state, d, lastSeen{&last})
 	require.Eventually(t, func() bool {
 		res, err := invokeResult(c, name, nil)
 		last = fmt.Sprint(res, err)
 		return err != nil && strings.Contains(err.Error(), state)
-	}, 20*time.Second, 20*time.Millisecond, "%s refused as %s; last answer: %s", name, state, &last)
+	}, 20*time.Second, 20*time.Millisecond, "%s refused as %s; last answer: %s", name, state, lastSeen{&last})
 }
+
+// lastSeen prints, when a failure message is formatted, what a wait saw
+// last.
+type lastSeen struct{ p *string }
+
+func (l lastSeen) String() string { return *l.p }
 
 // neverRuns invokes each name a few times on the controller: each is
 // refused naming state and the marker shows no run.
