@@ -99,7 +99,7 @@ func TestStubKindFromDeployment(t *testing.T) {
 			a := e.Action("guest/fn")
 			require.Equal(t, tc.want, a.Exec.Kind)
 			stub := e.Code("guest/fn")
-			require.True(t, versions.IsStub([]byte(stub)))
+			require.True(t, versions.HasStubMarker([]byte(stub)))
 			if tc.python {
 				require.Contains(t, stub, "def main")
 			} else {
