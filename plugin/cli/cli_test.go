@@ -235,10 +235,23 @@ func TestCompletion(t *testing.T) {
 		})
 	}
 	if bash, err := exec.LookPath("bash"); err == nil {
-		t.Run("bash script parses", func(t *testing.T) {
+		t.Run("in bash", func(t *testing.T) {
 			_, out, _ := runCLI(t, "", nil, "completion", "bash")
-			got, err := exec.Command(bash, "-n", "-c", out).CombinedOutput()
+			// The script runs fnmgr __complete: here the test binary
+			// is fnmgr. _get_comp_words_by_ref is bash-completion's,
+			// which the script expects; a minimal one stands in.
+			script := `_get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+compopt() { :; }
+` + out + `
+for line in "fnmgr versions l" "fnmgr block hello --r" "fnmgr pub"; do
+    COMP_WORDS=($line); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=()
+    __start_fnmgr; echo "${COMPREPLY[*]}"
+done`
+			cmd := exec.Command(bash, "-c", script)
+			cmd.Env = append(os.Environ(), "PATH="+fnmgrOnPath(t), envExec+"=1")
+			got, err := cmd.CombinedOutput()
 			require.NoError(t, err, string(got))
+			require.Equal(t, []string{"list", "--reason --request-timeout", "publish"}, lines(string(got)))
 		})
 	}
 	tests := []struct {
