@@ -267,6 +267,8 @@ done`
 		{"flags", []string{"block", "hello", "--r"}, []string{"--reason", "--request-timeout"}},
 		{"global flags", []string{"functions", "list", "--a"}, []string{"--admin", "--admin-token", "--auth"}},
 		{"shells", []string{"completion", ""}, shells},
+		{"a command's own subcommands", []string{"optimize", "re"}, []string{"replay"}},
+		{"a subcommand's flags", []string{"optimize", "replay", "--cu"}, []string{"--curves"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
