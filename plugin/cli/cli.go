@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit statuses of Main.
@@ -42,8 +44,6 @@ type Env struct {
 	// IsTerminal tells whether w is a terminal (for the progress bar);
 	// by default, a character device.
 	IsTerminal func(w io.Writer) bool
-
-	extra []*Command // the commands Run was given, for completion
 }
 
 func (e Env) getenv(k string) string {
@@ -110,9 +110,8 @@ func Main(ctx context.Context, args []string, e Env, extra ...*Command) int {
 
 // Run runs the command line args and returns its error.
 func Run(ctx context.Context, args []string, e Env, extra ...*Command) error {
-	e.extra = extra
-	root := Root(extra...)
-	return root.run(ctx, nil, args, e)
+	t := &tree{ctx: ctx, env: e, cmd: map[*cobra.Command]*Command{}}
+	return t.execute(Root(extra...), args)
 }
 
 // Root is the command tree: the built-in commands and extra ones.
@@ -138,70 +137,6 @@ const rootExample = `fnmgr functions list
 fnmgr publish hello --description "first release"
 fnmgr aliases set hello prod --version 1
 fnmgr block hello --reason "leaks memory"`
-
-// run dispatches args below c; path names the commands above c.
-func (c *Command) run(ctx context.Context, path []string, args []string, e Env) error {
-	path = append(path, c.Name)
-	if c.Raw != nil {
-		return c.Raw(ctx, args, e)
-	}
-	if len(c.Sub) > 0 && c.Flags != nil && len(args) > 0 {
-		// A command with subcommands of its own (optimize NAME, optimize
-		// replay): a first argument naming one goes to it.
-		for _, sub := range c.Sub {
-			if sub.Name == args[0] {
-				return sub.run(ctx, path, args[1:], e)
-			}
-		}
-	}
-	if len(c.Sub) > 0 && c.Flags == nil {
-		if len(args) == 0 {
-			c.groupUsage(e.Stderr, path)
-			return fmt.Errorf("%w: %s needs a command", ErrUsage, strings.Join(path, " "))
-		}
-		switch args[0] {
-		case "-h", "-help", "--help", "help":
-			c.groupUsage(e.Stdout, path)
-			return nil
-		case "-version", "--version":
-			if len(path) == 1 {
-				args = append([]string{"version"}, args[1:]...)
-			}
-		}
-		for _, sub := range c.Sub {
-			if sub.Name == args[0] {
-				return sub.run(ctx, path, args[1:], e)
-			}
-		}
-		c.groupUsage(e.Stderr, path)
-		return fmt.Errorf("%w: unknown command %q for %q", ErrUsage, args[0], strings.Join(path, " "))
-	}
-	fs := flag.NewFlagSet(strings.Join(path, " "), flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	g := addGlobals(fs)
-	action := c.Flags(fs)
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		c.usage(e.Stdout, path, fs)
-		return err
-	}
-	if err != nil {
-		c.usage(e.Stderr, path, fs)
-		return fmt.Errorf("%w: %s: %v", ErrUsage, strings.Join(path, " "), err)
-	}
-	s := &Session{env: e, g: g, out: e.Stdout, path: path}
-	if !c.Local {
-		if err := s.connect(); err != nil {
-			return err
-		}
-	}
-	if !strings.Contains(c.Args, "[") {
-		if err := need(s, pos, strings.Fields(c.Args)...); err != nil {
-			return err
-		}
-	}
-	return action(ctx, s, pos)
-}
 
 // noFlags is Flags for a command without flags of its own.
 func noFlags(a Action) func(*flag.FlagSet) Action {

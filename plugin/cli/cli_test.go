@@ -219,29 +219,102 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestCompletion: each shell's script asks fnmgr what to complete, and
+// fnmgr answers with the commands and flags of the line typed so far.
 func TestCompletion(t *testing.T) {
-	for _, shell := range []string{"bash", "zsh"} {
+	registers := map[string]string{
+		"bash":       "complete -o default -F __start_fnmgr fnmgr",
+		"zsh":        "compdef _fnmgr fnmgr",
+		"fish":       "complete -c fnmgr -n '__fnmgr_clear_perform_completion_once_result'",
+		"powershell": "Register-ArgumentCompleter -CommandName 'fnmgr'",
+	}
+	for _, shell := range shells {
 		t.Run(shell, func(t *testing.T) {
 			code, out, errOut := runCLI(t, "", nil, "completion", shell)
 			require.Equal(t, ExitOK, code, errOut)
-			require.Contains(t, out, "complete -F _fnmgr fnmgr")
-			require.Contains(t, out, `"versions") opts="list get retire"`)
-			require.Contains(t, out, "--reason")
-			if bash, err := exec.LookPath("bash"); err == nil && shell == "bash" {
-				// Complete "fnmgr versions l" and "fnmgr block hello --r".
-				script := out + `
-COMP_WORDS=(fnmgr versions l); COMP_CWORD=2; _fnmgr; echo "${COMPREPLY[@]}"
-COMP_WORDS=(fnmgr block hello --r); COMP_CWORD=3; _fnmgr; echo "${COMPREPLY[@]}"
-COMP_WORDS=(fnmgr pub); COMP_CWORD=1; _fnmgr; echo "${COMPREPLY[@]}"`
-				got, err := exec.Command(bash, "-c", script).CombinedOutput()
-				require.NoError(t, err, string(got))
-				require.Equal(t, []string{"list", "--reason --request-timeout", "publish"}, lines(string(got)))
+			require.Contains(t, out, registers[shell])
+			require.Contains(t, out, "__complete")
+		})
+	}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		t.Run("in bash", func(t *testing.T) {
+			_, out, _ := runCLI(t, "", nil, "completion", "bash")
+			// The script runs fnmgr __complete: here the test binary
+			// is fnmgr. _get_comp_words_by_ref is bash-completion's,
+			// which the script expects; a minimal one stands in.
+			script := `_get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+compopt() { :; }
+` + out + `
+for line in "fnmgr versions l" "fnmgr block hello --r" "fnmgr pub"; do
+    COMP_WORDS=($line); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=()
+    __start_fnmgr; echo "${COMPREPLY[*]}"
+done`
+			cmd := exec.Command(bash, "-c", script)
+			cmd.Env = append(os.Environ(), "PATH="+fnmgrOnPath(t), envExec+"=1")
+			got, err := cmd.CombinedOutput()
+			require.NoError(t, err, string(got))
+			require.Equal(t, []string{"list", "--reason --request-timeout", "publish"}, lines(string(got)))
+		})
+	}
+	tests := []struct {
+		name string
+		line []string // the words after fnmgr, the last one being completed
+		want []string
+	}{
+		{"commands", []string{""}, []string{"aliases", "block", "check", "completion", "config", "functions", "help", "history", "optimize",
+			"publish", "retire", "revisions", "rollback", "unblock", "update", "version", "versions"}},
+		{"command prefix", []string{"pub"}, []string{"publish"}},
+		{"subcommand", []string{"versions", "l"}, []string{"list"}},
+		{"subcommands", []string{"versions", ""}, []string{"get", "list", "retire"}},
+		{"flags", []string{"block", "hello", "--r"}, []string{"--reason", "--request-timeout"}},
+		{"global flags", []string{"functions", "list", "--a"}, []string{"--admin", "--admin-token", "--auth"}},
+		{"shells", []string{"completion", ""}, shells},
+		{"a command's own subcommands", []string{"optimize", "re"}, []string{"replay"}},
+		{"a subcommand's flags", []string{"optimize", "replay", "--cu"}, []string{"--curves"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", nil, append([]string{"__complete"}, tc.line...)...)
+			require.Equal(t, ExitOK, code, errOut)
+			var got []string
+			for _, l := range lines(out) {
+				if strings.HasPrefix(l, ":") {
+					continue // the directive
+				}
+				name, _, _ := strings.Cut(l, "\t")
+				got = append(got, name)
+			}
+			require.ElementsMatch(t, tc.want, got)
+		})
+	}
+	code, _, errOut := runCLI(t, "", nil, "completion", "tcsh")
+	require.Equal(t, ExitUsage, code)
+	require.Contains(t, errOut, "bash, zsh, fish")
+}
+
+// TestSuggestions: a misspelled command is a usage error that names the
+// command meant.
+func TestSuggestions(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"root", []string{"pubish", "hello"}, "unknown command \"pubish\" for \"fnmgr\"\n\nDid you mean this?\n\tpublish\n"},
+		{"group", []string{"versions", "lsit", "hello"}, "unknown command \"lsit\" for \"fnmgr versions\"\n\nDid you mean this?\n\tlist\n"},
+		{"no suggestion", []string{"frobnicate"}, "unknown command \"frobnicate\" for \"fnmgr\"\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", nil, tc.args...)
+			require.Equal(t, ExitUsage, code, errOut)
+			require.Empty(t, out)
+			require.True(t, strings.HasSuffix(errOut, "error: "+tc.want), errOut)
+			if tc.name == "no suggestion" {
+				require.NotContains(t, errOut, "Did you mean")
 			}
 		})
 	}
-	code, _, errOut := runCLI(t, "", nil, "completion", "fish")
-	require.Equal(t, ExitUsage, code)
-	require.Contains(t, errOut, "bash and zsh")
 }
 
 func TestOptimize(t *testing.T) {

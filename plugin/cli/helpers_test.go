@@ -97,3 +97,29 @@ func (f *fakeAPI) props() string {
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
+
+// envExec makes the test binary run the CLI instead of the tests, so that a
+// shell completion script can call it as fnmgr.
+const envExec = "FNMGR_CLI_TEST_EXEC"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envExec) == "1" {
+		os.Exit(Main(context.Background(), os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: "test"}))
+	}
+	os.Exit(m.Run())
+}
+
+// fnmgrOnPath is a PATH whose fnmgr is this test binary running the CLI
+// (with envExec set).
+func fnmgrOnPath(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(self, filepath.Join(dir, "fnmgr")); err != nil {
+		t.Fatal(err)
+	}
+	return dir + string(os.PathListSeparator) + os.Getenv("PATH")
+}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fnmgr/fnmgr/plugin/client"
 )
 
@@ -33,6 +35,8 @@ type Session struct {
 	out    io.Writer
 	path   []string
 	client *client.Client
+	// cobra is the command being run, in its tree (for completion).
+	cobra *cobra.Command
 }
 
 // connect resolves the admin API's URL and the credentials: a flag, then
