@@ -2,7 +2,9 @@ package config
 
 import (
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -198,7 +200,7 @@ func (o Options) LogValue() slog.Value {
 		slog.String("stub_kind", o.StubKind),
 		slog.Duration("optimize_probe_margin", o.ProbeMargin),
 		slog.Float64("optimize_throttle_share", o.ThrottleShare),
-		slog.Any("dcgm_hostengines", o.DCGMHostengines),
+		slog.String("dcgm_hostengines", hostenginesString(o.DCGMHostengines)),
 		slog.Bool("gateway_fail_open", o.GatewayFailOpen),
 		slog.Duration("key_cache_ttl", o.KeyCacheTTL),
 		slog.String("config_file", o.ConfigFile),
@@ -210,4 +212,16 @@ func RedactURL(u *url.URL) string {
 	c := *u
 	c.User = nil
 	return c.String()
+}
+
+// hostenginesString writes the node → hostengine map as sorted
+// node=address pairs, so it logs the same way every time and compares as a
+// string (slog.Value.Equal panics on a map, which the SIGHUP reloader's
+// change detection would otherwise meet).
+func hostenginesString(m map[string]string) string {
+	pairs := make([]string, 0, len(m))
+	for _, node := range slices.Sorted(maps.Keys(m)) {
+		pairs = append(pairs, node+"="+m[node])
+	}
+	return strings.Join(pairs, ",")
 }
