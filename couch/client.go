@@ -90,6 +90,12 @@ type ClientOptions struct {
 	UserAgent string
 	// Logger; nothing is logged when nil.
 	Logger *slog.Logger
+	// WriteGate, when set, is asked right before every request that may
+	// change a database (IsWrite); when it returns an error the request is
+	// not sent and the call fails with that error wrapped. fnmgr's replicas
+	// pass their leader lease's fencing check here, so that a replica that
+	// lost the lead cannot land a write. It must be safe for concurrent use.
+	WriteGate func(*http.Request) error
 }
 
 // withDefaults fills in zero values and turns negative durations into zero
@@ -191,10 +197,14 @@ func NewTransport(o ClientOptions) http.RoundTripper {
 		// ResponseHeaderTimeout stays 0 here: limitTransport applies it
 		// per request, so that change feeds are exempt.
 	}
-	return &limitTransport{
+	var rt http.RoundTripper = &limitTransport{
 		base:      base,
 		header:    o.ResponseHeaderTimeout,
 		stall:     o.ReadStallTimeout,
 		feedGrace: o.FeedGrace,
 	}
+	if o.WriteGate != nil {
+		rt = &gateTransport{base: rt, gate: o.WriteGate}
+	}
+	return rt
 }

@@ -36,6 +36,11 @@ const (
 	FlagProbeMargin                = "optimize-probe-margin"
 	FlagThrottleShare              = "optimize-throttle-share"
 	FlagDCGMHostengines            = "dcgm-hostengines"
+	FlagReplicaID                  = "replica-id"
+	FlagAdvertiseAdmin             = "advertise-admin-url"
+	FlagLeaseTTL                   = "lease-ttl"
+	FlagLeaseRenew                 = "lease-renew"
+	FlagLeaseSkew                  = "lease-skew"
 	FlagConfig                     = "config"
 	FlagGatewayFailOpen            = "gateway-fail-open"
 	FlagKeyCacheTTL                = "key-cache-ttl"
@@ -68,6 +73,11 @@ const (
 	EnvProbeMargin                = "FNMGR_OPTIMIZE_PROBE_MARGIN"
 	EnvThrottleShare              = "FNMGR_OPTIMIZE_THROTTLE_SHARE"
 	EnvDCGMHostengines            = "FNMGR_DCGM_HOSTENGINES"
+	EnvReplicaID                  = "FNMGR_REPLICA_ID"
+	EnvAdvertiseAdmin             = "FNMGR_ADVERTISE_ADMIN_URL"
+	EnvLeaseTTL                   = "FNMGR_LEASE_TTL"
+	EnvLeaseRenew                 = "FNMGR_LEASE_RENEW"
+	EnvLeaseSkew                  = "FNMGR_LEASE_SKEW"
 	EnvConfig                     = "FNMGR_CONFIG"
 	EnvGatewayFailOpen            = "FNMGR_GATEWAY_FAIL_OPEN"
 	EnvKeyCacheTTL                = "FNMGR_KEY_CACHE_TTL"
@@ -84,6 +94,8 @@ type raw struct {
 	optimizePolicy                                    string
 	kafkaTopicPrefix, userEventsTopicPrefix, stubKind string
 	probeMargin, throttleShare, dcgmHostengines       string
+	replicaID, advertiseAdmin                         string
+	leaseTTL, leaseRenew, leaseSkew                   string
 	configFile                                        string
 	gatewayFailOpen, keyCacheTTL                      string
 }
@@ -110,6 +122,9 @@ func defaultRaw() raw {
 		keyCacheTTL:     DefaultKeyCacheTTL.String(),
 		probeMargin:     DefaultProbeMargin.String(),
 		throttleShare:   "0.5",
+		leaseTTL:        DefaultLeaseTTL.String(),
+		leaseRenew:      DefaultLeaseRenew.String(),
+		leaseSkew:       DefaultLeaseSkew.String(),
 	}
 }
 
@@ -151,6 +166,11 @@ var settings = []setting{
 	{FlagDCGMHostengines, EnvDCGMHostengines, "nv-hostengine address per invoker node for GPU measurement: node=host:port, comma-separated (invoker0=10.0.0.5:5555); empty opens DCGM on fnmgr's own host", false, func(r *raw) *string { return &r.dcgmHostengines }},
 	{FlagGatewayFailOpen, EnvGatewayFailOpen, "let a call through the gateway when the caller's credentials cannot be checked (the subjects database does not answer) instead of refusing it with 503; true or false", false, func(r *raw) *string { return &r.gatewayFailOpen }},
 	{FlagKeyCacheTTL, EnvKeyCacheTTL, "how long an API key read from the subjects database is trusted before it is read again (admin API, gateway, fnmgr's own invocations); a deleted, blocked or rotated key stops working within this time plus one lookup; at most 25s, 0 reads every time (Go duration)", false, func(r *raw) *string { return &r.keyCacheTTL }},
+	{FlagReplicaID, EnvReplicaID, "this replica's id in the leader election, unique among the replicas; the host name when empty (a pod's name on Kubernetes)", false, func(r *raw) *string { return &r.replicaID }},
+	{FlagAdvertiseAdmin, EnvAdvertiseAdmin, "the admin API's URL the other replicas forward admin writes to when this replica leads; http://<host name>:<admin port> when empty", false, func(r *raw) *string { return &r.advertiseAdmin }},
+	{FlagLeaseTTL, EnvLeaseTTL, "how long the leader's lease lasts without a renewal; another replica takes the lead this long after the leader stops renewing (Go duration)", false, func(r *raw) *string { return &r.leaseTTL }},
+	{FlagLeaseRenew, EnvLeaseRenew, "how often the leader renews its lease and followers read it (Go duration, well below --lease-ttl)", false, func(r *raw) *string { return &r.leaseRenew }},
+	{FlagLeaseSkew, EnvLeaseSkew, "margin by which the leader stops writing before its lease can be taken: bounds clock-rate drift between replicas and the time between the fencing check and a write (Go duration)", false, func(r *raw) *string { return &r.leaseSkew }},
 	{FlagConfig, EnvConfig, "JSON configuration file: an object whose keys are these flags' names (see docs/configuration.md)", false, func(r *raw) *string { return &r.configFile }},
 }
 

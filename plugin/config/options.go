@@ -27,6 +27,11 @@ const (
 	DefaultKeyCacheTTL = 25 * time.Second
 	MaxKeyCacheTTL     = 25 * time.Second
 	DefaultProbeMargin = 30 * time.Second
+	// The leader election's lease (plugin/leader): a kill -9 of the
+	// leader is noticed within DefaultLeaseTTL plus one renewal.
+	DefaultLeaseTTL   = 5 * time.Second
+	DefaultLeaseRenew = time.Second
+	DefaultLeaseSkew  = time.Second
 
 	// MinAdminTokenLen is the shortest admin token accepted.
 	MinAdminTokenLen = 16
@@ -120,6 +125,16 @@ type Options struct {
 	// KeyCacheTTL is how long a key read from the subjects database is
 	// trusted (0: read every time).
 	KeyCacheTTL time.Duration
+	// ReplicaID names this replica in the leader election; unique among
+	// the replicas sharing one registry.
+	ReplicaID string
+	// AdvertiseAdminURL is where the other replicas reach this replica's
+	// admin API when it leads.
+	AdvertiseAdminURL *url.URL
+	// LeaseTTL, LeaseRenew and LeaseSkew shape the leader's lease: it lasts
+	// LeaseTTL after a renewal, is renewed every LeaseRenew, and the leader
+	// stops writing LeaseSkew before it could be taken.
+	LeaseTTL, LeaseRenew, LeaseSkew time.Duration
 	// ConfigFile is the JSON file the settings were read from, if any;
 	// `fnmgr serve` reads it again on SIGHUP.
 	ConfigFile string
@@ -203,8 +218,20 @@ func (o Options) LogValue() slog.Value {
 		slog.String("dcgm_hostengines", hostenginesString(o.DCGMHostengines)),
 		slog.Bool("gateway_fail_open", o.GatewayFailOpen),
 		slog.Duration("key_cache_ttl", o.KeyCacheTTL),
+		slog.String("replica_id", o.ReplicaID),
+		slog.String("advertise_admin_url", redacted(o.AdvertiseAdminURL)),
+		slog.Duration("lease_ttl", o.LeaseTTL),
+		slog.Duration("lease_renew", o.LeaseRenew),
+		slog.Duration("lease_skew", o.LeaseSkew),
 		slog.String("config_file", o.ConfigFile),
 	)
+}
+
+func redacted(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return RedactURL(u)
 }
 
 // RedactURL returns u without any user name or password.

@@ -127,6 +127,7 @@ func build(r raw) (Options, error) {
 	} else {
 		o.KeyCacheTTL = d
 	}
+	buildReplica(r, &o, &p)
 	p = append(p, o.check()...)
 	return o, p.err()
 }
@@ -216,6 +217,7 @@ func (o Options) check() problems {
 	if !(o.ThrottleShare > 0 && o.ThrottleShare <= 1) {
 		p.addf("%s: %g must be above 0 and at most 1", named(FlagThrottleShare), o.ThrottleShare)
 	}
+	p = append(p, o.checkLease()...)
 	if o.LogLevel < slog.LevelDebug || o.LogLevel > slog.LevelError {
 		p.addf("%s: level %v is out of range", named(FlagLogLevel), o.LogLevel)
 	}
