@@ -45,6 +45,13 @@ type Options struct {
 	// Controllers is the gateway's controller set behind /v1/controllers;
 	// those endpoints answer 501 when nil.
 	Controllers Controllers
+	// Leadership, when set, serves GET /v1/leader, and function writes on
+	// a replica that does not lead are forwarded to the leader (with the
+	// caller's credentials); when nil this replica carries out every write
+	// and /v1/leader answers 501.
+	Leadership Leadership
+	// ReplicaID names this replica on the writes it forwards.
+	ReplicaID string
 }
 
 // API is the admin API's http.Handler.
@@ -52,6 +59,7 @@ type API struct {
 	opts    Options
 	log     *slog.Logger
 	router  *mux.Router
+	proxy   http.Handler
 	handler http.Handler
 	// ops maps an operationId to its handler; operations missing here
 	// answer 501.
@@ -89,6 +97,10 @@ func New(o Options) (*API, error) {
 		for op, h := range controllerOps(a, o.Controllers) {
 			a.ops[op] = h
 		}
+	}
+	if o.Leadership != nil {
+		a.ops["getLeader"] = a.getLeader
+		a.proxy = a.newProxy()
 	}
 	a.build()
 	return a, nil
@@ -140,6 +152,10 @@ func (a *API) wrap(rt route, h http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
+		if a.forwarded(rt, r) {
+			a.forward(w, r)
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -36,6 +36,7 @@ var routes = []route{
 	{method: http.MethodGet, path: "/readyz", op: "readyz", public: true},
 	{method: http.MethodGet, path: "/metrics", op: "metrics", public: true},
 	{method: http.MethodGet, path: "/v1/openapi.json", op: "openapi", public: true},
+	{method: http.MethodGet, path: "/v1/leader", op: "getLeader", public: true},
 
 	{method: http.MethodGet, path: functionsPath, op: "listFunctions"},
 	fnRoute(http.MethodGet, "/revisions", "listRevisions"),
