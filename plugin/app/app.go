@@ -1,11 +1,32 @@
-// Package app wires fnmgr's daemon together: it creates every component
-// from one validated config.Options, starts them in order and stops them in
-// reverse (see lifecycle.go), in the manner of alertmanager.
+// Package app wires fnmgr's daemon together (the seed's Initializer), in
+// the manner of alertmanager's app: New builds every component from one
+// validated config.Options and starts nothing; Start runs the named stages
+// below, registering each teardown as it goes; Stop runs the teardowns in
+// reverse under one deadline. Nothing below this package exits the
+// process: failures of running components are reported on Err.
 //
-// Start opens, in order: the CouchDB client for OpenWhisk's subjects
-// database (lazily: CouchDB may come up later), the gateway server and the
-// admin API server, so that /healthz answering means both listen. Nothing below this package exits the process: failures of
-// running servers are reported on Err.
+// Every replica runs these stages (stages.go), in order:
+//
+//  1. databases: create fnmgr's databases, or wait for CouchDB in the
+//     background (Start never waits for CouchDB);
+//  2. serve: the gateway and the admin API listen, so that /healthz
+//     answering means both do;
+//  3. follow: the registry's change feed keeps the gateway's routing table
+//     current (on every replica, leader or not);
+//  4. elect: campaign for the leader's lease (plugin/leader).
+//
+// The replica that wins the lease then runs the leader's stages (lead.go):
+//
+//  1. feed caught up: follow OpenWhisk's whisks change feed and join the
+//     Kafka consumer groups, and wait until the feed has caught up;
+//  2. recover: finish the transitions an earlier leader's crash cut short
+//     (from their intents);
+//  3. clean up: delete probe copies an earlier run left behind;
+//  4. purge and serve: run the purge loop; the replica is then ready.
+//
+// Every write a replica makes to CouchDB, to Kafka or to a controller
+// passes the lease's fencing check first (fence.go); a replica that loses
+// the lease reports leader.ErrLost on Err, and `fnmgr serve` stops.
 package app
 
 import (
@@ -13,20 +34,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"sync"
-	"time"
+	"sync/atomic"
 
+	"github.com/go-kivik/kivik/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/plugin/admin"
 	"github.com/fnmgr/fnmgr/plugin/config"
 	"github.com/fnmgr/fnmgr/plugin/gateway"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/plugin/leader"
 )
 
 // Readiness conditions set by the app itself.
@@ -59,15 +79,28 @@ type App struct {
 	// couchBackoff paces the tries to reach CouchDB at start.
 	couchBackoff backoff
 
+	// Built by New.
+	client  *kivik.Client // reads, database creation, the lease
+	wclient *kivik.Client // fenced: every write asks the lease first
+	auth    admin.Authenticator
+	elector *leader.Elector
+	d       *domain
+	gw      *gateway.Gateway
+	api     *admin.API
+	bg      background
+	// couchFailed counts the tries to reach CouchDB at start that failed.
+	couchFailed prometheus.Counter
+	leading     atomic.Bool
+
 	mu          sync.Mutex
 	started     bool
 	adminAddr   string
 	gatewayAddr string
-	gw          *gateway.Gateway
 }
 
-// New validates o and registers the metrics; it starts nothing.
-func New(o Options) (*App, error) {
+// New validates o, registers the metrics and builds every component; it
+// starts nothing and contacts nothing.
+func New(o Options) (_ *App, err error) {
 	if err := o.Config.Validate(); err != nil {
 		return nil, err
 	}
@@ -82,22 +115,25 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	a := &App{
-		opts:  o,
-		log:   o.Logger.With("component", "app"),
-		reg:   o.Registry,
-		httpM: m,
-		errc:  make(chan error, 8),
-
-		couchBackoff: defaultCouchBackoff,
+	a := &App{opts: o, log: o.Logger.With("component", "app"), reg: o.Registry, httpM: m,
+		errc: make(chan error, 8), couchBackoff: defaultCouchBackoff, couchFailed: newCouchUnavailable(o.Registry)}
+	defer func() {
+		if err != nil {
+			_ = a.lc.stop(context.Background())
+		}
+	}()
+	for _, build := range []func() error{a.buildClients, a.buildElector, a.buildDomain, a.buildServers} {
+		if err := build(); err != nil {
+			return nil, err
+		}
 	}
 	a.ready.set(condStarted, "starting")
 	return a, nil
 }
 
-// Start creates and starts every component, registering each teardown as
-// it goes. When a step fails, what was started is stopped again (within
-// the shutdown timeout) and the error returned.
+// Start runs the replica's stages (see the package doc), registering each
+// teardown as it goes. When a stage fails, what was started is stopped
+// again (within the shutdown timeout) and the error returned.
 func (a *App) Start(ctx context.Context) (err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -114,96 +150,26 @@ func (a *App) Start(ctx context.Context) (err error) {
 			}
 		}
 	}()
-	cfg := a.opts.Config
-	a.log.Info("starting fnmgr", "config", cfg)
-
-	client, err := couch.NewClient(ctx, cfg.CouchURL.String(), couch.ClientOptions{Lazy: true, Logger: a.opts.Logger})
-	if err != nil {
-		return fmt.Errorf("app: couchdb client: %w", err)
-	}
-	a.lc.onStop("couchdb client", func(context.Context) error { return client.Close() })
-	auth := a.opts.Authenticator
-	if auth == nil {
-		auth = admin.NewSubjectsAuthenticator(client.DB(cfg.SubjectsDB()), admin.SubjectsOptions{CacheTTL: keyCacheTTL(cfg.KeyCacheTTL)})
-	}
-	d, err := a.startDomain(ctx, client, auth)
+	a.log.Info("starting fnmgr", "config", a.opts.Config)
+	a.bg.start(ctx, &a.lc, a.report)
+	couchErr, err := a.stageDatabases(ctx)
 	if err != nil {
 		return err
 	}
-	router := a.opts.Router
-	if router == nil {
-		router = d.router
+	a.lc.onStop("leader lease", a.elector.Release)
+	if err := a.stageChecks(ctx); err != nil {
+		return err
 	}
-
-	gw, err := gateway.New(gateway.Options{
-		Controllers: cfg.Controllers,
-		Router:      router,
-		Logger:      a.opts.Logger,
-		HTTPMetrics: a.httpM,
-		Registerer:  a.reg,
+	if err := a.stageServe(ctx); err != nil {
+		return err
+	}
+	a.afterCouchDB(couchErr, func() {
+		a.stageFollow()
+		a.stageElect()
 	})
-	if err != nil {
-		return fmt.Errorf("app: %w", err)
-	}
-	if err := gw.Start(ctx); err != nil {
-		return fmt.Errorf("app: %w", err)
-	}
-	a.lc.onStop("gateway health checks", gw.Stop)
-	a.gw = gw
-	api, err := admin.New(admin.Options{
-		Logger:        a.opts.Logger,
-		Metrics:       a.httpM,
-		Gatherer:      a.reg,
-		Authenticator: auth,
-		AdminToken:    cfg.AdminToken,
-		Ready:         a.ready.reasons,
-		Warnings:      d.warnings,
-		Functions:     d.functions,
-		Controllers:   gw,
-	})
-	if err != nil {
-		return fmt.Errorf("app: %w", err)
-	}
-
-	// The admin server comes last: once /healthz answers, the gateway
-	// listens too.
-	if a.gatewayAddr, err = a.serve("gateway", cfg.GatewayAddr, gw); err != nil {
-		return err
-	}
-	if a.adminAddr, err = a.serve("admin", cfg.AdminAddr, api); err != nil {
-		return err
-	}
 	a.ready.set(condStarted, "")
-	a.log.Info("fnmgr started", "admin", a.adminAddr, "gateway", a.gatewayAddr)
+	a.log.Info("fnmgr started", "admin", a.adminAddr, "gateway", a.gatewayAddr, "replica", a.opts.Config.ReplicaID)
 	return nil
-}
-
-// serve listens on addr and serves h until stopped; it returns the address
-// bound (the real port when addr asked for port 0).
-func (a *App) serve(name, addr string, h http.Handler) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("app: %s server: listen on %s: %w", name, addr, err)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.log.With("server", name).Handler(), slog.LevelWarn),
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			a.report(fmt.Errorf("app: %s server: %w", name, err))
-		}
-	}()
-	a.lc.onStop(name+" server", func(ctx context.Context) error {
-		err := srv.Shutdown(ctx)
-		<-done
-		return err
-	})
-	return ln.Addr().String(), nil
 }
 
 // report hands a running component's failure to whoever watches Err.
@@ -216,6 +182,8 @@ func (a *App) report(err error) {
 }
 
 // Err reports failures of running components; the caller decides to stop.
+// A replica that lost the leader's lease reports an error wrapping
+// leader.ErrLost: it must stop (it is restarted as a follower).
 func (a *App) Err() <-chan error { return a.errc }
 
 // Ready lists why the app is not ready; empty when it is.
@@ -235,17 +203,20 @@ func (a *App) GatewayAddr() string {
 	return a.gatewayAddr
 }
 
+// Leader names the replica that leads now, as this replica knows it.
+func (a *App) Leader() (leader.Info, error) { return a.elector.Leader() }
+
 // SetControllers replaces the gateway's controllers (on a configuration
 // reload): calls in flight finish where they are, new calls go to the new
 // set. Before Start it fails.
 func (a *App) SetControllers(urls []*url.URL) error {
 	a.mu.Lock()
-	gw := a.gw
+	started := a.started && a.gatewayAddr != ""
 	a.mu.Unlock()
-	if gw == nil {
+	if !started {
 		return errors.New("app: SetControllers before Start")
 	}
-	if err := gw.SetControllers(urls); err != nil {
+	if err := a.gw.SetControllers(urls); err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
 	return nil
@@ -269,13 +240,4 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	a.log.Info("fnmgr stopped")
 	return nil
-}
-
-// keyCacheTTL turns --key-cache-ttl into the caches' setting, where 0
-// means the default and a negative value no cache.
-func keyCacheTTL(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,11 @@ func TestStartServeStop(t *testing.T) {
 	require.NoError(t, a.Start(context.Background()))
 
 	admin, gw := "http://"+a.AdminAddr(), "http://"+a.GatewayAddr()
+	// The only replica takes the lease, then waits for Kafka in the
+	// leader's first stage.
+	require.Eventually(t, func() bool {
+		return slices.Contains(a.Ready(context.Background()), "kafka: joining the Kafka consumer groups")
+	}, 10*time.Second, 10*time.Millisecond, "%v", a.Ready(context.Background()))
 	tests := []struct {
 		name, url, auth string
 		want            int

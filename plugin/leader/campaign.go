@@ -21,6 +21,7 @@ func (e *Elector) observe(ctx context.Context) {
 	}
 	now := e.o.Now()
 	e.mu.Lock()
+	e.known = true
 	if l.Rev != e.seen.Rev {
 		if l.Holder != e.seen.Holder && l.Holder != "" {
 			e.m.changes.Inc()
@@ -39,7 +40,10 @@ func (e *Elector) observe(ctx context.Context) {
 // on top of revision l.Rev; a conflict means another replica was quicker.
 func (e *Elector) acquire(ctx context.Context, l Lease) {
 	start := e.o.Now()
-	n := Lease{ID: DocID, Rev: l.Rev, Type: "lease", Holder: e.o.ID, Admin: e.o.Admin,
+	e.mu.Lock()
+	admin := e.admin
+	e.mu.Unlock()
+	n := Lease{ID: DocID, Rev: l.Rev, Type: "lease", Holder: e.o.ID, Admin: admin,
 		Epoch: l.Epoch + 1, TTLms: e.o.TTL.Milliseconds(), Renewed: time.Now().UTC()}
 	rev, err := e.o.Store.Put(ctx, n)
 	if err != nil {
@@ -50,7 +54,7 @@ func (e *Elector) acquire(ctx context.Context, l Lease) {
 	}
 	n.Rev = rev
 	e.mu.Lock()
-	e.leading, e.seen, e.seenAt = true, n, start
+	e.leading, e.seen, e.seenAt, e.known = true, n, start, true
 	e.deadline = start.Add(e.o.TTL - e.o.Skew)
 	e.mu.Unlock()
 	e.m.isLeader.Set(1)

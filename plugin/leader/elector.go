@@ -93,6 +93,8 @@ type Elector struct {
 	seen     Lease     // the lease as last read or written
 	seenAt   time.Time // when seen.Rev was first observed
 	lost     bool
+	known    bool // the lease was read (or taken) at least once
+	admin    string
 }
 
 // New returns an Elector; it contacts nothing until Run.
@@ -113,7 +115,7 @@ func New(o Options) (*Elector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Elector{o: o, log: o.Logger.With("component", "leader", "replica", o.ID), m: m, elected: make(chan struct{})}, nil
+	return &Elector{o: o, log: o.Logger.With("component", "leader", "replica", o.ID), m: m, elected: make(chan struct{}), admin: o.Admin}, nil
 }
 
 // Run campaigns and, once elected, renews the lease every Renew until ctx
@@ -165,6 +167,22 @@ func (e *Elector) Check() error {
 	return nil
 }
 
+// SetAdmin sets this replica's admin URL, written into the lease when it
+// next takes it (before Run, once the admin server's port is known).
+func (e *Elector) SetAdmin(u string) {
+	e.mu.Lock()
+	e.admin = u
+	e.mu.Unlock()
+}
+
+// Known reports whether the lease has been read (or taken) at least once:
+// until then this replica knows neither whether it leads nor who does.
+func (e *Elector) Known() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.known
+}
+
 // Leading reports whether this replica holds the lease now.
 func (e *Elector) Leading() bool { return e.Check() == nil }
 
@@ -175,7 +193,7 @@ func (e *Elector) Leader() (Info, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.leading && e.o.Now().Before(e.deadline) {
-		return Info{ID: e.o.ID, Admin: e.o.Admin, Epoch: e.seen.Epoch}, nil
+		return Info{ID: e.o.ID, Admin: e.admin, Epoch: e.seen.Epoch}, nil
 	}
 	if e.leading || e.seen.Holder == "" || e.o.Now().Sub(e.seenAt) >= e.o.TTL {
 		return Info{}, ErrNoLeader

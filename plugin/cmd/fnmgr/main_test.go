@@ -15,7 +15,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/fnmgr/fnmgr/plugin/app"
 	"github.com/fnmgr/fnmgr/plugin/cli"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
 	"github.com/fnmgr/fnmgr/tests/logbuf"
@@ -139,11 +138,7 @@ func TestServeReloadsOnHUP(t *testing.T) {
 	require.Regexp(t, `"applied":\[[^]]*"log_level"`, out)
 	require.Contains(t, out, "these settings change only on a restart")
 	require.Contains(t, out, `"retire_grace"`)
-	if _, ok := any(&app.App{}).(controllerSetter); ok {
-		require.Contains(t, out, `"applied":["controllers","log_level"]`)
-	} else {
-		require.Regexp(t, `"settings":\[[^]]*"controllers"`, out, "needs a restart in this build")
-	}
+	require.Contains(t, out, `"applied":["controllers","log_level"]`)
 
 	write(`{"log-level": "loud"}`)
 	hup <- syscall.SIGHUP

@@ -48,10 +48,6 @@ func serve(ctx context.Context, args []string, e cli.Env, hup <-chan os.Signal) 
 	level.Set(cfg.LogLevel)
 	log := newLogger(e.Stderr, cfg, level)
 	reg := prometheus.NewRegistry()
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "fnmgr", Subsystem: "config", Name: "reloads_total",
-		Help: "Configuration reloads on SIGHUP, by outcome (ok, invalid).",
-	}, []string{"outcome"})
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -60,7 +56,6 @@ func serve(ctx context.Context, args []string, e cli.Env, hup <-chan os.Signal) 
 			Help:        "Always 1; the version label is fnmgr's version.",
 			ConstLabels: prometheus.Labels{"version": version},
 		}, func() float64 { return 1 }),
-		reloads,
 	)
 	a, err := app.New(app.Options{Config: cfg, Logger: log, Registry: reg})
 	if err != nil {
@@ -75,7 +70,11 @@ func serve(ctx context.Context, args []string, e cli.Env, hup <-chan os.Signal) 
 		}
 		return err
 	}
-	r := reloader{args: args, getenv: e.Getenv, log: log.With("component", "config"), level: level, app: a, current: cfg, metric: reloads}
+	r, err := app.NewReloader(app.ReloaderOptions{Args: args, Getenv: e.Getenv, Logger: log, Level: level,
+		Controllers: a, Current: cfg, Registerer: reg})
+	if err != nil {
+		return errors.Join(err, a.Stop(context.WithoutCancel(ctx)))
+	}
 	var runErr error
 loop:
 	for {
@@ -87,7 +86,7 @@ loop:
 			log.Error("a component failed; stopping", "err", runErr)
 			break loop
 		case <-hup:
-			r.reload()
+			r.Reload()
 		}
 	}
 	// ctx is done: stop under a fresh deadline (Stop applies the timeout).
