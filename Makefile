@@ -27,8 +27,16 @@ GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path 
 .DEFAULT_GOAL := build
 .PHONY: deps build run test test-unit test-faults fuzz bench bench-stack lint fmt tidy-check clean
 
-deps: $(COUCH_STAMP) $(NPMTEST_STAMP)
+deps: $(COUCH_STAMP) $(NPMTEST_STAMP) debian-tools
 	$(GO) mod download
+
+# nginx (several fnmgr replicas behind it: make run FNMGR_REPLICAS=3) and
+# prometheus/promtool (the dashboard and alert rules tests), from Debian,
+# unpacked into .deps/debian when not installed.
+DEBIAN_TOOLS := .deps/debian
+.PHONY: debian-tools
+debian-tools:
+	deploy/local/debian-tools.sh $(DEBIAN_TOOLS)
 
 $(COUCH_STAMP): $(COUCH_DIR)/package.json $(COUCH_DIR)/package-lock.json
 	cd $(COUCH_DIR) && $(NPM) ci

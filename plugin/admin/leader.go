@@ -25,6 +25,9 @@ type Leadership interface {
 type LeaderInfo struct {
 	ID    string `json:"id"`
 	Admin string `json:"admin"`
+	// Epoch is the lease's epoch: it grows by one each time a replica
+	// takes the lead (a restarted replica too).
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // ForwardedHeader marks a write one replica forwarded to the leader; a

@@ -84,5 +84,5 @@ func (l leadership) Leading() bool { return l.e.Leading() }
 
 func (l leadership) Leader() (admin.LeaderInfo, error) {
 	i, err := l.e.Leader()
-	return admin.LeaderInfo{ID: i.ID, Admin: i.Admin}, err
+	return admin.LeaderInfo{ID: i.ID, Admin: i.Admin, Epoch: i.Epoch}, err
 }

@@ -29,6 +29,9 @@ type Endpoints struct {
 	// prefixes of every part (empty: none).
 	KafkaTopicPrefix           string `json:"kafkaTopicPrefix"`
 	KafkaUserEventsTopicPrefix string `json:"kafkaUserEventsTopicPrefix"`
+	// Fnmgr lists fnmgr's replicas when the stack runs several behind
+	// nginx (FNMGR_REPLICAS); Gateway and Admin are then nginx's.
+	Fnmgr []FnmgrReplica `json:"fnmgr,omitempty"`
 }
 
 // writeEndpoints writes e to path atomically: a temporary file in the same

@@ -26,6 +26,7 @@ const (
 	flagProfile     = "profile"
 	flagTopicPrefix = "kafka-topic-prefix"
 	flagEventPrefix = "kafka-user-events-topic-prefix"
+	flagReplicas    = "fnmgr-replicas"
 
 	// EnvAdminToken, when set, is fnmgr's admin token instead of a random one.
 	EnvAdminToken = "FNMGR_ADMIN_TOKEN"
@@ -46,6 +47,7 @@ var envOf = map[string]string{
 	flagProfile:     "OW_PROFILE",
 	flagTopicPrefix: "KAFKA_TOPIC_PREFIX",
 	flagEventPrefix: "KAFKA_USER_EVENTS_TOPIC_PREFIX",
+	flagReplicas:    "FNMGR_REPLICAS",
 }
 
 // named names a flag with its variable: "--apihost-port (OW_APIHOST_PORT)".
@@ -95,6 +97,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, output i
 	str(&o.Profile, flagProfile, "deployment the stack plays: default, helm or scheduler (SPEC.md section 5)")
 	str(&o.KafkaTopicPrefix, flagTopicPrefix, "whisk.kafka.topics.prefix of every topic but events")
 	str(&o.KafkaUserEventsTopicPrefix, flagEventPrefix, "whisk.kafka.topics.user-event.prefix of events (default: the topic prefix)")
+	num(&o.FnmgrReplicas, flagReplicas, "fnmgr replicas; above 1 they run behind nginx on the gateway and admin ports")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nStarts CouchDB, Kafka, the OpenWhisk-compatible controller and invoker, and fnmgr on 127.0.0.1,\nwrites LOCAL_DIR/endpoints.json, and runs until Ctrl-C or SIGTERM. $%s sets fnmgr's admin token.\n\nFlags (a flag wins over its environment variable):\n", name, EnvAdminToken)
 		fs.PrintDefaults()

@@ -71,6 +71,9 @@ type Options struct {
 	// FnmgrBin is the fnmgr executable; when empty, "fnmgr" next to the
 	// running executable (bin/fnmgr beside bin/localstack).
 	FnmgrBin string
+	// FnmgrReplicas runs fnmgr as this many replicas behind nginx (on the
+	// gateway and admin ports) when above 1 (replicas.go).
+	FnmgrReplicas int
 	// AdminToken is fnmgr's admin token; a random token made for this run
 	// when empty (ParseFlags takes $FNMGR_ADMIN_TOKEN).
 	AdminToken string
@@ -105,6 +108,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if err := o.resolveProfile(); err != nil {
 		return o, err
+	}
+	if o.FnmgrReplicas < 0 || o.FnmgrReplicas > 16 {
+		return o, errors.New("stack: fnmgr replicas must be 0 to 16")
 	}
 	if o.Controllers < 0 || o.Invokers < 0 || o.UserMemoryMB < 0 {
 		return o, errors.New("stack: controllers, invokers and user memory must not be negative")

@@ -35,6 +35,7 @@ type Stack struct {
 	controllers []*controller.Controller // nil entries are stopped
 	fnmgr       *fnmgrProc               // nil while stopped
 	fnmgrSpec   fnmgrSpec
+	replicas    *replicaSet // with FnmgrReplicas > 1 (replicas.go)
 }
 
 // New validates o. It starts nothing.
@@ -139,7 +140,14 @@ func (s *Stack) Start(ctx context.Context) (err error) {
 		return errors.Join(errs...)
 	})
 
-	// 6. fnmgr.
+	// 6. fnmgr: one process on the gateway and admin ports, or several
+	// replicas behind nginx there (replicas.go).
+	if o.FnmgrReplicas > 1 {
+		if err := s.startReplicasLocked(ctx); err != nil {
+			return err
+		}
+		return s.finishStart(endpointsPath)
+	}
 	s.fnmgrSpec = fnmgrSpec{
 		bin:         o.FnmgrBin,
 		env:         fnmgrEnv(os.Environ(), s.endpoints, s.controllerURLs(), s.couch.URL(), topicEnv(o)),
@@ -151,7 +159,12 @@ func (s *Stack) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.td.add("fnmgr", s.stopFnmgrLocked)
+	return s.finishStart(endpointsPath)
+}
 
+// finishStart writes endpoints.json once every part is ready.
+func (s *Stack) finishStart(endpointsPath string) error {
+	o := s.opts
 	if err := writeEndpoints(endpointsPath, s.endpoints); err != nil {
 		return err
 	}
