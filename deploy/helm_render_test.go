@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template"
@@ -59,11 +60,32 @@ func chartFuncs(root **template.Template) template.FuncMap {
 			err := enc.Encode(v)
 			return strings.TrimSuffix(b.String(), "\n"), err
 		},
+		"int": func(v any) (int, error) {
+			switch n := v.(type) {
+			case int:
+				return n, nil
+			case float64:
+				return int(n), nil
+			}
+			return strconv.Atoi(fmt.Sprint(v))
+		},
 		"toJson": func(v any) (string, error) {
 			b, err := json.Marshal(v)
 			return string(b), err
 		},
 	}
+}
+
+// chartFiles is Helm's .Files: Get returns a file of the chart as text
+// ("" when it does not exist, as Helm does).
+type chartFiles string
+
+func (d chartFiles) Get(name string) string {
+	b, err := os.ReadFile(filepath.Join(string(d), name))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 func indent(n int, s string) string {
@@ -141,6 +163,7 @@ func render(t *testing.T, overrides map[string]any) ([]manifest, string) {
 		"Values":  values,
 		"Release": map[string]any{"Name": "owdev", "Namespace": "openwhisk", "Service": "Helm", "IsInstall": true},
 		"Chart":   map[string]any{"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"]},
+		"Files":   chartFiles(chartDir),
 	}
 	var root *template.Template
 	root = template.New("chart").Option("missingkey=error").Funcs(chartFuncs(&root))

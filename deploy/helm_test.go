@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,8 +71,8 @@ func TestHelmTemplate(t *testing.T) {
 		labels := path(t, m, "metadata", "labels").(map[string]any)
 		require.Equal(t, "fnmgr", labels["app.kubernetes.io/name"])
 	}
-	require.Equal(t, map[string]int{"Deployment": 1, "Service": 1, "ServiceAccount": 1, "Secret": 1}, kinds,
-		"no ServiceMonitor by default, no admin token secret without a token")
+	require.Equal(t, map[string]int{"Deployment": 1, "Service": 1, "ServiceAccount": 1, "Secret": 1, "PodDisruptionBudget": 1, "ConfigMap": 1}, kinds,
+		"no ServiceMonitor or PrometheusRule by default, no admin token secret without a token")
 
 	d := find(t, ms, "Deployment")
 	require.Equal(t, "owdev-fnmgr", d.name())
@@ -103,6 +104,54 @@ func TestHelmTemplate(t *testing.T) {
 	svc := find(t, ms, "Service")
 	require.Equal(t, "gateway", path(t, svc, "spec", "ports", 0, "name"))
 	require.Equal(t, path(t, d, "spec", "selector", "matchLabels"), path(t, svc, "spec", "selector"))
+}
+
+// TestHelmReplicas: three replicas by default, upgraded one pod at a
+// time without ever having fewer ready (maxUnavailable 0, readiness on
+// /readyz), spread over nodes, kept by a PodDisruptionBudget during
+// drains, each with its pod name as replica id and its own address as
+// the admin URL the others forward writes to.
+func TestHelmReplicas(t *testing.T) {
+	ms, _ := render(t, nil)
+	d := find(t, ms, "Deployment")
+	require.Equal(t, 3, path(t, d, "spec", "replicas"))
+	require.Equal(t, "RollingUpdate", path(t, d, "spec", "strategy", "type"))
+	require.Equal(t, 0, path(t, d, "spec", "strategy", "rollingUpdate", "maxUnavailable"))
+	require.Equal(t, 1, path(t, d, "spec", "strategy", "rollingUpdate", "maxSurge"))
+	term := path(t, d, "spec", "template", "spec", "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution", 0, "podAffinityTerm")
+	require.Equal(t, "kubernetes.io/hostname", path(t, term, "topologyKey"))
+	require.Equal(t, path(t, d, "spec", "selector", "matchLabels"), path(t, term, "labelSelector", "matchLabels"))
+	env := envOf(t, d)
+	require.Equal(t, "$(POD_NAME)", env["FNMGR_REPLICA_ID"])
+	require.Equal(t, "http://$(POD_IP):3235", env["FNMGR_ADVERTISE_ADMIN_URL"])
+	require.Equal(t, "metadata.name", path(t, env["POD_NAME"], "fieldRef", "fieldPath"))
+	require.Equal(t, "5s", env["FNMGR_LEASE_TTL"])
+
+	pdb := find(t, ms, "PodDisruptionBudget")
+	require.Equal(t, "policy/v1", pdb["apiVersion"])
+	require.Equal(t, 2, path(t, pdb, "spec", "minAvailable"))
+	require.Equal(t, path(t, d, "spec", "selector", "matchLabels"), path(t, pdb, "spec", "selector", "matchLabels"))
+
+	cm := find(t, ms, "ConfigMap")
+	require.Equal(t, "1", path(t, cm, "metadata", "labels", "grafana_dashboard"), "Grafana's sidecar picks it by this label")
+	dash, err := os.ReadFile("helm/fnmgr/files/fnmgr-dashboard.json")
+	require.NoError(t, err)
+	require.JSONEq(t, string(dash), path(t, cm, "data", "fnmgr-dashboard.json").(string))
+
+	one, _ := render(t, map[string]any{"replicaCount": 1})
+	for _, m := range one {
+		require.NotEqual(t, "PodDisruptionBudget", m.kind(), "no PodDisruptionBudget for one replica (it would block every drain)")
+	}
+
+	pr, _ := render(t, map[string]any{"prometheusRule": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}}})
+	rule := find(t, pr, "PrometheusRule")
+	require.Equal(t, "monitoring.coreos.com/v1", rule["apiVersion"])
+	require.Equal(t, "prom", path(t, rule, "metadata", "labels", "release"))
+	var file map[string]any
+	raw, err := os.ReadFile("helm/fnmgr/files/fnmgr-rules.yaml")
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(raw, &file))
+	require.Equal(t, file["groups"], path(t, rule, "spec", "groups"), "the PrometheusRule carries files/fnmgr-rules.yaml")
 }
 
 // TestHelmValues renders the chart with other values.

@@ -85,6 +85,7 @@ func (s *Service) finish(lr *liveRun, rep *report.Report, err error) {
 	lr.mu.Lock()
 	lr.run = run
 	lr.mu.Unlock()
+	s.runs.WithLabelValues(string(run.Status)).Inc()
 	s.log.Info("optimization ended", "function", run.Namespace+"/"+run.Name, "run", run.ID, "status", run.Status,
 		"invocations", run.Progress.Done)
 }

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/optimizer/gpu"
@@ -82,6 +84,8 @@ type Options struct {
 	ThrottleShare float64
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Registerer takes fnmgr_optimizer_runs_total; none when nil.
+	Registerer prometheus.Registerer
 }
 
 // Defaults of Options.
@@ -103,6 +107,9 @@ type Service struct {
 	mu     sync.Mutex
 	live   map[string]*liveRun     // by document id
 	pacers map[string]*probe.Pacer // by namespace: runs at once share its pace
+
+	// runs counts the runs that ended, by status (alerted on when failed).
+	runs *prometheus.CounterVec
 }
 
 // pacer returns namespace ns's pace, shared by its runs, at perMinute.
@@ -156,9 +163,19 @@ func New(o Options) (*Service, error) {
 	if !o.Policy.Valid() {
 		return nil, fmt.Errorf("optimizer: policy %q must be off, new or annotated", o.Policy)
 	}
+	runs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "optimizer", Name: "runs_total",
+		Help: "Optimization runs that ended, by status (succeeded, failed, cancelled)."}, []string{"status"})
+	for _, st := range []Status{Succeeded, Failed, Cancelled} {
+		runs.WithLabelValues(string(st))
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(runs); err != nil {
+			return nil, fmt.Errorf("optimizer: metrics: %w", err)
+		}
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Service{o: o, log: o.Logger.With("component", "optimizer"), st: o.Store,
-		ctx: ctx, stop: stop, slots: make(chan struct{}, o.MaxRuns), live: map[string]*liveRun{}, pacers: map[string]*probe.Pacer{}}, nil
+		ctx: ctx, stop: stop, slots: make(chan struct{}, o.MaxRuns), live: map[string]*liveRun{}, pacers: map[string]*probe.Pacer{}, runs: runs}, nil
 }
 
 // newID returns a run id: time-ordered, lowercase letters and digits (it

@@ -61,6 +61,11 @@ func New(o Options) (*Group, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.Logger = o.Logger.With("component", "kafka", "group", o.GroupID)
+	if o.Metrics != nil && o.Metrics.errors != nil {
+		// The group's error count exists (at 0) before the first error,
+		// so that alerts on its rate see a series.
+		o.Metrics.errors.WithLabelValues(o.GroupID)
+	}
 	return &Group{o: o}, nil
 }
 

@@ -209,7 +209,7 @@ func (a *App) buildOptimizer(d *domain) error {
 			return optimizer.State(st), ok
 		},
 		ProbeMargin: cfg.ProbeMargin, ThrottleShare: cfg.ThrottleShare,
-		Policy: optimizer.Policy(cfg.OptimizePolicy), Logger: a.opts.Logger})
+		Policy: optimizer.Policy(cfg.OptimizePolicy), Logger: a.opts.Logger, Registerer: a.reg})
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
