@@ -95,9 +95,9 @@ bench-stack: deps build
 	./$(BIN)/gatewaylat $(BENCH_STACK_FLAGS)
 
 # fnmgr's other load programs (docs/benchmarks.md): make bench-feedlag,
-# bench-eventsrate, bench-adopt, bench-blocklat; LOAD_FLAGS passes flags
+# bench-eventsrate, bench-adopt, bench-blocklat, bench-replicas; LOAD_FLAGS passes flags
 # (-rate 50, -actions 1000, -trials 5…).
-LOADS := feedlag eventsrate adopt blocklat
+LOADS := feedlag eventsrate adopt blocklat replicas
 LOAD_FLAGS ?=
 .PHONY: $(LOADS:%=bench-%)
 $(LOADS:%=bench-%): bench-%: deps build

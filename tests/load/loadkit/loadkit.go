@@ -62,7 +62,9 @@ func (s *Stack) Stop(ctx context.Context) {
 		fmt.Fprintln(os.Stderr, "stop the local stack:", err)
 	}
 	s.log.Close()
-	_ = os.RemoveAll(s.Dir)
+	if os.Getenv("LOADKIT_KEEP") == "" {
+		_ = os.RemoveAll(s.Dir)
+	}
 }
 
 // Machine describes where the numbers come from.
