@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,9 +30,9 @@ var env *stackenv.Env
 
 // Short leases keep the test quick; takeover is bounded by TTL + renew.
 const (
-	leaseTTL   = "3s"
-	leaseRenew = "500ms"
-	leaseSkew  = "500ms"
+	leaseTTL   = "5s"
+	leaseRenew = "1s"
+	leaseSkew  = "1s"
 	replicas   = 3
 )
 
@@ -333,4 +335,103 @@ func TestPausedLeaderIsFenced(t *testing.T) {
 		return len(digests) >= updates+1
 	}, 20*time.Second, 50*time.Millisecond)
 	require.Len(t, digests, updates+1, "every update recorded exactly once")
+}
+
+// TestKillAnyReplicaDuringTransitions is the bounded three-replica variant
+// of tests/e2e's TestKillDuringTransitions: block, unblock, update and
+// retire are sent through nginx (to any replica, forwarded to the leader)
+// and a random replica, leader or not, is killed at a random point. Once
+// the replicas agree on a leader again, no transition is left half done,
+// the function is in a state of the lifecycle table, and its code is
+// intact.
+func TestKillAnyReplicaDuringTransitions(t *testing.T) {
+	e := stackenv.Need(t, env)
+	t.Cleanup(func() { logReplicas(t, e, "replicated-crash-") })
+	rs := stackReplicas(t, e)
+	_, epoch := agreedLeader(t, rs, 0, 20*time.Second)
+	ops := []string{"block", "unblock", "update", "retire"}
+	for i := range 8 {
+		op := ops[i%len(ops)]
+		name := fmt.Sprintf("replicated-crash-%02d", i)
+		putAction(t, e, name, "function main(){ return {v: 'before'} }")
+		e.WaitFn(t, "guest", name, 10*time.Second, func(f stackenv.Function) bool { return f.Head.Revision == 1 })
+		if op == "unblock" {
+			st, b := adminPost(t, e, stackenv.FnPath("guest", name)+"/block", `{}`)
+			require.Equal(t, http.StatusOK, st, "%s", b)
+		}
+		body := `{}`
+		switch op {
+		case "update":
+			body = `{"exec":{"kind":"nodejs:20","code":"function main(){ return {v: 'after'} }"}}`
+		case "retire":
+			body = `{"graceSeconds":3600}`
+		}
+		go func() { // the request may die with the replica
+			req, _ := http.NewRequest(http.MethodPost, e.EP.Admin+stackenv.FnPath("guest", name)+"/"+op, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+e.EP.AdminToken)
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := hc.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		time.Sleep(time.Duration(rand.IntN(120)) * time.Millisecond) // a random point of the transition
+		victim := rand.IntN(len(rs))
+		_, err := e.Stack.KillReplica(victim)
+		require.NoError(t, err)
+		rs = stackReplicas(t, e) // restarted by the stack, new pids
+		_, epoch = agreedLeader(t, rs, epoch-1, 20*time.Second)
+
+		var f stackenv.Function
+		require.Eventually(t, func() bool {
+			f = stackenv.Function{}
+			return e.Admin(t, stackenv.AsAdmin, http.MethodGet, stackenv.FnPath("guest", name), nil, &f) == http.StatusOK && f.Transition == nil
+		}, 20*time.Second, 50*time.Millisecond, "run %d (%s, replica %d killed): a transition was left half done", i, op, victim)
+		require.Contains(t, []string{"LATEST", "PUBLISHED", "BLOCKED", "RETIRED"}, f.State, "run %d (%s)", i, op)
+		invoke := func() (int, string) {
+			st, b := e.Call(t, e.EP.Auth, http.MethodPost, e.EP.APIHost, "/api/v1/namespaces/_/actions/"+name+"?blocking=true&result=true", []byte("{}"))
+			return st, string(b)
+		}
+		switch f.State {
+		case "RETIRED":
+			st, _ := invoke()
+			require.NotEqual(t, http.StatusOK, st, "run %d: a retired function must not run", i)
+			continue
+		case "BLOCKED":
+			require.Eventually(t, func() bool { _, b := invoke(); return strings.Contains(b, "BLOCKED") }, 5*time.Second, 20*time.Millisecond, "run %d", i)
+			st, b := adminPost(t, e, stackenv.FnPath("guest", name)+"/unblock", `{}`)
+			require.Equal(t, http.StatusOK, st, "run %d: %s", i, b)
+		}
+		var st int
+		var out string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if st, out = invoke(); st == http.StatusOK {
+				break
+			}
+		}
+		require.Equal(t, http.StatusOK, st, "run %d (%s, state %s, replica %d killed): the code must be intact: %s", i, op, f.State, victim, out)
+		if op == "update" {
+			require.Regexp(t, `"v":\s*"(before|after)"`, out, "run %d", i)
+		} else {
+			require.Regexp(t, `"v":\s*"before"`, out, "run %d (%s)", i, op)
+		}
+	}
+}
+
+// logReplicas logs, when t failed, the replicas' log lines that mention
+// grep, and their leadership changes.
+func logReplicas(t *testing.T, e *stackenv.Env, grep string) {
+	if !t.Failed() {
+		return
+	}
+	for i := range replicas {
+		b, err := os.ReadFile(filepath.Join(e.Dir, fmt.Sprintf("fnmgr-%d.log", i)))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, grep) || strings.Contains(l, "lead") || strings.Contains(l, "started") {
+				t.Logf("fnmgr-%d: %s", i, l)
+			}
+		}
+	}
 }
