@@ -67,18 +67,18 @@ func (e *Elector) acquire(ctx context.Context, l Lease) {
 }
 
 // renew extends the lease. A conflict means another replica took it: the
-// lead is lost at once. Any other failure is tried again on the next tick,
-// until the deadline passes.
+// lead is lost at once. Any other failure is tried again on the next tick:
+// past the deadline Check refuses every write, but the lease stays this
+// replica's until another takes it, so a renewal that lands later (CouchDB
+// was slow, not gone) without a conflict makes it lead again. Only a
+// conflict can end the lead, and CouchDB's revision check decides it.
 func (e *Elector) renew(ctx context.Context) error {
 	start := e.o.Now()
 	e.mu.Lock()
 	n, deadline := e.seen, e.deadline
 	e.mu.Unlock()
-	if !start.Before(deadline) {
-		return e.lose("the lease expired before it could be renewed")
-	}
 	n.Renewed = time.Now().UTC()
-	rctx, cancel := context.WithTimeout(ctx, deadline.Sub(start))
+	rctx, cancel := context.WithTimeout(ctx, e.o.TTL)
 	rev, err := e.o.Store.Put(rctx, n)
 	cancel()
 	if errors.Is(err, ErrConflict) {
@@ -93,9 +93,10 @@ func (e *Elector) renew(ctx context.Context) error {
 	}
 	if err != nil {
 		e.m.renewFailures.Inc()
-		e.log.Warn("renew the lease", "err", err)
-		if !e.o.Now().Before(deadline) {
-			return e.lose("the lease could not be renewed in time")
+		if e.o.Now().Before(deadline) {
+			e.log.Warn("renew the lease", "err", err)
+		} else {
+			e.log.Warn("renew the lease: past its deadline, writes are refused until a renewal lands", "err", err)
 		}
 		return nil
 	}

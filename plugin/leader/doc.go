@@ -32,8 +32,12 @@
 // taken. What is left is the window between Check and the write's bytes
 // leaving the process, which Skew covers.
 //
-// A replica that loses the lead does not try to wind its leader work down:
-// Run returns ErrLost and the process stops (as Kubernetes' own controller
+// A renewal that fails (CouchDB slow or unreachable) is tried again on
+// every tick; past the deadline Check refuses every write, and a renewal
+// that lands later without a conflict (nobody took the lease meanwhile)
+// makes the replica lead again. Only a conflict ends the lead: a replica
+// that lost it does not try to wind its leader work down: Run returns
+// ErrLost and the process stops (as Kubernetes' own controller
 // manager does when it loses its lease), to be restarted as a follower; the
 // new leader finishes the old one's transitions from their intents.
 //

@@ -175,16 +175,35 @@ func TestElection(t *testing.T) {
 		require.ErrorIs(t, a.Check(), ErrNotLeader)
 	})
 
-	t.Run("a leader that cannot reach the store keeps leading until its deadline, then loses", func(t *testing.T) {
+	t.Run("a leader whose renewals fail stops writing at its deadline, and leads again when one lands untaken", func(t *testing.T) {
 		s, c := &memStore{}, &clock{now: time.Unix(0, 0)}
 		a := newElector(t, s, c, "a")
 		require.NoError(t, a.tick(ctx))
-		s.fail = errors.New("connection refused")
+		s.fail = errors.New("CouchDB too slow")
 		c.add(renew)
 		require.NoError(t, a.tick(ctx))
-		require.NoError(t, a.Check())
+		require.NoError(t, a.Check(), "before its deadline it still writes")
 		c.add(ttl - skew - renew)
+		require.NoError(t, a.tick(ctx))
+		require.ErrorIs(t, a.Check(), ErrNotLeader, "past its deadline it writes nothing")
+		s.fail = nil
+		c.add(renew)
+		require.NoError(t, a.tick(ctx))
+		require.NoError(t, a.Check(), "nobody took the lease: the renewal landed")
+		require.EqualValues(t, 1, s.l.Epoch)
+	})
+
+	t.Run("a leader whose renewals fail loses when another replica took the lease meanwhile", func(t *testing.T) {
+		s, c := &memStore{}, &clock{now: time.Unix(0, 0)}
+		a, b := newElector(t, s, c, "a"), newElector(t, s, c, "b")
+		require.NoError(t, a.tick(ctx))
+		require.NoError(t, b.tick(ctx))
+		c.add(ttl) // a's renewals did not land (a partition between a and CouchDB)
+		require.ErrorIs(t, a.Check(), ErrNotLeader)
+		require.NoError(t, b.tick(ctx))
+		require.NoError(t, b.Check())
 		require.ErrorIs(t, a.tick(ctx), ErrLost)
+		require.ErrorIs(t, a.Check(), ErrNotLeader)
 	})
 
 	t.Run("a restarted replica retakes its own lease at once with a new epoch", func(t *testing.T) {
