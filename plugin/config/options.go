@@ -22,16 +22,16 @@ const (
 	DefaultLogFormat       = "json"
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultRetireGrace     = 24 * time.Hour
-	// DefaultKeyCacheTTL and MaxKeyCacheTTL keep a revoked key's last use
-	// under 30 s: the expiry plus the time to read the subject again.
-	DefaultKeyCacheTTL = 25 * time.Second
-	MaxKeyCacheTTL     = 25 * time.Second
-	DefaultProbeMargin = 30 * time.Second
 	// The leader election's lease (plugin/leader): a kill -9 of the
 	// leader is noticed within DefaultLeaseTTL plus one renewal.
 	DefaultLeaseTTL   = 5 * time.Second
 	DefaultLeaseRenew = time.Second
 	DefaultLeaseSkew  = time.Second
+	// DefaultKeyCacheTTL and MaxKeyCacheTTL keep a revoked key's last use
+	// under 30 s: the expiry plus the time to read the subject again.
+	DefaultKeyCacheTTL = 25 * time.Second
+	MaxKeyCacheTTL     = 25 * time.Second
+	DefaultProbeMargin = 30 * time.Second
 
 	// MinAdminTokenLen is the shortest admin token accepted.
 	MinAdminTokenLen = 16
