@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
@@ -14,7 +13,8 @@ import (
 	"github.com/fnmgr/fnmgr/couch"
 )
 
-// Sentinel errors, wrapped with %w.
+// Sentinel errors, wrapped with %w. A store's 404 or 409 wraps them and
+// couch.ErrNotFound or couch.ErrConflict.
 var (
 	ErrNotFound = errors.New("registry: not found")
 	ErrConflict = errors.New("registry: conflict")
@@ -39,15 +39,30 @@ func New(db *kivik.DB) *Store {
 // DB returns the underlying database.
 func (s *Store) DB() *kivik.DB { return s.db }
 
+// classify names op in a CouchDB error. A 404 or 409 (couch.Classify)
+// becomes the registry's ErrNotFound or ErrConflict, which the admin API
+// answers with; the cause stays in the chain (errors.Is(err,
+// couch.ErrNotFound) holds too) but not in the message, which a client may
+// read.
 func classify(op string, err error) error {
-	switch kivik.HTTPStatus(err) {
-	case http.StatusNotFound:
-		return fmt.Errorf("registry: %s: %w", op, ErrNotFound)
-	case http.StatusConflict:
-		return fmt.Errorf("registry: %s: %w", op, ErrConflict)
+	err = couch.Classify(err)
+	switch {
+	case errors.Is(err, couch.ErrNotFound):
+		return &storeError{op: op, kind: ErrNotFound, cause: err}
+	case errors.Is(err, couch.ErrConflict):
+		return &storeError{op: op, kind: ErrConflict, cause: err}
 	}
 	return fmt.Errorf("registry: %s: %w", op, err)
 }
+
+// storeError is a CouchDB 404 or 409 in the registry's words.
+type storeError struct {
+	op          string // "get f:guest/hello"
+	kind, cause error
+}
+
+func (e *storeError) Error() string   { return "registry: " + e.op + ": " + e.kind.Error() }
+func (e *storeError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 func (s *Store) get(ctx context.Context, id string, v any) error {
 	if err := s.b.Get(ctx, id, v); err != nil {
@@ -115,7 +130,7 @@ func (s *Store) Update(ctx context.Context, ns, name string, fn func(f *Function
 		if err == nil {
 			return stored, nil
 		}
-		if kivik.HTTPStatus(err) != http.StatusConflict || attempt > 50 {
+		if !couch.IsConflict(err) || attempt > 50 {
 			return Function{}, classify("update "+id, err)
 		}
 		if ctx.Err() != nil {
@@ -160,7 +175,7 @@ func (s *Store) putOrUpdate(ctx context.Context, f Function, op string, fn func(
 	if err == nil {
 		return stored, nil
 	}
-	if kivik.HTTPStatus(err) != http.StatusConflict {
+	if !couch.IsConflict(err) {
 		return Function{}, classify(op+" "+f.ID, err)
 	}
 	return s.Update(ctx, f.Namespace, f.Name, fn)
@@ -170,7 +185,7 @@ func (s *Store) putOrUpdate(ctx context.Context, f Function, op string, fn func(
 // read into existing and ErrConflict is returned.
 func (s *Store) create(ctx context.Context, id string, v any, existing any) error {
 	if _, err := s.b.Put(ctx, id, v); err != nil {
-		if kivik.HTTPStatus(err) == http.StatusConflict {
+		if couch.IsConflict(err) {
 			if gerr := s.get(ctx, id, existing); gerr != nil {
 				return gerr
 			}
@@ -369,7 +384,7 @@ func (c *Checkpoints) Save(ctx context.Context, seq string) error {
 		if err == nil {
 			return nil
 		}
-		if kivik.HTTPStatus(err) != http.StatusConflict || ctx.Err() != nil {
+		if !couch.IsConflict(err) || ctx.Err() != nil {
 			return classify("save "+c.id, err)
 		}
 	}
@@ -387,7 +402,7 @@ func (s *Store) AddHistory(ctx context.Context, ns, name string, h History) erro
 		if err == nil {
 			return nil
 		}
-		if kivik.HTTPStatus(err) != http.StatusConflict {
+		if !couch.IsConflict(err) {
 			return classify("add history of "+ns+"/"+name, err)
 		}
 		h.At = h.At.Add(time.Nanosecond)
