@@ -84,7 +84,7 @@ func (s CouchStore) Get(ctx context.Context, ns, name, id string) (Run, error) {
 	var d runDoc
 	if err := s.DB.Get(ctx, RunID(ns, name, id)).ScanDoc(&d); err != nil {
 		if couch.IsNotFound(err) {
-			return Run{}, fmt.Errorf("optimizer: no optimization %s of %s/%s: %w", id, ns, name, ErrNotFound)
+			return Run{}, requestErr(ErrNotFound, "no optimization %s of %s/%s", id, ns, name)
 		}
 		return Run{}, fmt.Errorf("optimizer: read optimization %s: %w", id, err)
 	}
@@ -153,7 +153,7 @@ func (s *MemoryStore) Get(_ context.Context, ns, name, id string) (Run, error) {
 	raw, ok := s.runs[RunID(ns, name, id)]
 	s.mu.Unlock()
 	if !ok {
-		return Run{}, fmt.Errorf("optimizer: no optimization %s of %s/%s: %w", id, ns, name, ErrNotFound)
+		return Run{}, requestErr(ErrNotFound, "no optimization %s of %s/%s", id, ns, name)
 	}
 	var r Run
 	if err := json.Unmarshal(raw, &r); err != nil {

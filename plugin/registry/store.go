@@ -6,18 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
 
 	"github.com/fnmgr/fnmgr/couch"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
-// Sentinel errors, wrapped with %w. A store's 404 or 409 wraps them and
-// couch.ErrNotFound or couch.ErrConflict.
+// Sentinel errors, wrapped with %w: the request errors of package reqerr.
+// A store's 404 or 409 wraps them and couch.ErrNotFound or
+// couch.ErrConflict.
 var (
-	ErrNotFound = errors.New("registry: not found")
-	ErrConflict = errors.New("registry: conflict")
+	ErrNotFound = reqerr.ErrNotFound
+	ErrConflict = reqerr.ErrConflict
 )
 
 // Store reads and writes the registry database. It is safe for concurrent
@@ -63,6 +66,17 @@ type storeError struct {
 
 func (e *storeError) Error() string   { return "registry: " + e.op + ": " + e.kind.Error() }
 func (e *storeError) Unwrap() []error { return []error{e.kind, e.cause} }
+
+// Sentence tells a client which function does not exist when the
+// document missing is a function's (reqerr.Sentencer); other documents
+// read as their kind's sentence.
+func (e *storeError) Sentence() string {
+	_, id, _ := strings.Cut(e.op, " ")
+	if fqn, ok := strings.CutPrefix(id, "f:"); ok && e.kind == ErrNotFound {
+		return "Function " + fqn + " does not exist (fnmgr has not seen such an action)."
+	}
+	return reqerr.Sentence(e.kind)
+}
 
 func (s *Store) get(ctx context.Context, id string, v any) error {
 	if err := s.b.Get(ctx, id, v); err != nil {
@@ -420,7 +434,7 @@ func (s *Store) AddHistoryOnce(ctx context.Context, ns, name string, key time.Ti
 	h.Type, h.Function = typeHistory, ns+"/"+name
 	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, key.UnixNano())
 	_, err := s.b.Put(ctx, h.ID, h)
-	if err == nil || kivik.HTTPStatus(err) == http.StatusConflict {
+	if err == nil || couch.IsConflict(err) {
 		return nil
 	}
 	return classify("add history of "+ns+"/"+name, err)
