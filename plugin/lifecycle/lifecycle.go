@@ -28,7 +28,7 @@ type Invoker interface {
 
 // Options configure a Controller.
 type Options struct {
-	Registry *registry.Store
+	Registry Registry
 	Versions *versions.Controller
 	Invoker  Invoker
 	// Rules, when set, are the deployment's action rules an update must
@@ -44,7 +44,7 @@ type Options struct {
 
 // Controller is safe for concurrent use.
 type Controller struct {
-	reg         *registry.Store
+	reg         Registry
 	ver         *versions.Controller
 	inv         Invoker
 	grace       time.Duration
