@@ -331,4 +331,3 @@ func TestDeletedOutsideInEveryState(t *testing.T) {
 		})
 	}
 }
-
