@@ -147,11 +147,11 @@ func TestTopicPrefixAndActivity(t *testing.T) {
 				cl.Close()
 			}
 			cfg := config.Default()
-			cfg.CouchURL = mustURL(t, couch.URL)
+			cfg.CouchURL = testkit.MustURL(t, couch.URL)
 			cfg.OWDBPrefix = "test_"
 			cfg.KafkaBrokers = []string{addr}
 			cfg.KafkaTopicPrefix, cfg.UserEventsTopicPrefix = tc.prefix, tc.ue
-			cfg.Controllers = []*url.URL{mustURL(t, fakeController(t).URL)}
+			cfg.Controllers = []*url.URL{testkit.MustURL(t, fakeController(t).URL)}
 			rs := Run(t.Context(), Options{Config: cfg, Timeout: 5 * time.Second})
 			var failed, warned []string
 			for _, r := range rs {
