@@ -97,8 +97,8 @@ func refuse(f registry.Function, op string) error {
 	}
 	if f.Revisions == 0 && f.Untracked != "" {
 		// Nothing recorded to write stubs from or to restore later.
-		return fmt.Errorf("%s: function %s has no recorded revision: fnmgr cannot read its code (%s): %w",
-			op, f.FQN(), f.Untracked, registry.ErrConflict)
+		return reqerr.New(reqerr.Conflict, "%s: function %s has no recorded revision: fnmgr cannot read its code (%s)",
+			op, f.FQN(), f.Untracked)
 	}
 	return nil
 }
