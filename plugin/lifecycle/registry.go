@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"time"
 
 	"github.com/fnmgr/fnmgr/plugin/registry"
 )
@@ -16,6 +17,7 @@ type Registry interface {
 	Revisions(ctx context.Context, ns, name string, limit, skip int) ([]registry.Revision, error)
 	Versions(ctx context.Context, ns, name string) ([]registry.Version, error)
 	AddHistory(ctx context.Context, ns, name string, h registry.History) error
+	AddHistoryOnce(ctx context.Context, ns, name string, key time.Time, h registry.History) error
 	History(ctx context.Context, ns, name string) ([]registry.History, error)
 	Digests(ctx context.Context) (map[string]bool, error)
 	DeleteDoc(ctx context.Context, id, rev string) error

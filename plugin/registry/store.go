@@ -422,7 +422,7 @@ func (s *Store) AddHistoryOnce(ctx context.Context, ns, name string, key time.Ti
 	}
 	h.Type, h.Function = typeHistory, ns+"/"+name
 	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, key.UnixNano())
-	_, err := s.b.Put(ctx, h.ID, h)
+	_, err := s.docs.Put(ctx, h.ID, h)
 	if err == nil || couch.IsConflict(err) {
 		return nil
 	}

@@ -2,6 +2,7 @@ package versions
 
 import (
 	"context"
+	"time"
 
 	"github.com/fnmgr/fnmgr/plugin/registry"
 )
@@ -19,6 +20,7 @@ type Registry interface {
 	PutVersion(ctx context.Context, ns, name string, v registry.Version) (registry.Version, error)
 	GetVersion(ctx context.Context, ns, name string, n int) (registry.Version, error)
 	DeleteDoc(ctx context.Context, id, rev string) error
+	AddHistoryOnce(ctx context.Context, ns, name string, key time.Time, h registry.History) error
 }
 
 var _ Registry = (*registry.Store)(nil)
