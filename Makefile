@@ -24,11 +24,17 @@ NPMTEST_STAMP := $(NPMTEST_DIR)/node_modules/.npm-ci.stamp
 # Our Go files (node_modules and testdata excluded).
 GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*')
 
+# The real Helm, for the chart's tests, built from the tools module
+# (tools/go.mod: Helm and Kubernetes' libraries stay out of fnmgr's own
+# go.mod). Built once; rebuilt when the tools module changes.
+HELM := $(BIN)/helm
+
 .DEFAULT_GOAL := build
 .PHONY: deps build run test test-unit test-faults fuzz bench bench-stack lint fmt tidy-check clean
 
 deps: $(COUCH_STAMP) $(NPMTEST_STAMP) debian-tools
 	$(GO) mod download
+	cd tools && $(GO) mod download
 
 # nginx (several fnmgr replicas behind it: make run FNMGR_REPLICAS=3) and
 # prometheus/promtool (the dashboard and alert rules tests), from Debian,
@@ -46,6 +52,10 @@ $(NPMTEST_STAMP): $(NPMTEST_DIR)/package.json $(NPMTEST_DIR)/package-lock.json
 	cd $(NPMTEST_DIR) && $(NPM) ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+$(HELM): tools/go.mod tools/go.sum
+	@mkdir -p $(BIN)
+	cd tools && $(GO) build -trimpath -o ../$(HELM) helm.sh/helm/v4/cmd/helm
+
 build:
 	@mkdir -p $(BIN)
 	$(GO) build $(BUILD_FLAGS) -o $(BIN)/ $(CMDS)
@@ -57,8 +67,9 @@ PROFILE ?=
 run: deps build
 	./$(BIN)/localstack $(if $(PROFILE),--profile '$(PROFILE)') $(if $(KAFKA_TOPIC_PREFIX),--kafka-topic-prefix '$(KAFKA_TOPIC_PREFIX)')
 
-test: deps build
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: deps build $(HELM)
+	FNMGR_HELM=$(abspath $(HELM)) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd tools && FNMGR_HELM=$(abspath $(HELM)) $(GO) test -count=1 ./...
 
 test-unit:
 	$(GO) test -race -short -count=1 ./...
@@ -108,12 +119,14 @@ lint:
 	@out="$$($(GOFMT) -l $(GO_FILES) </dev/null)"; \
 	if [ -n "$$out" ]; then echo "gofmt -l lists files to format (run make fmt):"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd tools && $(GO) vet ./...
 
 fmt:
 	$(GOFMT) -w $(GO_FILES) </dev/null
 
 tidy-check:
 	$(GO) mod tidy -diff
+	cd tools && $(GO) mod tidy -diff
 
 clean:
 	rm -rf $(BIN)

@@ -66,7 +66,7 @@ func (b *Batcher) DB() *kivik.DB { return b.db }
 
 // StatusError is a per-document failure of a batch, with the HTTP status
 // CouchDB gives the same failure of a single-document request, so that
-// kivik.HTTPStatus reports it.
+// Classify (and kivik.HTTPStatus) reads it.
 type StatusError struct {
 	Status int
 	ID     string
@@ -99,9 +99,9 @@ func (b *Batcher) Put(ctx context.Context, id string, doc any) (string, error) {
 	}
 	c := &putCall{id: id, doc: raw}
 	if err := b.puts.do(ctx, c); err != nil {
-		return "", err
+		return "", Classify(err)
 	}
-	return c.rev, c.err
+	return c.rev, Classify(c.err)
 }
 
 // checkID checks that the encoded document raw has "_id" id: at once when
@@ -164,14 +164,14 @@ type getCall struct {
 }
 
 // Get reads document id into v (as kivik's ScanDoc would). A missing or
-// deleted document is an error with status 404.
+// deleted document is ErrNotFound (status 404).
 func (b *Batcher) Get(ctx context.Context, id string, v any) error {
 	c := &getCall{id: id}
 	if err := b.gets.do(ctx, c); err != nil {
-		return err
+		return Classify(err)
 	}
 	if c.err != nil {
-		return c.err
+		return Classify(c.err)
 	}
 	if err := json.Unmarshal(c.doc, v); err != nil {
 		return fmt.Errorf("couch: decode %s: %w", id, err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // seen is what a fake server observed of one request.
@@ -111,7 +111,7 @@ func TestNewClientLazy(t *testing.T) {
 func TestNewClientHidesCredentials(t *testing.T) {
 	const secret = "s3cretPassw0rd"
 	srv, _ := fakeCouch(t)
-	closed := closedAddr(t)
+	closed := testkit.ClosedAddr(t)
 	cases := []struct {
 		name    string
 		url     string
@@ -141,15 +141,6 @@ func TestNewClientHidesCredentials(t *testing.T) {
 			require.NotContains(t, logs.String(), secret)
 		})
 	}
-}
-
-// closedAddr returns a loopback address nobody listens on.
-func closedAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
 }
 
 // TestTransportLimits documents which requests the header and stall limits

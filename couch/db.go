@@ -2,8 +2,8 @@ package couch
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/http"
 
 	kivik "github.com/go-kivik/kivik/v4"
 )
@@ -19,7 +19,7 @@ func EnsureDB(ctx context.Context, c *kivik.Client, name string) error {
 	if ok {
 		return nil
 	}
-	if err := c.CreateDB(ctx, name); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
+	if err := c.CreateDB(ctx, name); err != nil && !errors.Is(Classify(err), ErrExists) {
 		return fmt.Errorf("couch: create database %q: %w", name, err)
 	}
 	return nil

@@ -120,7 +120,7 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 	copies, err := probe.NewCopies(ctx, s.o.Actions, ns, name, run.ID)
 	if err != nil {
 		if errors.Is(err, probe.ErrNotCopyable) {
-			return rep, fmt.Errorf("%w: %w", err, ErrInvalid)
+			return rep, &requestError{msg: err.Error(), kind: errors.Join(err, ErrInvalid)}
 		}
 		return rep, err
 	}

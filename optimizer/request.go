@@ -128,10 +128,6 @@ func (r settled) stored() Stored {
 	return s
 }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("optimizer: "+format+": %w", append(args, ErrInvalid)...)
-}
-
 // validate checks req against the deployment's bounds for namespace ns and
 // fills in the defaults: the candidates are the multiples of 64 MB within
 // the bounds, and a candidate asked for outside them is refused naming the
@@ -142,19 +138,19 @@ func validate(ctx context.Context, ns string, req Request, d Deployment) (settle
 		s.Mode = ModeActive
 	}
 	if s.Mode != ModeActive && s.Mode != ModePassive && s.Mode != ModeBoth {
-		return s, invalid("mode %q must be active, passive or both", s.Mode)
+		return s, invalidField("mode", "%q must be active, passive or both", s.Mode)
 	}
 	s.objective = search.Objective(req.Objective)
 	if s.objective == "" {
 		s.objective = search.MinResources
 	}
 	if !s.objective.Valid() {
-		return s, invalid("objective %q must be min-resources, cost or balanced", req.Objective)
+		return s, invalidField("objective", "%q must be min-resources, cost or balanced", req.Objective)
 	}
 	s.tolerance = 0.05
 	if t := req.Tolerance; t != nil {
 		if *t <= 0 || *t > 1 {
-			return s, invalid("tolerance %g must be above 0 and at most 1 (a fraction: 0.05 is 5%%)", *t)
+			return s, invalidField("tolerance", "%g must be above 0 and at most 1 (a fraction: 0.05 is 5%%)", *t)
 		}
 		s.tolerance = *t
 	}
@@ -162,10 +158,10 @@ func validate(ctx context.Context, ns string, req Request, d Deployment) (settle
 		s.MaxInvocations = DefaultMaxInvocations
 	}
 	if s.Mode != ModePassive && (s.MaxInvocations < 3 || s.MaxInvocations > MaxMaxInvocations) {
-		return s, invalid("maxInvocations %d must be between 3 and %d", s.MaxInvocations, MaxMaxInvocations)
+		return s, invalidField("maxInvocations", "%d must be between 3 and %d", s.MaxInvocations, MaxMaxInvocations)
 	}
 	if s.MaxGBSeconds < 0 {
-		return s, invalid("maxGBSeconds %g must not be negative", s.MaxGBSeconds)
+		return s, invalidField("maxGBSeconds", "%g must not be negative", s.MaxGBSeconds)
 	}
 	if len(req.Payloads) > maxPayloads {
 		return s, invalid("%d payloads: at most %d", len(req.Payloads), maxPayloads)
@@ -173,13 +169,13 @@ func validate(ctx context.Context, ns string, req Request, d Deployment) (settle
 	for i, p := range req.Payloads {
 		body := bytes.TrimSpace(p.Body)
 		if len(body) == 0 || body[0] != '{' {
-			return s, invalid("payloads[%d] must be a JSON object (the action's parameters)", i)
+			return s, invalidField(fmt.Sprintf("payloads[%d]", i), "must be a JSON object (the action's parameters)")
 		}
 		if len(body) > maxPayloadBytes {
-			return s, invalid("payloads[%d] is %d bytes: at most %d", i, len(body), maxPayloadBytes)
+			return s, invalidField(fmt.Sprintf("payloads[%d]", i), "is %d bytes: at most %d", len(body), maxPayloadBytes)
 		}
 		if p.Weight <= 0 {
-			return s, invalid("payloads[%d] has weight %g: weights must be positive", i, p.Weight)
+			return s, invalidField(fmt.Sprintf("payloads[%d]", i), "has weight %g: weights must be positive", p.Weight)
 		}
 		s.payloads = append(s.payloads, probe.Payload{Body: body, Weight: p.Weight})
 	}
@@ -201,8 +197,9 @@ func validate(ctx context.Context, ns string, req Request, d Deployment) (settle
 	} else {
 		for _, m := range req.MemoryCandidates {
 			if m%64 != 0 || m < lo || m > hi {
-				return s, invalid("memoryCandidates: %d MB must be a multiple of 64 MB between %d MB (%s) and %d MB (%s)",
-					m, lo, orDefault(b.MinFrom, "the smallest action memory"), hi, orDefault(b.MaxFrom, "MAX_MEMORY"))
+				return s, &requestError{field: "memoryCandidates", kind: ErrInvalid, msg: fmt.Sprintf(
+					"memoryCandidates: %d MB must be a multiple of 64 MB between %d MB (%s) and %d MB (%s)",
+					m, lo, orDefault(b.MinFrom, "the smallest action memory"), hi, orDefault(b.MaxFrom, "MAX_MEMORY"))}
 			}
 			s.candidates = append(s.candidates, m)
 		}

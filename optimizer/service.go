@@ -202,7 +202,7 @@ func (s *Service) Start(ctx context.Context, ns, name string, req Request, by st
 	a, err := s.o.Actions.Get(ctx, probe.DocID(ns, name))
 	if err != nil {
 		if errors.Is(err, whiskdb.ErrNotFound) {
-			return "", fmt.Errorf("optimizer: the action %s/%s does not exist: %w", ns, name, ErrNotFound)
+			return "", requestErr(ErrNotFound, "the action %s/%s does not exist", ns, name)
 		}
 		return "", fmt.Errorf("optimizer: read the action %s/%s: %w", ns, name, err)
 	}
@@ -220,7 +220,7 @@ func (s *Service) Start(ctx context.Context, ns, name string, req Request, by st
 	for _, lr := range s.live {
 		if r := lr.snapshot(); r.Namespace == ns && r.Name == name && !r.Status.Done() {
 			s.mu.Unlock()
-			return "", fmt.Errorf("optimizer: optimization %s of %s/%s is still %s: %w", r.ID, ns, name, r.Status, ErrConflict)
+			return "", requestErr(ErrConflict, "optimization %s of %s/%s is still %s", r.ID, ns, name, r.Status)
 		}
 	}
 	now := s.o.Now().UTC()
@@ -254,11 +254,11 @@ func runnable(f Function) error {
 	fqn := f.Namespace + "/" + f.Name
 	switch f.State {
 	case StateRetired:
-		return fmt.Errorf("optimizer: %s is retired: %w", fqn, ErrGone)
+		return requestErr(ErrGone, "%s is retired", fqn)
 	case StateUpdating:
-		return fmt.Errorf("optimizer: %s is being updated; try again when it is done: %w", fqn, ErrLocked)
+		return requestErr(ErrLocked, "%s is being updated; try again when it is done", fqn)
 	case StateBlocked:
-		return fmt.Errorf("optimizer: %s is BLOCKED and its code may not run; unblock it first: %w", fqn, ErrConflict)
+		return requestErr(ErrConflict, "%s is BLOCKED and its code may not run; unblock it first", fqn)
 	}
 	return nil
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
 
+	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/optimizer/report"
 )
 
@@ -83,8 +83,8 @@ type CouchStore struct {
 func (s CouchStore) Get(ctx context.Context, ns, name, id string) (Run, error) {
 	var d runDoc
 	if err := s.DB.Get(ctx, RunID(ns, name, id)).ScanDoc(&d); err != nil {
-		if kivik.HTTPStatus(err) == http.StatusNotFound {
-			return Run{}, fmt.Errorf("optimizer: no optimization %s of %s/%s: %w", id, ns, name, ErrNotFound)
+		if couch.IsNotFound(err) {
+			return Run{}, requestErr(ErrNotFound, "no optimization %s of %s/%s", id, ns, name)
 		}
 		return Run{}, fmt.Errorf("optimizer: read optimization %s: %w", id, err)
 	}
@@ -99,7 +99,7 @@ func (s CouchStore) Put(ctx context.Context, r Run) error {
 	for attempt := 0; ; attempt++ {
 		var cur runDoc
 		err := s.DB.Get(ctx, id).ScanDoc(&cur)
-		if err != nil && kivik.HTTPStatus(err) != http.StatusNotFound {
+		if err != nil && !couch.IsNotFound(err) {
 			return fmt.Errorf("optimizer: read optimization %s: %w", r.ID, err)
 		}
 		d := runDoc{DocID: id, Rev: cur.Rev, Type: typeOptimization, Run: r}
@@ -107,7 +107,7 @@ func (s CouchStore) Put(ctx context.Context, r Run) error {
 		if err == nil {
 			return nil
 		}
-		if kivik.HTTPStatus(err) != http.StatusConflict || attempt > 10 || ctx.Err() != nil {
+		if !couch.IsConflict(err) || attempt > 10 || ctx.Err() != nil {
 			return fmt.Errorf("optimizer: store optimization %s: %w", r.ID, err)
 		}
 	}
@@ -153,7 +153,7 @@ func (s *MemoryStore) Get(_ context.Context, ns, name, id string) (Run, error) {
 	raw, ok := s.runs[RunID(ns, name, id)]
 	s.mu.Unlock()
 	if !ok {
-		return Run{}, fmt.Errorf("optimizer: no optimization %s of %s/%s: %w", id, ns, name, ErrNotFound)
+		return Run{}, requestErr(ErrNotFound, "no optimization %s of %s/%s", id, ns, name)
 	}
 	var r Run
 	if err := json.Unmarshal(raw, &r); err != nil {

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/go-kivik/kivik/v4"
@@ -30,10 +29,11 @@ import (
 	"github.com/fnmgr/fnmgr/couch/entity"
 )
 
-// Sentinel errors, wrapped with %w.
+// Sentinel errors, wrapped with %w: CouchDB's own (couch.Classify), so a
+// caller tests one vocabulary whichever store it called.
 var (
-	ErrNotFound = errors.New("whiskdb: not found")
-	ErrConflict = errors.New("whiskdb: document update conflict")
+	ErrNotFound = couch.ErrNotFound
+	ErrConflict = couch.ErrConflict
 	// ErrExternalCode: the action's code is kept outside CouchDB (an S3 or
 	// Azure Blob AttachmentStore) and could not be read from its
 	// ExternalCode source (none set, or it failed). Not ErrNotFound: the
@@ -114,19 +114,13 @@ func NewBatched(db *kivik.DB) *Store {
 // DB returns the underlying database.
 func (s *Store) DB() *kivik.DB { return s.db }
 
-// Classify maps a kivik error to ErrNotFound or ErrConflict where it is one,
-// keeping the original error in the chain.
+// Classify names op in a CouchDB error and puts its class (ErrNotFound,
+// ErrConflict…) in the chain with couch.Classify, keeping the cause.
 func Classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	switch kivik.HTTPStatus(err) {
-	case http.StatusNotFound:
-		return fmt.Errorf("whiskdb: %s: %w: %w", op, ErrNotFound, err)
-	case http.StatusConflict:
-		return fmt.Errorf("whiskdb: %s: %w: %w", op, ErrConflict, err)
-	}
-	return fmt.Errorf("whiskdb: %s: %w", op, err)
+	return fmt.Errorf("whiskdb: %s: %w", op, couch.Classify(err))
 }
 
 // Get reads document docid (at rev when rev is not "") into v and returns

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/kafka/message"
 	"github.com/fnmgr/fnmgr/tests/contract"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 var sampleTypes = map[string]func() any{
@@ -151,18 +152,9 @@ func TestContractSamplesDecode(t *testing.T) {
 			if err := json.Unmarshal(raw, want); err != nil {
 				t.Fatal(err)
 			}
-			if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
+			if g, w := string(testkit.MustJSON(t, got)), string(testkit.MustJSON(t, want)); g != w {
 				t.Fatalf("Decode and json.Unmarshal disagree:\ndecode:    %s\nunmarshal: %s", g, w)
 			}
 		})
 	}
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

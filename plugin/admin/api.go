@@ -81,6 +81,8 @@ func New(o Options) (*API, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Every line logged with a request's context names its request id.
+	log = slog.New(httpapi.LogHandler(log.Handler()))
 	a := &API{opts: o, log: log.With("component", "admin")}
 	a.ops = map[string]http.HandlerFunc{
 		"healthz": a.healthz,

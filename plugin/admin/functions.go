@@ -86,7 +86,7 @@ func (h *fnHandlers) fn(handle func(c call) error) http.HandlerFunc {
 		r = r.WithContext(versions.WithBy(r.Context(), by)) // named in the history of what it changes
 		c := call{w: w, r: r, ns: NamespaceFrom(r.Context()), name: name, by: by}
 		if err := handle(c); err != nil {
-			h.fail(w, r, c, err)
+			h.a.fail(w, r, err)
 		}
 	}
 }
@@ -97,36 +97,6 @@ func caller(ctx context.Context) string {
 		return "admin"
 	}
 	return id.Subject
-}
-
-// fail maps an error to its status and a sentence.
-func (h *fnHandlers) fail(w http.ResponseWriter, r *http.Request, c call, err error) {
-	var status int
-	switch {
-	case errors.Is(err, registry.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, registry.ErrInvalid):
-		status = http.StatusBadRequest
-	case errors.Is(err, lifecycle.ErrUpdateFailed):
-		status = http.StatusConflict
-	case errors.Is(err, registry.ErrConflict):
-		status = http.StatusConflict
-	case errors.Is(err, registry.ErrLocked):
-		status = http.StatusLocked
-	case errors.Is(err, registry.ErrGone):
-		status = http.StatusGone
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusServiceUnavailable
-	default:
-		h.a.log.Error("request failed", "op", r.Method+" "+r.URL.Path, "err", err)
-		httpapi.WriteError(w, r, http.StatusInternalServerError, "fnmgr could not complete the request; see its log for the request id.")
-		return
-	}
-	msg := sentence(err)
-	if status == http.StatusNotFound && c.name != "" && strings.Contains(msg, "f:") {
-		msg = fmt.Sprintf("Function %s/%s does not exist (fnmgr has not seen such an action).", c.ns, c.name)
-	}
-	httpapi.WriteError(w, r, status, msg)
 }
 
 // FunctionView is a function as the admin API shows it.
@@ -216,7 +186,7 @@ func (h *fnHandlers) list(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errDone) {
-		h.fail(w, r, call{}, err)
+		h.a.fail(w, r, err)
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)

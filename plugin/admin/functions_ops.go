@@ -2,7 +2,6 @@ package admin
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
@@ -24,7 +24,7 @@ func (h *fnHandlers) body(c call, v any) error {
 		if b, _ := io.ReadAll(io.LimitReader(c.r.Body, 1)); len(b) == 0 {
 			return nil
 		}
-		return fmt.Errorf("send the body with a Content-Length: %w", registry.ErrInvalid)
+		return reqerr.New(reqerr.Invalid, "send the body with a Content-Length")
 	}
 	if !h.a.decodeBody(c.w, c.r, v) {
 		return errAnswered
@@ -40,7 +40,7 @@ func (h *fnHandlers) publish(c call) error {
 		return ignoreAnswered(err)
 	}
 	if len(req.Description) > 1024 {
-		return fmt.Errorf("description is longer than 1024 characters: %w", registry.ErrInvalid)
+		return reqerr.Field("description", "is longer than 1024 characters")
 	}
 	p, err := h.fs.Versions.Publish(c.r.Context(), c.ns, c.name, req.Description, c.by)
 	if err != nil {
@@ -94,7 +94,7 @@ func withCode(r *http.Request) (bool, error) {
 	case "true":
 		return true, nil
 	}
-	return false, fmt.Errorf("code must be true or false: %w", registry.ErrInvalid)
+	return false, reqerr.Field("code", "must be true or false")
 }
 
 func (h *fnHandlers) versions(c call) error {
@@ -129,7 +129,7 @@ func versionNumber(c call) (int, error) {
 	s, _ := pathVar(c.r, "n")
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("version %q must be a positive integer: %w", s, registry.ErrInvalid)
+		return 0, reqerr.Field("version", "%q must be a positive integer", s)
 	}
 	return n, nil
 }
@@ -148,7 +148,7 @@ func (h *fnHandlers) version(c call) error {
 		return err
 	}
 	if _, ok := f.Version(n); !ok {
-		return fmt.Errorf("version %d of %s does not exist: %w", n, f.FQN(), registry.ErrNotFound)
+		return reqerr.New(reqerr.NotFound, "version %d of %s does not exist", n, f.FQN())
 	}
 	v, err := h.fs.Registry.GetVersion(c.r.Context(), c.ns, c.name, n)
 	if err != nil {
@@ -193,11 +193,11 @@ func (h *fnHandlers) putAlias(c call) error {
 	routing := req.Routing
 	switch {
 	case req.Version != nil && len(routing) > 0:
-		return fmt.Errorf("send either version or routing, not both: %w", registry.ErrInvalid)
+		return reqerr.New(reqerr.Invalid, "send either version or routing, not both")
 	case req.Version != nil:
 		routing = []registry.Route{{Version: *req.Version, Weight: 100}}
 	case len(routing) == 0:
-		return fmt.Errorf("send {\"version\": N} or {\"routing\": [{\"version\": N, \"weight\": W}, …]}: %w", registry.ErrInvalid)
+		return reqerr.New(reqerr.Invalid, "send {\"version\": N} or {\"routing\": [{\"version\": N, \"weight\": W}, …]}")
 	}
 	al, err := h.fs.Versions.SetAlias(c.r.Context(), c.ns, c.name, alias, routing)
 	if err != nil {
@@ -215,7 +215,7 @@ func (h *fnHandlers) getAlias(c call) error {
 	}
 	al, ok := f.Aliases[alias]
 	if !ok {
-		return fmt.Errorf("alias %q of %s does not exist: %w", alias, f.FQN(), registry.ErrNotFound)
+		return reqerr.New(reqerr.NotFound, "alias %q of %s does not exist", alias, f.FQN())
 	}
 	httpapi.WriteJSON(c.w, http.StatusOK, AliasView{Alias: alias, Routing: al.Routing, Updated: al.Updated})
 	return nil
@@ -238,7 +238,7 @@ func (h *fnHandlers) rollback(c call) error {
 		return ignoreAnswered(err)
 	}
 	if req.Version <= 0 {
-		return fmt.Errorf("send {\"version\": N} with the version to roll back to: %w", registry.ErrInvalid)
+		return reqerr.New(reqerr.Invalid, "send {\"version\": N} with the version to roll back to")
 	}
 	v, err := h.fs.Versions.Rollback(c.r.Context(), c.ns, c.name, req.Version)
 	if err != nil {
@@ -255,7 +255,7 @@ type reasonBody struct {
 
 func (r reasonBody) check() error {
 	if len(r.Reason) > 1024 {
-		return fmt.Errorf("reason is longer than 1024 characters: %w", registry.ErrInvalid)
+		return reqerr.Field("reason", "is longer than 1024 characters")
 	}
 	return nil
 }
@@ -266,7 +266,7 @@ func (h *fnHandlers) block(c call) error {
 		return ignoreAnswered(err)
 	}
 	if req.GraceSeconds != nil {
-		return fmt.Errorf("graceSeconds belongs to retire, not block: %w", registry.ErrInvalid)
+		return reqerr.Field("graceSeconds", "belongs to retire, not block")
 	}
 	if err := req.check(); err != nil {
 		return err
@@ -304,7 +304,7 @@ func (h *fnHandlers) retire(c call) error {
 	var grace time.Duration
 	if g := req.GraceSeconds; g != nil {
 		if *g < 0 || *g > 365*24*3600 {
-			return fmt.Errorf("graceSeconds must be between 0 and one year: %w", registry.ErrInvalid)
+			return reqerr.Field("graceSeconds", "must be between 0 and one year")
 		}
 		grace = time.Duration(*g) * time.Second
 		if grace == 0 {

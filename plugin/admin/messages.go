@@ -4,116 +4,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 
-	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
-// sentence turns a wrapped error into what a person reads: package
-// prefixes and the sentinel's own text dropped, a full stop. The first
-// letter is capitalised unless the sentence starts with a name the request
-// carries (memorySize, gpuNum, limits.memory, exec.kind, payloads[0]):
-// those stay exactly as the caller sent them.
-func sentence(err error) string {
-	s := err.Error()
-	for _, sentinel := range []error{registry.ErrInvalid, registry.ErrConflict, registry.ErrLocked, registry.ErrGone, registry.ErrNotFound} {
-		s = strings.TrimSuffix(s, ": "+sentinel.Error())
+// fail answers a request whose handler returned err: the status of its
+// kind and the sentence it carries (reqerr: both are set where the error
+// is made), counted by kind. An internal error is logged with the request
+// id the client is told to look for; its text never reaches the client.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	kind := reqerr.KindOf(err)
+	a.opts.Metrics.CountError("admin", string(kind))
+	if kind == reqerr.Internal {
+		a.log.ErrorContext(r.Context(), "request failed", "op", r.Method+" "+r.URL.Path, "err", err)
 	}
-	for _, p := range []string{"versions: ", "lifecycle: ", "registry: ", "config: ", "optimizer: "} {
-		s = strings.ReplaceAll(s, p, "")
-	}
-	if s == "" {
-		return "The request failed."
-	}
-	if !requestFields()[leadingName(s)] {
-		s = strings.ToUpper(s[:1]) + s[1:]
-	}
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
-}
-
-// leadingName is the top-level name s starts with: "limits" of
-// "limits.memory 64 MB…", "payloads" of "payloads[0] must…".
-func leadingName(s string) string {
-	end := strings.IndexFunc(s, func(r rune) bool {
-		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_')
-	})
-	if end < 0 {
-		return s
-	}
-	return s[:end]
-}
-
-var (
-	fieldsOnce sync.Once
-	fields     map[string]bool
-)
-
-// requestFields are the names a request to the admin API can carry, as
-// openapi.json describes them: the properties of every request body
-// (followed through $ref) and every parameter's name.
-func requestFields() map[string]bool {
-	fieldsOnce.Do(func() {
-		fields = map[string]bool{}
-		var doc map[string]any
-		if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
-			return // TestOpenAPIRefsResolve fails on a broken document
-		}
-		seen := map[string]bool{}
-		var walk func(v any, inBody bool)
-		walk = func(v any, inBody bool) {
-			switch v := v.(type) {
-			case []any:
-				for _, e := range v {
-					walk(e, inBody)
-				}
-			case map[string]any:
-				if ref, ok := v["$ref"].(string); ok && inBody && !seen[ref] {
-					seen[ref] = true
-					walk(resolveRef(doc, ref), true)
-				}
-				if props, ok := v["properties"].(map[string]any); ok && inBody {
-					for name := range props {
-						fields[name] = true
-					}
-				}
-				if params, ok := v["parameters"].([]any); ok {
-					for _, p := range params {
-						p, _ := p.(map[string]any)
-						if ref, ok := p["$ref"].(string); ok {
-							p, _ = resolveRef(doc, ref).(map[string]any)
-						}
-						if name, ok := p["name"].(string); ok {
-							fields[name] = true
-						}
-					}
-				}
-				for k, e := range v {
-					walk(e, inBody || k == "requestBody")
-				}
-			}
-		}
-		walk(doc["paths"], false)
-	})
-	return fields
-}
-
-// resolveRef follows a local reference such as
-// "#/components/schemas/Exec" (nil if it leads nowhere).
-func resolveRef(doc map[string]any, ref string) any {
-	var cur any = doc
-	for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[part]
-	}
-	return cur
+	httpapi.WriteError(w, r, kind.Status(), reqerr.Sentence(err))
 }
 
 // bodyProblem words a request body's decoding error with the body's own

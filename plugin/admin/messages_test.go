@@ -1,20 +1,19 @@
 package admin
 
 import (
-	"errors"
-	"fmt"
+	"encoding/json"
 	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
@@ -75,37 +74,66 @@ func TestValidationMessagesUseRequestNames(t *testing.T) {
 	}
 }
 
-// TestSentence: how errors from the controllers read.
-func TestSentence(t *testing.T) {
-	inv := func(s string) error { return fmt.Errorf("%s: %w", s, registry.ErrInvalid) }
-	tests := []struct {
-		name string
-		err  error
-		want string
-	}{
-		{"versions field", inv("gpuNum 9 must be between 0 and 8"), "gpuNum 9 must be between 0 and 8."},
-		{"lifecycle limit", inv("limits.memory 64 MB below allowed threshold of 128 MB"), "limits.memory 64 MB below allowed threshold of 128 MB."},
-		{"lifecycle kind", inv(`exec.kind "ruby:2.5" is not a runtime this deployment offers`), `exec.kind "ruby:2.5" is not a runtime this deployment offers.`},
-		{"optimizer field", inv("optimizer: maxInvocations 2 must be between 3 and 100"), "maxInvocations 2 must be between 3 and 100."},
-		{"optimizer list element", inv("optimizer: payloads[0] must be a JSON object (the action's parameters)"), "payloads[0] must be a JSON object (the action's parameters)."},
-		{"optimizer field not in SPEC", inv("optimizer: mode \"x\" must be active, passive or both"), `mode "x" must be active, passive or both.`},
-		{"a plain sentence", inv("versions: a sequence needs components"), "A sequence needs components."},
-		{"a word that is no field", inv("memoryless things"), "Memoryless things."},
-		{"conflict", fmt.Errorf("lifecycle: guest/f is RETIRED: %w", registry.ErrGone), "Guest/f is RETIRED."},
-		{"already a sentence", errors.New("Done."), "Done."},
-		{"a bare sentinel", registry.ErrInvalid, "Invalid request."},
-		{"nothing left", errors.New("versions: "), "The request failed."},
+// TestFailNamesTheRequest: a request that fails inside fnmgr (here: a
+// CouchDB that does not answer) gets a 500 whose code is its request id,
+// the same id is on the log line that says what failed (and on no line
+// without it), and the failure is counted by category.
+func TestFailNamesTheRequest(t *testing.T) {
+	a := newOfflineAPI(t)
+	r := a.do(t, "GET", fnsPath+"hello", bearer(testToken), nil)
+	require.Equal(t, http.StatusInternalServerError, r.status, "body %s", r.body)
+	e := requireErrorShape(t, r)
+	require.Equal(t, "fnmgr could not complete the request; see its log for the request id.", e.Error)
+
+	var failed int
+	for _, line := range strings.Split(strings.TrimSpace(a.logs.String()), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		require.Equal(t, e.Code, rec["request_id"], "every line of the request names it: %s", line)
+		if rec["msg"] == "request failed" {
+			failed++
+			require.Contains(t, rec["err"], "127.0.0.1:1", "the log says what failed")
+		}
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, sentence(tc.err))
-		})
+	require.Equal(t, 1, failed)
+	require.Equal(t, 1.0, counterValue(t, a.reg, "fnmgr_http_request_errors_total", map[string]string{"server": "admin", "category": "internal"}))
+}
+
+// TestFailCategories: every 4xx a handler returns is counted under its
+// category, a bounded label.
+func TestFailCategories(t *testing.T) {
+	a := newOfflineAPI(t)
+	for range 2 {
+		r := a.do(t, "GET", fnsPath+"hello/versions/0", bearer(testToken), nil)
+		require.Equal(t, http.StatusBadRequest, r.status)
 	}
+	require.Equal(t, 2.0, counterValue(t, a.reg, "fnmgr_http_request_errors_total", map[string]string{"server": "admin", "category": "invalid"}))
+}
+
+// counterValue reads one counter of reg (0 when absent).
+func counterValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 // TestRequestFieldsDescribed: every name a request body's Go type accepts
-// is in openapi.json, so that sentence keeps it as the caller sent it (and
-// the document tells callers what they may send).
+// is in openapi.json, so the document tells callers what they may send.
 func TestRequestFieldsDescribed(t *testing.T) {
 	for _, v := range []any{versions.ConfigRequest{}, lifecycle.UpdateRequest{}, entity.ExecPut{}, entity.LimitsPut{}, optimizer.Request{}} {
 		typ := reflect.TypeOf(v)
@@ -123,4 +151,65 @@ func TestRequestFieldsDescribed(t *testing.T) {
 	for _, name := range []string{"error", "transition", "MemorySize"} {
 		require.False(t, requestFields()[name], "%q is no request name", name)
 	}
+}
+
+// requestFields are the names a request to the admin API can carry, as
+// openapi.json describes them: the properties of every request body
+// (followed through $ref) and every parameter's name.
+func requestFields() map[string]bool {
+	fields := map[string]bool{}
+	var doc map[string]any
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		return fields // TestOpenAPIRefsResolve fails on a broken document
+	}
+	seen := map[string]bool{}
+	var walk func(v any, inBody bool)
+	walk = func(v any, inBody bool) {
+		switch v := v.(type) {
+		case []any:
+			for _, e := range v {
+				walk(e, inBody)
+			}
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok && inBody && !seen[ref] {
+				seen[ref] = true
+				walk(resolveRef(doc, ref), true)
+			}
+			if props, ok := v["properties"].(map[string]any); ok && inBody {
+				for name := range props {
+					fields[name] = true
+				}
+			}
+			if params, ok := v["parameters"].([]any); ok {
+				for _, p := range params {
+					p, _ := p.(map[string]any)
+					if ref, ok := p["$ref"].(string); ok {
+						p, _ = resolveRef(doc, ref).(map[string]any)
+					}
+					if name, ok := p["name"].(string); ok {
+						fields[name] = true
+					}
+				}
+			}
+			for k, e := range v {
+				walk(e, inBody || k == "requestBody")
+			}
+		}
+	}
+	walk(doc["paths"], false)
+	return fields
+}
+
+// resolveRef follows a local reference such as
+// "#/components/schemas/Exec" (nil if it leads nowhere).
+func resolveRef(doc map[string]any, ref string) any {
+	var cur any = doc
+	for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[part]
+	}
+	return cur
 }

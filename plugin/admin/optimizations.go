@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strings"
 
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
-	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
 // runIDPattern is what an optimization run id looks like.
@@ -18,14 +17,14 @@ var runIDPattern = regexp.MustCompile(`^[a-z0-9]{1,40}$`)
 func (h *fnHandlers) runID(c call) (string, error) {
 	id, _ := pathVar(c.r, "id")
 	if !runIDPattern.MatchString(id) {
-		return "", fmt.Errorf("optimization id %q is not one fnmgr gives (lowercase letters and digits): %w", id, registry.ErrInvalid)
+		return "", reqerr.New(reqerr.Invalid, "optimization id %q is not one fnmgr gives (lowercase letters and digits)", id)
 	}
 	return id, nil
 }
 
 func (h *fnHandlers) optimizer() (*optimizer.Service, error) {
 	if h.fs.Optimizer == nil {
-		return nil, fmt.Errorf("the pre-optimizer is not enabled in this fnmgr: %w", registry.ErrConflict)
+		return nil, reqerr.New(reqerr.Conflict, "the pre-optimizer is not enabled in this fnmgr")
 	}
 	return h.fs.Optimizer, nil
 }
@@ -82,20 +81,23 @@ func (h *fnHandlers) listOptimizations(c call) error {
 	return nil
 }
 
-// fromOptimizer gives an optimizer error the registry's sentinel of the
-// same meaning, which fail maps to a status, keeping its text (the
-// optimizer is a library and has sentinels of its own).
+// fromOptimizer gives an optimizer error the request error kind of the
+// same meaning (the optimizer is a library and has sentinels of its own);
+// its text and the sentence it carries stay as they are.
 func fromOptimizer(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, m := range []struct{ opt, reg error }{
-		{optimizer.ErrInvalid, registry.ErrInvalid}, {optimizer.ErrNotFound, registry.ErrNotFound},
-		{optimizer.ErrConflict, registry.ErrConflict}, {optimizer.ErrLocked, registry.ErrLocked},
-		{optimizer.ErrGone, registry.ErrGone},
+	for _, m := range []struct {
+		opt  error
+		kind reqerr.Kind
+	}{
+		{optimizer.ErrInvalid, reqerr.Invalid}, {optimizer.ErrNotFound, reqerr.NotFound},
+		{optimizer.ErrConflict, reqerr.Conflict}, {optimizer.ErrLocked, reqerr.Locked},
+		{optimizer.ErrGone, reqerr.Gone},
 	} {
-		if errors.Is(err, m.opt) && !errors.Is(err, m.reg) {
-			return fmt.Errorf("%s: %w", strings.TrimSuffix(err.Error(), ": "+m.opt.Error()), m.reg)
+		if errors.Is(err, m.opt) {
+			return reqerr.WithKind(m.kind, err)
 		}
 	}
 	return err

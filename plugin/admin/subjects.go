@@ -6,13 +6,13 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
 
+	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/couch/entity"
 )
 
@@ -116,7 +116,7 @@ func (s *SubjectsAuthenticator) lookup(ctx context.Context, uuid, key string) (I
 	}
 	var subj entity.Subject
 	if err := s.db.Get(ctx, docID).ScanDoc(&subj); err != nil {
-		if kivik.HTTPStatus(err) == http.StatusNotFound {
+		if couch.IsNotFound(err) {
 			return Identity{}, ErrUnauthenticated // deleted since the view ran
 		}
 		return Identity{}, fmt.Errorf("admin: read subject %q: %w", docID, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/config"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
 	"github.com/fnmgr/fnmgr/tests/logbuf"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 const testToken = "app-test-token-0123456789"
@@ -42,20 +43,10 @@ func testOptions(t *testing.T, controller string) Options {
 	cfg.CouchURL = cu
 	p := couchtest.Prefix(t)
 	cfg.DBPrefix, cfg.OWDBPrefix = p+"fnmgr_", p+"whisk_"
-	cfg.KafkaBrokers = []string{closedAddr(t)}
+	cfg.KafkaBrokers = []string{testkit.ClosedAddr(t)}
 	cfg.AdminToken = testToken
 	cfg.ShutdownTimeout = 5 * time.Second
 	return Options{Config: cfg, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()}
-}
-
-// closedAddr returns an address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 func get(t *testing.T, rawURL, auth string) (int, string) {
@@ -125,7 +116,7 @@ func TestFailedStartUnwinds(t *testing.T) {
 	require.NoError(t, err)
 	defer taken.Close()
 	o := testOptions(t, "http://127.0.0.1:1")
-	o.Config.GatewayAddr = closedAddr(t)
+	o.Config.GatewayAddr = testkit.ClosedAddr(t)
 	o.Config.AdminAddr = taken.Addr().String()
 	a, err := New(o)
 	require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
@@ -61,13 +60,14 @@ func (a *App) createDatabases(ctx context.Context, client *kivik.Client, dbs []s
 		}
 		target := config.RedactURL(a.opts.Config.CouchURL)
 		flag := fmt.Sprintf("--%s (%s)", config.FlagCouchURL, config.EnvCouchURL)
-		switch status := kivik.HTTPStatus(err); {
-		case status >= 500, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		err = couch.Classify(err)
+		switch status := couch.Status(err); {
+		case errors.Is(err, couch.ErrUnavailable), status == 0: // 0: no answer at all
 			return fmt.Errorf("%w: %w", errCouchUnavailable, err)
-		case status == http.StatusUnauthorized:
+		case errors.Is(err, couch.ErrUnauthorized):
 			return fmt.Errorf("CouchDB at %s refuses fnmgr's credentials (HTTP 401): put its user and password in %s: %w",
 				target, flag, err)
-		case status == http.StatusForbidden:
+		case errors.Is(err, couch.ErrForbidden):
 			return fmt.Errorf("CouchDB at %s does not let fnmgr's user read or create database %s (HTTP 403): "+
 				"give the user of %s that right: %w", target, db, flag, err)
 		default:

@@ -21,6 +21,7 @@ import (
 	"github.com/fnmgr/fnmgr/deploy/local/couchdb"
 	"github.com/fnmgr/fnmgr/kafka/message"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // fastCouchBackoff keeps the tests' waits for CouchDB short.
@@ -44,7 +45,7 @@ func TestStartWaitsForCouchDB(t *testing.T) {
 	b, err := broker.Start(t.Context(), broker.Options{Topics: []string{message.TopicHealth, message.TopicEvents}})
 	require.NoError(t, err)
 	t.Cleanup(b.Stop)
-	couchAddr := closedAddr(t)
+	couchAddr := testkit.ClosedAddr(t)
 	o, logs := logged(testOptions(t, "http://127.0.0.1:1"))
 	o.Config.CouchURL = &url.URL{Scheme: "http", Host: couchAddr}
 	o.Config.KafkaBrokers = b.Addrs()
@@ -105,7 +106,7 @@ func TestStartWaitsForCouchDB(t *testing.T) {
 func TestStopWhileWaitingForCouchDB(t *testing.T) {
 	const password = "couch-s3cret-pw"
 	o, logs := logged(testOptions(t, "http://127.0.0.1:1"))
-	o.Config.CouchURL = &url.URL{Scheme: "http", User: url.UserPassword("whisk_admin", password), Host: closedAddr(t)}
+	o.Config.CouchURL = &url.URL{Scheme: "http", User: url.UserPassword("whisk_admin", password), Host: testkit.ClosedAddr(t)}
 	a, err := New(o)
 	require.NoError(t, err)
 	a.couchBackoff = fastCouchBackoff
@@ -171,7 +172,7 @@ func TestStartFailsOnCouchDBConfiguration(t *testing.T) {
 			require.NoError(t, err)
 			u.User = url.UserPassword("whisk_admin", password)
 			o.Config.CouchURL = u
-			o.Config.AdminAddr = closedAddr(t)
+			o.Config.AdminAddr = testkit.ClosedAddr(t)
 			a, err := New(o)
 			require.NoError(t, err)
 			a.couchBackoff = fastCouchBackoff

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
 // Keys gives the API key ("uuid:key") of a namespace
@@ -62,6 +63,16 @@ func (e *BoundError) Error() string {
 		verb = "exceeds"
 	}
 	return fmt.Sprintf("%s %d %s %s %d %s, %s: %s", e.Field, e.Value, e.Unit, verb, e.Bound.Value, e.Unit, e.Bound.Source, registry.ErrInvalid)
+}
+
+// Sentence is what a client reads (reqerr.Sentencer): the field's name as
+// the request carries it first.
+func (e *BoundError) Sentence() string {
+	verb := "is below"
+	if e.Above {
+		verb = "exceeds"
+	}
+	return fmt.Sprintf("%s %d %s %s %d %s, %s.", e.Field, e.Value, e.Unit, verb, e.Bound.Value, e.Unit, e.Bound.Source)
 }
 
 // Unwrap makes it a registry.ErrInvalid.
@@ -248,7 +259,7 @@ func (i *Info) Limits(ctx context.Context, ns string) (Limits, error) {
 		upper(&l.Logs.Max, nl.MaxActionLogs, nsSrc("maxActionLogs"))
 	}
 	if l.Memory.Max.Value == 0 {
-		return l, fmt.Errorf("deployment: the largest action memory is unknown: no invoker health ping seen, none configured (--max-memory) and the controller's GET / names no max_action_memory: %w", registry.ErrInvalid)
+		return l, reqerr.New(reqerr.Invalid, "the largest action memory is unknown: no invoker health ping seen, none configured (--max-memory) and the controller's GET / names no max_action_memory")
 	}
 	// OpenWhisk's own defaults where the controller says nothing
 	// (common/scala/src/main/resources/application.conf: whisk.timeout-limit

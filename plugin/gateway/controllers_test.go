@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 func TestAddRemoveControllers(t *testing.T) {
 	a, b := newFake(t, "a", nil), newFake(t, "b", nil)
 	f := newFixtureWith(t, func(o *Options) { o.Controllers = urls(t, a.URL) })
-	hostB := mustURL(t, b.URL).Host
+	hostB := testkit.MustURL(t, b.URL).Host
 
 	steps := []struct {
 		name    string
@@ -25,13 +27,13 @@ func TestAddRemoveControllers(t *testing.T) {
 		wantErr error
 		want    []string // controller names after the step
 	}{
-		{"add b", func() error { return f.gw.AddController(mustURL(t, b.URL)) }, nil, []string{"a", "b"}},
-		{"add b again", func() error { return f.gw.AddController(mustURL(t, b.URL+"/")) }, ErrControllerExists, []string{"a", "b"}},
-		{"add a non-URL", func() error { return f.gw.AddController(mustURL(t, "ftp://x")) }, ErrInvalidController, []string{"a", "b"}},
-		{"add a URL with a query", func() error { return f.gw.AddController(mustURL(t, "http://x?y=1")) }, ErrInvalidController, []string{"a", "b"}},
-		{"remove an unknown one", func() error { return f.gw.RemoveController(mustURL(t, "http://127.0.0.1:1")) }, ErrUnknownController, []string{"a", "b"}},
-		{"remove a", func() error { return f.gw.RemoveController(mustURL(t, a.URL)) }, nil, []string{"b"}},
-		{"remove the last", func() error { return f.gw.RemoveController(mustURL(t, b.URL)) }, ErrNoController, []string{"b"}},
+		{"add b", func() error { return f.gw.AddController(testkit.MustURL(t, b.URL)) }, nil, []string{"a", "b"}},
+		{"add b again", func() error { return f.gw.AddController(testkit.MustURL(t, b.URL+"/")) }, ErrControllerExists, []string{"a", "b"}},
+		{"add a non-URL", func() error { return f.gw.AddController(testkit.MustURL(t, "ftp://x")) }, ErrInvalidController, []string{"a", "b"}},
+		{"add a URL with a query", func() error { return f.gw.AddController(testkit.MustURL(t, "http://x?y=1")) }, ErrInvalidController, []string{"a", "b"}},
+		{"remove an unknown one", func() error { return f.gw.RemoveController(testkit.MustURL(t, "http://127.0.0.1:1")) }, ErrUnknownController, []string{"a", "b"}},
+		{"remove a", func() error { return f.gw.RemoveController(testkit.MustURL(t, a.URL)) }, nil, []string{"b"}},
+		{"remove the last", func() error { return f.gw.RemoveController(testkit.MustURL(t, b.URL)) }, ErrNoController, []string{"b"}},
 		{"set none", func() error { return f.gw.SetControllers(nil) }, ErrNoController, []string{"b"}},
 		{"set a twice", func() error { return f.gw.SetControllers(urls(t, a.URL, a.URL+"/")) }, ErrControllerExists, []string{"b"}},
 		{"set a and b", func() error { return f.gw.SetControllers(urls(t, a.URL, b.URL)) }, nil, []string{"a", "b"}},
@@ -46,7 +48,7 @@ func TestAddRemoveControllers(t *testing.T) {
 			}
 			var got []string
 			for _, st := range f.gw.Controllers() {
-				got = append(got, map[string]string{mustURL(t, a.URL).Host: "a", hostB: "b"}[st.Name])
+				got = append(got, map[string]string{testkit.MustURL(t, a.URL).Host: "a", hostB: "b"}[st.Name])
 				require.True(t, st.Healthy)
 			}
 			require.Equal(t, s.want, got)
@@ -58,8 +60,8 @@ func TestAddRemoveControllers(t *testing.T) {
 			require.Len(t, seen, len(s.want), "every controller takes requests")
 		})
 	}
-	require.NoError(t, f.gw.RemoveController(mustURL(t, b.URL)))
-	require.Equal(t, map[string]bool{mustURL(t, a.URL).Host: true}, controllerLabels(t, f.reg),
+	require.NoError(t, f.gw.RemoveController(testkit.MustURL(t, b.URL)))
+	require.Equal(t, map[string]bool{testkit.MustURL(t, a.URL).Host: true}, controllerLabels(t, f.reg),
 		"b's series are gone")
 }
 
@@ -84,7 +86,7 @@ func TestRemovedControllerFinishesInFlight(t *testing.T) {
 	}()
 	<-arrived
 	require.Equal(t, int64(1), f.upstream(t, a).status().InFlight)
-	require.NoError(t, f.gw.RemoveController(mustURL(t, a.URL)))
+	require.NoError(t, f.gw.RemoveController(testkit.MustURL(t, a.URL)))
 	for range 3 {
 		_, body := f.do(t, "GET", "/api/v1", "")
 		require.Equal(t, "b", body)
@@ -120,7 +122,7 @@ func TestChangesUnderLoad(t *testing.T) {
 		defer close(churn)
 		for i := 0; ctx.Err() == nil; i++ {
 			var err error
-			u := mustURL(t, fs[i%3].URL)
+			u := testkit.MustURL(t, fs[i%3].URL)
 			switch i % 4 {
 			case 0, 1:
 				err = f.gw.AddController(u)

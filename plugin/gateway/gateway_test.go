@@ -17,6 +17,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 func TestTransparent(t *testing.T) {
@@ -144,19 +145,19 @@ func TestRoundRobinAndSwap(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 
 	// Swap: only c; a controller that stays keeps its (unhealthy) state.
-	require.NoError(t, f.gw.SetControllers([]*url.URL{mustURL(t, c.URL), mustURL(t, a.URL)}))
+	require.NoError(t, f.gw.SetControllers([]*url.URL{testkit.MustURL(t, c.URL), testkit.MustURL(t, a.URL)}))
 	require.Len(t, f.gw.Upstreams(), 2)
 	require.False(t, f.gw.Upstreams()[0].Healthy())
 	f.gw.Upstreams()[0].SetHealthy(true)
 	for range 3 {
 		require.Equal(t, "c", get())
 	}
-	require.Equal(t, map[string]bool{mustURL(t, c.URL).Host: true, mustURL(t, a.URL).Host: true}, controllerLabels(t, f.reg),
+	require.Equal(t, map[string]bool{testkit.MustURL(t, c.URL).Host: true, testkit.MustURL(t, a.URL).Host: true}, controllerLabels(t, f.reg),
 		"the removed controller's series are gone")
-	require.Zero(t, metricValue(t, f.reg, "fnmgr_gateway_upstream_errors_total", map[string]string{"controller": mustURL(t, a.URL).Host}))
+	require.Zero(t, metricValue(t, f.reg, "fnmgr_gateway_upstream_errors_total", map[string]string{"controller": testkit.MustURL(t, a.URL).Host}))
 
-	require.Error(t, f.gw.SetControllers([]*url.URL{mustURL(t, c.URL), mustURL(t, c.URL)}), "duplicates are refused")
-	require.Error(t, f.gw.SetControllers([]*url.URL{mustURL(t, "ftp://x")}))
+	require.Error(t, f.gw.SetControllers([]*url.URL{testkit.MustURL(t, c.URL), testkit.MustURL(t, c.URL)}), "duplicates are refused")
+	require.Error(t, f.gw.SetControllers([]*url.URL{testkit.MustURL(t, "ftp://x")}))
 }
 
 func TestStreaming(t *testing.T) {
@@ -194,7 +195,7 @@ func TestControllerDown(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 	require.Equal(t, resp.Header.Get(httpapi.RequestIDHeader), e.Code)
 	require.Contains(t, e.Error, "No OpenWhisk controller is available")
-	host := mustURL(t, up.URL).Host
+	host := testkit.MustURL(t, up.URL).Host
 	require.Equal(t, 1.0, metricValue(t, f.reg, "fnmgr_gateway_upstream_errors_total", map[string]string{"controller": host}))
 	require.Equal(t, 0.0, metricValue(t, f.reg, "fnmgr_gateway_controller_healthy", map[string]string{"controller": host}))
 	require.Equal(t, 1.0, metricValue(t, f.reg, "fnmgr_gateway_ejections_total", map[string]string{"controller": host, "reason": ReasonConnectionError}))
@@ -205,7 +206,7 @@ func TestControllerDown(t *testing.T) {
 func TestConcurrentSwap(t *testing.T) {
 	a, b := newFake(t, "a", nil), newFake(t, "b", nil)
 	f := newFixture(t, nil, a)
-	sets := [][]*url.URL{{mustURL(t, a.URL)}, {mustURL(t, b.URL)}, {mustURL(t, a.URL), mustURL(t, b.URL)}}
+	sets := [][]*url.URL{{testkit.MustURL(t, a.URL)}, {testkit.MustURL(t, b.URL)}, {testkit.MustURL(t, a.URL), testkit.MustURL(t, b.URL)}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -305,5 +306,5 @@ func TestBasePath(t *testing.T) {
 	require.Equal(t, "/ow/api/v1/namespaces/guest/actions/demo%2Fhello?x=1", ctrl.lastSeen().uri)
 	require.NoError(t, f.gw.Start(context.Background()))
 	require.Eventually(t, func() bool { return ctrl.lastSeen().uri == "/ow/" }, 5*time.Second, tick)
-	require.Equal(t, mustURL(t, ctrl.URL).Host+"/ow", f.gw.Controllers()[0].Name)
+	require.Equal(t, testkit.MustURL(t, ctrl.URL).Host+"/ow", f.gw.Controllers()[0].Name)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // flaky is a fake controller whose GET / answers rootStatus (0: hang until
@@ -52,7 +53,7 @@ func TestActiveHealthChecks(t *testing.T) {
 	require.NoError(t, f.gw.Start(context.Background()))
 	require.Error(t, f.gw.Start(context.Background()), "Start runs once")
 	upA := f.upstream(t, a.fake)
-	hostA := mustURL(t, a.URL).Host
+	hostA := testkit.MustURL(t, a.URL).Host
 
 	steps := []struct {
 		name        string

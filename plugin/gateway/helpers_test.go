@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // seen is what a fake controller received.
@@ -66,13 +67,6 @@ func (u *fake) lastSeen() seen {
 	return u.last
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	require.NoError(t, err)
-	return u
-}
-
 type fixture struct {
 	gw   *Gateway
 	srv  *httptest.Server
@@ -92,7 +86,7 @@ func newFixtureWith(t *testing.T, mod func(*Options), ups ...*fake) fixture {
 	t.Helper()
 	var urls []*url.URL
 	for _, u := range ups {
-		urls = append(urls, mustURL(t, u.URL))
+		urls = append(urls, testkit.MustURL(t, u.URL))
 	}
 	reg := prometheus.NewRegistry()
 	hm, err := httpapi.NewMetrics(reg)

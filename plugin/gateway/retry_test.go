@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // counting is a fake controller that counts, by X-Call header, every
@@ -130,7 +132,7 @@ func TestRetryOnlyWhenSafe(t *testing.T) {
 			if tc.wantStatus == 200 {
 				require.Equal(t, "second", body)
 				require.Equal(t, 1.0, metricValue(t, f.reg, "fnmgr_gateway_retries_total",
-					map[string]string{"controller": mustURL(t, firstURL).Host}))
+					map[string]string{"controller": testkit.MustURL(t, firstURL).Host}))
 			}
 			require.NotContains(t, f.logText(), "c2VjcmV0OmtleQ", "credentials never reach the log")
 			require.False(t, f.gw.Upstreams()[0].Healthy(), "the failing controller is ejected")
@@ -173,7 +175,7 @@ func urls(t *testing.T, raw ...string) []*url.URL {
 	t.Helper()
 	var out []*url.URL
 	for _, r := range raw {
-		out = append(out, mustURL(t, r))
+		out = append(out, testkit.MustURL(t, r))
 	}
 	return out
 }

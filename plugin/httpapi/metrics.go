@@ -14,6 +14,7 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
 }
 
 // NewMetrics registers the request metrics on reg.
@@ -32,8 +33,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:      "Time to serve HTTP requests, by server and route template.",
 			Buckets:   prometheus.ExponentialBuckets(0.001, 4, 8), // 1 ms … 16 s
 		}, []string{"server", "handler"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "fnmgr",
+			Subsystem: "http",
+			Name:      "request_errors_total",
+			Help:      "Requests answered with an error, by server and category (reqerr.Kind: invalid, not_found, conflict, gone, locked, unavailable, internal).",
+		}, []string{"server", "category"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.errors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 		}
@@ -47,4 +54,13 @@ func (m *Metrics) observe(server, handler string, code int, d time.Duration) {
 	}
 	m.requests.WithLabelValues(server, handler, strconv.Itoa(code)).Inc()
 	m.duration.WithLabelValues(server, handler).Observe(d.Seconds())
+}
+
+// CountError counts a request of server answered with an error of
+// category, one of a fixed set (reqerr.Kinds), so the label stays bounded.
+func (m *Metrics) CountError(server, category string) {
+	if m == nil {
+		return
+	}
+	m.errors.WithLabelValues(server, category).Inc()
 }

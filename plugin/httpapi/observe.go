@@ -28,6 +28,9 @@ type ObserveOptions struct {
 // ends. The log line holds the method, the route template (see SetRoute),
 // the status, the duration and the request id: no path, query or header.
 func Observe(o ObserveOptions, next http.Handler) http.Handler {
+	if o.Logger != nil {
+		o.Logger = slog.New(LogHandler(o.Logger.Handler())) // adds request_id
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: requestIDFrom(r), route: UnmatchedRoute}
@@ -46,8 +49,7 @@ func Observe(o ObserveOptions, next http.Handler) http.Handler {
 					slog.String("method", r.Method),
 					slog.String("route", ri.route),
 					slog.Int("status", status),
-					slog.Duration("duration", d),
-					slog.String("request_id", ri.id))
+					slog.Duration("duration", d))
 			}
 		}()
 		next.ServeHTTP(sw, r)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
@@ -27,7 +28,7 @@ type Invoker interface {
 
 // Options configure a Controller.
 type Options struct {
-	Registry *registry.Store
+	Registry Registry
 	Versions *versions.Controller
 	Invoker  Invoker
 	// Rules, when set, are the deployment's action rules an update must
@@ -43,7 +44,7 @@ type Options struct {
 
 // Controller is safe for concurrent use.
 type Controller struct {
-	reg         *registry.Store
+	reg         Registry
 	ver         *versions.Controller
 	inv         Invoker
 	grace       time.Duration
@@ -96,8 +97,8 @@ func refuse(f registry.Function, op string) error {
 	}
 	if f.Revisions == 0 && f.Untracked != "" {
 		// Nothing recorded to write stubs from or to restore later.
-		return fmt.Errorf("%s: function %s has no recorded revision: fnmgr cannot read its code (%s): %w",
-			op, f.FQN(), f.Untracked, registry.ErrConflict)
+		return reqerr.New(reqerr.Conflict, "%s: function %s has no recorded revision: fnmgr cannot read its code (%s)",
+			op, f.FQN(), f.Untracked)
 	}
 	return nil
 }
@@ -113,11 +114,11 @@ func (c *Controller) syncAndReload(ctx context.Context, ns, name string, f regis
 }
 
 func locked(f registry.Function, op string) error {
-	return fmt.Errorf("%s: function %s is UPDATING: %w", op, f.FQN(), registry.ErrLocked)
+	return reqerr.New(reqerr.Locked, "%s: function %s is UPDATING", op, f.FQN())
 }
 
 func gone(f registry.Function, op string) error {
-	return fmt.Errorf("%s: function %s is RETIRED: %w", op, f.FQN(), registry.ErrGone)
+	return reqerr.New(reqerr.Gone, "%s: function %s is RETIRED", op, f.FQN())
 }
 
 // begin records the intent t and the state it leads to.
@@ -125,7 +126,7 @@ func (c *Controller) begin(ctx context.Context, f registry.Function, t registry.
 	t.Started = c.now().UTC()
 	return c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
 		if f.Transition != nil {
-			return fmt.Errorf("function %s has a %s in progress: %w", f.FQN(), f.Transition.Op, registry.ErrLocked)
+			return reqerr.New(reqerr.Locked, "function %s has a %s in progress", f.FQN(), f.Transition.Op)
 		}
 		tt := t
 		f.Transition = &tt
@@ -169,7 +170,7 @@ func (c *Controller) finish(ctx context.Context, f registry.Function, to registr
 		return f, err
 	}
 	c.transitions.WithLabelValues(t.Op, string(to)).Inc()
-	c.log.Info("transition done", "function", f.FQN(), "op", t.Op, "from", t.From, "to", to, "by", t.By, "outcome", h.Outcome)
+	c.log.InfoContext(ctx, "transition done", "function", f.FQN(), "op", t.Op, "from", t.From, "to", to, "by", t.By, "outcome", h.Outcome)
 	return f, nil
 }
 
@@ -212,7 +213,7 @@ func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (registry
 		return f, gone(f, "unblock")
 	case registry.Blocked:
 	default:
-		return f, fmt.Errorf("unblock: function %s is %s, not BLOCKED: %w", f.FQN(), f.State, registry.ErrConflict)
+		return f, reqerr.New(reqerr.Conflict, "unblock: function %s is %s, not BLOCKED", f.FQN(), f.State)
 	}
 	// Record any change made to the stub while blocked first, so the
 	// restore writes the newest code.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
@@ -37,10 +38,10 @@ const probeSuffix = "fnmgr-update"
 // there and is recorded in the history.
 func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequest, by string) (registry.Function, error) {
 	if req.Exec == nil && req.Limits == nil && req.Parameters == nil && req.Annotations == nil {
-		return registry.Function{}, fmt.Errorf("an update needs at least one of exec, limits, parameters, annotations: %w", registry.ErrInvalid)
+		return registry.Function{}, reqerr.New(reqerr.Invalid, "an update needs at least one of exec, limits, parameters, annotations")
 	}
 	if len(req.Test) > 0 && req.Test[0] != '{' {
-		return registry.Function{}, fmt.Errorf("test must be a JSON object (the test invocation's parameters): %w", registry.ErrInvalid)
+		return registry.Function{}, reqerr.Field("test", "must be a JSON object (the test invocation's parameters)")
 	}
 	f, unlock, err := c.lockFunction(ctx, ns, name)
 	defer func() { unlock() }()
@@ -51,7 +52,7 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 		return f, err
 	}
 	if f.State == registry.Blocked {
-		return f, fmt.Errorf("update: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
+		return f, reqerr.New(reqerr.Conflict, "update: function %s is BLOCKED; unblock it first", f.FQN())
 	}
 	if f, err = c.syncAndReload(ctx, ns, name, f); err != nil {
 		return f, err
@@ -96,7 +97,9 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 		err := c.test(ctx, f, next, req.Test)
 		unlock = versions.Lock(ns, name)
 		if err != nil {
-			return c.abort(ctx, f, fmt.Errorf("%w: the test invocation failed: %w", ErrUpdateFailed, err))
+			return c.abort(ctx, f, &reqerr.Error{Kind: reqerr.Conflict,
+				Msg: "update failed: the test invocation failed: " + err.Error(),
+				Err: fmt.Errorf("%w: %w", ErrUpdateFailed, err)})
 		}
 		if f, err = c.reg.GetFunction(ctx, ns, name); err != nil {
 			return c.abort(ctx, f, err)
@@ -161,7 +164,7 @@ func (c *Controller) abort(ctx context.Context, f registry.Function, cause error
 	if _, err := c.finish(ctx, f, f.State, "update failed: "+cause.Error(), cause); err != nil {
 		return f, errors.Join(cause, err)
 	}
-	c.log.Warn("update failed; the function is as it was", "function", f.FQN(), "err", cause)
+	c.log.WarnContext(ctx, "update failed; the function is as it was", "function", f.FQN(), "err", cause)
 	return f, cause
 }
 
@@ -173,13 +176,13 @@ func apply(s registry.Snapshot, req UpdateRequest) (registry.Snapshot, []byte, e
 	var code []byte
 	if e := req.Exec; e != nil {
 		if e.Kind == "" {
-			return s, nil, fmt.Errorf("exec.kind is required: %w", registry.ErrInvalid)
+			return s, nil, reqerr.Field("exec.kind", "is required")
 		}
 		binary := false
 		switch {
 		case e.Kind == entity.KindSequence:
 			if len(e.Components) == 0 {
-				return s, nil, fmt.Errorf("a sequence needs components: %w", registry.ErrInvalid)
+				return s, nil, reqerr.New(reqerr.Invalid, "a sequence needs components")
 			}
 		case e.Code != nil:
 			binary = entity.IsBinaryCode(*e.Code)
@@ -188,11 +191,11 @@ func apply(s registry.Snapshot, req UpdateRequest) (registry.Snapshot, []byte, e
 			}
 			b, _, err := entity.StoredCode(*e.Code, binary)
 			if err != nil {
-				return s, nil, fmt.Errorf("exec.code: %w: %w", err, registry.ErrInvalid)
+				return s, nil, &reqerr.Error{Kind: reqerr.Invalid, Field: "exec.code", Msg: "exec.code: " + err.Error(), Err: err}
 			}
 			code = b
 		case e.Kind != entity.KindBlackbox:
-			return s, nil, fmt.Errorf("exec.code is required for kind %s: %w", e.Kind, registry.ErrInvalid)
+			return s, nil, reqerr.Field("exec.code", "is required for kind %s", e.Kind)
 		}
 		s.Exec = registry.ExecSnapshot{Kind: e.Kind, Main: e.Main, Image: e.Image, Binary: binary, Components: e.Components}
 		if code != nil {
@@ -259,7 +262,7 @@ func (c *Controller) resolveDefaultKind(ctx context.Context, s *registry.Snapsho
 			return nil
 		}
 	}
-	return fmt.Errorf("exec.kind %q: the deployment has no default %s kind: %w", s.Exec.Kind, family, registry.ErrInvalid)
+	return reqerr.Field("exec.kind", "%q: the deployment has no default %s kind", s.Exec.Kind, family)
 }
 
 // checkRules refuses an update OpenWhisk's controller would refuse, naming
@@ -274,9 +277,6 @@ func (c *Controller) checkRules(ctx context.Context, ns string, s registry.Snaps
 		return fmt.Errorf("lifecycle: read the deployment's limits: %w", err)
 	}
 	l := root.Limits
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf(format+": %w", append(args, registry.ErrInvalid)...)
-	}
 	mb := func(b int64) int { return int(b >> 20) }
 	if lc, ok := c.rules.(versions.LimitsChecker); ok {
 		// The tightest of MAX_MEMORY, the controller's and the namespace's
@@ -291,17 +291,17 @@ func (c *Controller) checkRules(ctx context.Context, ns string, s registry.Snaps
 	}
 	switch {
 	case s.Limits.Memory < mb(l.MinActionMemory):
-		return bad("limits.memory %d MB below allowed threshold of %d MB", s.Limits.Memory, mb(l.MinActionMemory))
+		return reqerr.Field("limits.memory", "%d MB below allowed threshold of %d MB", s.Limits.Memory, mb(l.MinActionMemory))
 	case s.Limits.Memory > mb(l.MaxActionMemory):
-		return bad("limits.memory %d MB exceeds allowed threshold of %d MB", s.Limits.Memory, mb(l.MaxActionMemory))
+		return reqerr.Field("limits.memory", "%d MB exceeds allowed threshold of %d MB", s.Limits.Memory, mb(l.MaxActionMemory))
 	case int64(s.Limits.Timeout) < l.MinActionDuration:
-		return bad("limits.timeout %d milliseconds below allowed threshold of %d milliseconds", s.Limits.Timeout, l.MinActionDuration)
+		return reqerr.Field("limits.timeout", "%d milliseconds below allowed threshold of %d milliseconds", s.Limits.Timeout, l.MinActionDuration)
 	case int64(s.Limits.Timeout) > l.MaxActionDuration:
-		return bad("limits.timeout %d milliseconds exceeds allowed threshold of %d milliseconds", s.Limits.Timeout, l.MaxActionDuration)
+		return reqerr.Field("limits.timeout", "%d milliseconds exceeds allowed threshold of %d milliseconds", s.Limits.Timeout, l.MaxActionDuration)
 	case s.Limits.Logs < mb(l.MinActionLogs) || s.Limits.Logs > mb(l.MaxActionLogs):
-		return bad("limits.logs %d MB must be between %d and %d MB", s.Limits.Logs, mb(l.MinActionLogs), mb(l.MaxActionLogs))
+		return reqerr.Field("limits.logs", "%d MB must be between %d and %d MB", s.Limits.Logs, mb(l.MinActionLogs), mb(l.MaxActionLogs))
 	case s.Limits.Concurrency < 1:
-		return bad("limits.concurrency %d must be at least 1", s.Limits.Concurrency)
+		return reqerr.Field("limits.concurrency", "%d must be at least 1", s.Limits.Concurrency)
 	}
 	switch s.Exec.Kind {
 	case entity.KindSequence, entity.KindBlackbox:
@@ -314,5 +314,5 @@ func (c *Controller) checkRules(ctx context.Context, ns string, s registry.Snaps
 			}
 		}
 	}
-	return bad("exec.kind %q is not a runtime this deployment offers", s.Exec.Kind)
+	return reqerr.Field("exec.kind", "%q is not a runtime this deployment offers", s.Exec.Kind)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fnmgr/fnmgr/plugin/config"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // fakeCouch answers GET / and HEAD of the databases in dbs; with auth set,
@@ -55,12 +56,6 @@ func kafka(t *testing.T, topics ...string) string {
 	return c.ListenAddrs()[0]
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
-	u, err := url.Parse(s)
-	require.NoError(t, err)
-	return u
-}
-
 func TestRun(t *testing.T) {
 	owDBs := []string{"test_whisks", "test_subjects", "test_activations"}
 	allTopics := []string{"health", "events", "cacheInvalidation", "invoker0", "completed0"}
@@ -93,10 +88,10 @@ func TestRun(t *testing.T) {
 				couchURL = tc.couchURL(couch)
 			}
 			cfg := config.Default()
-			cfg.CouchURL = mustURL(t, couchURL)
+			cfg.CouchURL = testkit.MustURL(t, couchURL)
 			cfg.OWDBPrefix = "test_"
 			cfg.KafkaBrokers = []string{kafka(t, tc.topics...)}
-			cfg.Controllers = []*url.URL{mustURL(t, tc.ctl)}
+			cfg.Controllers = []*url.URL{testkit.MustURL(t, tc.ctl)}
 			rs := Run(context.Background(), Options{Config: cfg, Timeout: 5 * time.Second})
 			var failed []string
 			for _, r := range rs {
@@ -152,11 +147,11 @@ func TestTopicPrefixAndActivity(t *testing.T) {
 				cl.Close()
 			}
 			cfg := config.Default()
-			cfg.CouchURL = mustURL(t, couch.URL)
+			cfg.CouchURL = testkit.MustURL(t, couch.URL)
 			cfg.OWDBPrefix = "test_"
 			cfg.KafkaBrokers = []string{addr}
 			cfg.KafkaTopicPrefix, cfg.UserEventsTopicPrefix = tc.prefix, tc.ue
-			cfg.Controllers = []*url.URL{mustURL(t, fakeController(t).URL)}
+			cfg.Controllers = []*url.URL{testkit.MustURL(t, fakeController(t).URL)}
 			rs := Run(t.Context(), Options{Config: cfg, Timeout: 5 * time.Second})
 			var failed, warned []string
 			for _, r := range rs {

@@ -17,12 +17,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
 // State is a function's lifecycle state.
@@ -327,11 +327,12 @@ func (f Function) Version(n int) (VersionRef, bool) {
 	return VersionRef{}, false
 }
 
-// Errors the admin API maps to status codes; wrapped with %w by callers.
+// Request errors (package reqerr, where each kind's HTTP status is set),
+// named here for the callers that test them.
 var (
-	ErrInvalid = errors.New("invalid request")     // 400
-	ErrLocked  = errors.New("function is locked")  // 423: UPDATING (and BLOCKED at the gateway)
-	ErrGone    = errors.New("function is retired") // 410
+	ErrInvalid = reqerr.ErrInvalid // 400
+	ErrLocked  = reqerr.ErrLocked  // 423: UPDATING (and BLOCKED at the gateway)
+	ErrGone    = reqerr.ErrGone    // 410
 )
 
 // SplitDocID splits an OpenWhisk action document id ("guest/hello",

@@ -6,51 +6,86 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
 
 	"github.com/fnmgr/fnmgr/couch"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
-// Sentinel errors, wrapped with %w.
+// Sentinel errors, wrapped with %w: the request errors of package reqerr.
+// A store's 404 or 409 wraps them and couch.ErrNotFound or
+// couch.ErrConflict.
 var (
-	ErrNotFound = errors.New("registry: not found")
-	ErrConflict = errors.New("registry: conflict")
+	ErrNotFound = reqerr.ErrNotFound
+	ErrConflict = reqerr.ErrConflict
 )
 
 // Store reads and writes the registry database. It is safe for concurrent
 // use; every write is conditional on the document's revision.
 type Store struct {
-	db  *kivik.DB
-	b   *couch.Batcher
-	fns fnCache
-	now func() time.Time
+	docs Docs
+	db   *kivik.DB // nil when docs is not CouchDB
+	fns  fnCache
+	now  func() time.Time
 }
 
 // New returns a Store over db (fnmgr's registry database). Reads and
 // writes of single documents made at the same time by different callers
 // (the change feed's workers) share requests (see couch.Batcher).
 func New(db *kivik.DB) *Store {
-	return &Store{db: db, b: couch.NewBatcher(db, couch.BatcherOptions{}), now: time.Now}
+	s := NewStore(NewCouchDocs(db))
+	s.db = db
+	return s
 }
 
-// DB returns the underlying database.
+// NewStore returns a Store over docs (NewMemoryDocs for unit tests).
+func NewStore(docs Docs) *Store { return &Store{docs: docs, now: time.Now} }
+
+// DB returns the underlying CouchDB database (nil for a Store over
+// another Docs).
 func (s *Store) DB() *kivik.DB { return s.db }
 
+// classify names op in a CouchDB error. A 404 or 409 (couch.Classify)
+// becomes the registry's ErrNotFound or ErrConflict, which the admin API
+// answers with; the cause stays in the chain (errors.Is(err,
+// couch.ErrNotFound) holds too) but not in the message, which a client may
+// read.
 func classify(op string, err error) error {
-	switch kivik.HTTPStatus(err) {
-	case http.StatusNotFound:
-		return fmt.Errorf("registry: %s: %w", op, ErrNotFound)
-	case http.StatusConflict:
-		return fmt.Errorf("registry: %s: %w", op, ErrConflict)
+	err = couch.Classify(err)
+	switch {
+	case errors.Is(err, couch.ErrNotFound):
+		return &storeError{op: op, kind: ErrNotFound, cause: err}
+	case errors.Is(err, couch.ErrConflict):
+		return &storeError{op: op, kind: ErrConflict, cause: err}
 	}
 	return fmt.Errorf("registry: %s: %w", op, err)
 }
 
+// storeError is a CouchDB 404 or 409 in the registry's words.
+type storeError struct {
+	op          string // "get f:guest/hello"
+	kind, cause error
+}
+
+func (e *storeError) Error() string   { return "registry: " + e.op + ": " + e.kind.Error() }
+func (e *storeError) Unwrap() []error { return []error{e.kind, e.cause} }
+
+// Sentence tells a client which function does not exist when the
+// document missing is a function's (reqerr.Sentencer); other documents
+// read as their kind's sentence.
+func (e *storeError) Sentence() string {
+	_, id, _ := strings.Cut(e.op, " ")
+	if fqn, ok := strings.CutPrefix(id, "f:"); ok && e.kind == ErrNotFound {
+		return "Function " + fqn + " does not exist (fnmgr has not seen such an action)."
+	}
+	return reqerr.Sentence(e.kind)
+}
+
 func (s *Store) get(ctx context.Context, id string, v any) error {
-	if err := s.b.Get(ctx, id, v); err != nil {
+	if err := s.docs.Get(ctx, id, v); err != nil {
 		return classify("get "+id, err)
 	}
 	return nil
@@ -78,7 +113,7 @@ func (s *Store) getFunction(ctx context.Context, id string) (Function, error) {
 
 // putFunction writes f and remembers it as stored.
 func (s *Store) putFunction(ctx context.Context, f Function) (Function, error) {
-	rev, err := s.b.Put(ctx, f.ID, f)
+	rev, err := s.docs.Put(ctx, f.ID, f)
 	if err != nil {
 		s.fns.drop(f.ID)
 		return Function{}, err
@@ -115,7 +150,7 @@ func (s *Store) Update(ctx context.Context, ns, name string, fn func(f *Function
 		if err == nil {
 			return stored, nil
 		}
-		if kivik.HTTPStatus(err) != http.StatusConflict || attempt > 50 {
+		if !couch.IsConflict(err) || attempt > 50 {
 			return Function{}, classify("update "+id, err)
 		}
 		if ctx.Err() != nil {
@@ -160,7 +195,7 @@ func (s *Store) putOrUpdate(ctx context.Context, f Function, op string, fn func(
 	if err == nil {
 		return stored, nil
 	}
-	if kivik.HTTPStatus(err) != http.StatusConflict {
+	if !couch.IsConflict(err) {
 		return Function{}, classify(op+" "+f.ID, err)
 	}
 	return s.Update(ctx, f.Namespace, f.Name, fn)
@@ -169,8 +204,8 @@ func (s *Store) putOrUpdate(ctx context.Context, f Function, op string, fn func(
 // create writes a new immutable document; when one exists already it is
 // read into existing and ErrConflict is returned.
 func (s *Store) create(ctx context.Context, id string, v any, existing any) error {
-	if _, err := s.b.Put(ctx, id, v); err != nil {
-		if kivik.HTTPStatus(err) == http.StatusConflict {
+	if _, err := s.docs.Put(ctx, id, v); err != nil {
+		if couch.IsConflict(err) {
 			if gerr := s.get(ctx, id, existing); gerr != nil {
 				return gerr
 			}
@@ -264,7 +299,7 @@ func (s *Store) Functions(ctx context.Context, ns string, each func(Function) er
 // DeleteDoc deletes a registry document by id (used by retention and purge).
 func (s *Store) DeleteDoc(ctx context.Context, id, rev string) error {
 	s.fns.drop(id)
-	if _, err := s.db.Delete(ctx, id, rev); err != nil {
+	if err := s.docs.Delete(ctx, id, rev); err != nil {
 		return classify("delete "+id, err)
 	}
 	return nil
@@ -280,50 +315,33 @@ func (s *Store) scan(ctx context.Context, prefix string, desc bool, limit, skip 
 		start, end = hi, lo
 	}
 	seen, skipped := 0, 0
-	startID := ""
 	for {
-		params := map[string]any{"include_docs": true, "startkey": start, "endkey": end, "limit": page + 1, "descending": desc}
-		if startID != "" {
-			params["startkey"] = startID
+		rows, err := s.docs.Page(ctx, start, end, desc, page+1)
+		if err != nil {
+			return classify("scan "+prefix, err)
 		}
-		rows := s.db.AllDocs(ctx, kivik.Params(params))
-		n := 0
 		next := ""
-		for rows.Next() {
-			id, _ := rows.ID()
-			if n == page {
-				next = id
-				break
-			}
-			n++
+		if len(rows) > page {
+			next = rows[page].ID
+			rows = rows[:page]
+		}
+		for _, row := range rows {
 			if skipped < skip {
 				skipped++
 				continue
 			}
-			var raw json.RawMessage
-			if err := rows.ScanDoc(&raw); err != nil {
-				_ = rows.Close()
-				return fmt.Errorf("registry: scan %s: %w", prefix, err)
-			}
-			if err := each(raw); err != nil {
-				_ = rows.Close()
+			if err := each(row.Doc); err != nil {
 				return fmt.Errorf("registry: scan %s: %w", prefix, err)
 			}
 			seen++
 			if limit > 0 && seen >= limit {
-				_ = rows.Close()
 				return nil
 			}
-		}
-		err := rows.Err()
-		_ = rows.Close()
-		if err != nil {
-			return classify("scan "+prefix, err)
 		}
 		if next == "" {
 			return nil
 		}
-		startID = next
+		start = next
 	}
 }
 
@@ -365,11 +383,11 @@ func (c *Checkpoints) Save(ctx context.Context, seq string) error {
 			return err
 		}
 		d.ID, d.Seq, d.Updated = c.id, seq, c.s.now().UTC()
-		_, err := c.s.b.Put(ctx, c.id, d)
+		_, err := c.s.docs.Put(ctx, c.id, d)
 		if err == nil {
 			return nil
 		}
-		if kivik.HTTPStatus(err) != http.StatusConflict || ctx.Err() != nil {
+		if !couch.IsConflict(err) || ctx.Err() != nil {
 			return classify("save "+c.id, err)
 		}
 	}
@@ -383,11 +401,11 @@ func (s *Store) AddHistory(ctx context.Context, ns, name string, h History) erro
 	h.Type, h.Function = typeHistory, ns+"/"+name
 	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, h.At.UnixNano())
 	for {
-		_, err := s.b.Put(ctx, h.ID, h)
+		_, err := s.docs.Put(ctx, h.ID, h)
 		if err == nil {
 			return nil
 		}
-		if kivik.HTTPStatus(err) != http.StatusConflict {
+		if !couch.IsConflict(err) {
 			return classify("add history of "+ns+"/"+name, err)
 		}
 		h.At = h.At.Add(time.Nanosecond)
@@ -404,8 +422,8 @@ func (s *Store) AddHistoryOnce(ctx context.Context, ns, name string, key time.Ti
 	}
 	h.Type, h.Function = typeHistory, ns+"/"+name
 	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, key.UnixNano())
-	_, err := s.b.Put(ctx, h.ID, h)
-	if err == nil || kivik.HTTPStatus(err) == http.StatusConflict {
+	_, err := s.docs.Put(ctx, h.ID, h)
+	if err == nil || couch.IsConflict(err) {
 		return nil
 	}
 	return classify("add history of "+ns+"/"+name, err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/go-kivik/kivik/v4"
@@ -59,7 +58,7 @@ func (c *Couch) Put(ctx context.Context, ref Ref, data []byte) (string, error) {
 		doc.Attachments = map[string]inlineAttachment{attachmentName: {ContentType: "application/octet-stream", Data: data}}
 	}
 	if _, err := c.b.Put(ctx, d, doc); err != nil {
-		if kivik.HTTPStatus(err) == http.StatusConflict {
+		if couch.IsConflict(err) {
 			return d, nil
 		}
 		return "", fmt.Errorf("storage: put %s: %w", d, err)
@@ -79,7 +78,7 @@ func (c *Couch) Get(ctx context.Context, digest string) ([]byte, error) {
 	}
 	var doc artifactDoc
 	if err := c.b.Get(ctx, digest, &doc); err != nil {
-		if kivik.HTTPStatus(err) == http.StatusNotFound {
+		if couch.IsNotFound(err) {
 			return nil, fmt.Errorf("storage: %s: %w", digest, ErrNotFound)
 		}
 		return nil, fmt.Errorf("storage: get %s: %w", digest, err)
@@ -89,7 +88,7 @@ func (c *Couch) Get(ctx context.Context, digest string) ([]byte, error) {
 	}
 	att, err := c.db.GetAttachment(ctx, digest, attachmentName)
 	if err != nil {
-		if kivik.HTTPStatus(err) == http.StatusNotFound {
+		if couch.IsNotFound(err) {
 			return nil, fmt.Errorf("storage: %s: %w", digest, ErrNotFound)
 		}
 		return nil, fmt.Errorf("storage: get %s: %w", digest, err)
@@ -123,7 +122,7 @@ func (c *Couch) Has(ctx context.Context, digest string) (bool, error) {
 		Attachments map[string]any  `json:"_attachments"`
 	}
 	if err := c.b.Get(ctx, digest, &doc); err != nil {
-		if kivik.HTTPStatus(err) == http.StatusNotFound {
+		if couch.IsNotFound(err) {
 			return false, nil
 		}
 		return false, fmt.Errorf("storage: has %s: %w", digest, err)
@@ -140,13 +139,13 @@ func (c *Couch) Delete(ctx context.Context, _ Ref, digest string) error {
 	row := c.db.Get(ctx, digest)
 	rev, err := row.Rev()
 	if err != nil {
-		if kivik.HTTPStatus(err) == http.StatusNotFound {
+		if couch.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("storage: delete %s: %w", digest, err)
 	}
 	_ = row.Close()
-	if _, err := c.db.Delete(ctx, digest, rev); err != nil && kivik.HTTPStatus(err) != http.StatusNotFound {
+	if _, err := c.db.Delete(ctx, digest, rev); err != nil && !couch.IsNotFound(err) {
 		return fmt.Errorf("storage: delete %s: %w", digest, err)
 	}
 	return nil

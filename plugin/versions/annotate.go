@@ -77,7 +77,7 @@ func (c *Controller) scheduleAnnotations(ns, name string) {
 			return
 		}
 		if err := c.syncAnnotations(ctx, f); err != nil && ctx.Err() == nil {
-			c.log.Warn("annotate the function's action", "function", f.FQN(), "err", err)
+			c.log.WarnContext(ctx, "annotate the function's action", "function", f.FQN(), "err", err)
 		}
 	})
 }

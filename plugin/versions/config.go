@@ -10,6 +10,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
 // GPU annotations written on an action by PUT …/config. They are ordinary
@@ -54,12 +55,9 @@ var imageRef = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-
 // ValidateConfig checks req against the deployment and returns the
 // resolved baseImage kind ("" when req names a blackbox image).
 func ValidateConfig(ctx context.Context, ns string, req ConfigRequest, d Deployment) (kind string, err error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf(format+": %w", append(args, registry.ErrInvalid)...)
-	}
 	if m := req.MemorySize; m != nil {
 		if *m%64 != 0 {
-			return "", bad("memorySize %d MB must be a multiple of 64 MB", *m)
+			return "", reqerr.Field("memorySize", "%d MB must be a multiple of 64 MB", *m)
 		}
 		if lc, ok := d.(LimitsChecker); ok {
 			// The tightest of MAX_MEMORY, the controller's and the
@@ -75,20 +73,20 @@ func ValidateConfig(ctx context.Context, ns string, req ConfigRequest, d Deploym
 			hi := d.MaxMemoryMB()
 			switch {
 			case hi == 0:
-				return "", bad("memorySize cannot be checked: MAX_MEMORY is unknown (no invoker health ping seen and none configured)")
+				return "", reqerr.Field("memorySize", "cannot be checked: MAX_MEMORY is unknown (no invoker health ping seen and none configured)")
 			case *m < lo || *m > hi:
-				return "", bad("memorySize %d MB must be between %d and %d MB (MAX_MEMORY)", *m, lo, hi)
+				return "", reqerr.Field("memorySize", "%d MB must be between %d and %d MB (MAX_MEMORY)", *m, lo, hi)
 			}
 		}
 	}
 	if g := req.GPUNum; g != nil && (*g < 0 || *g > d.MaxGPUNum()) {
-		return "", bad("gpuNum %d must be between 0 and %d", *g, d.MaxGPUNum())
+		return "", reqerr.Field("gpuNum", "%d must be between 0 and %d", *g, d.MaxGPUNum())
 	}
 	if g := req.GPUMemorySize; g != nil && (*g < 256 || *g%256 != 0) {
-		return "", bad("gpuMemorySize %d MB must be a positive multiple of 256 MB", *g)
+		return "", reqerr.Field("gpuMemorySize", "%d MB must be a positive multiple of 256 MB", *g)
 	}
 	if g := req.GPUPercentage; g != nil && (*g < 1 || *g > 100) {
-		return "", bad("gpuPercentage %d must be between 1 and 100", *g)
+		return "", reqerr.Field("gpuPercentage", "%d must be between 1 and 100", *g)
 	}
 	if b := req.BaseImage; b != nil {
 		kinds, err := d.Kinds(ctx)
@@ -101,7 +99,7 @@ func ValidateConfig(ctx context.Context, ns string, req ConfigRequest, d Deploym
 		case imageRef.MatchString(*b):
 			return "", nil
 		default:
-			return "", bad("baseImage %q is neither a runtime kind this deployment offers (%s) nor a Docker image reference such as openwhisk/action-python-v3.11:nightly",
+			return "", reqerr.Field("baseImage", "%q is neither a runtime kind this deployment offers (%s) nor a Docker image reference such as openwhisk/action-python-v3.11:nightly",
 				*b, strings.Join(kinds, ", "))
 		}
 	}
@@ -126,12 +124,12 @@ func (c *Controller) SetConfig(ctx context.Context, ns, name string, req ConfigR
 		return registry.Config{}, err
 	}
 	if f.State == registry.Blocked {
-		return registry.Config{}, fmt.Errorf("config: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
+		return registry.Config{}, reqerr.New(reqerr.Conflict, "function %s is BLOCKED; unblock it first", f.FQN())
 	}
 	started := c.now().UTC()
 	_, err = c.ow.Modify(ctx, registry.DocID(ns, name), func(a *entity.Action) (bool, error) {
 		if a.Exec.Kind == entity.KindSequence && (req.BaseImage != nil || req.MemorySize != nil) {
-			return false, fmt.Errorf("config: %s is a sequence; its components carry the settings: %w", f.FQN(), registry.ErrInvalid)
+			return false, reqerr.New(reqerr.Invalid, "function %s is a sequence; its components carry the settings", f.FQN())
 		}
 		if req.MemorySize != nil {
 			a.Limits.Memory = *req.MemorySize

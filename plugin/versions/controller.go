@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/storage"
 )
 
@@ -37,7 +36,7 @@ type Actions interface {
 
 // Options configure a Controller.
 type Options struct {
-	Registry *registry.Store
+	Registry Registry
 	Storage  storage.Store
 	Actions  Actions
 	// Retention is how many revisions of a function are kept (default 50).
@@ -94,7 +93,7 @@ func (c *Controller) kindForStub(ctx context.Context, own string) string {
 // Controller is safe for concurrent use; changes of one function are
 // serialised by the registry's revisions.
 type Controller struct {
-	reg       *registry.Store
+	reg       Registry
 	store     storage.Store
 	ow        Actions
 	retention int

@@ -9,6 +9,7 @@ import (
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 	"github.com/fnmgr/fnmgr/plugin/storage"
 )
 
@@ -19,11 +20,11 @@ func managedVersion(f registry.Function, suffix string) (int, error) {
 		if _, ok := f.Version(n); ok {
 			return n, nil
 		}
-		return 0, fmt.Errorf("versions: %s has no version %d: %w", f.FQN(), n, registry.ErrNotFound)
+		return 0, reqerr.New(reqerr.NotFound, "function %s has no version %d", f.FQN(), n)
 	}
 	al, ok := f.Aliases[suffix]
 	if !ok || len(al.Routing) == 0 {
-		return 0, fmt.Errorf("versions: %s has no alias %q: %w", f.FQN(), suffix, registry.ErrNotFound)
+		return 0, reqerr.New(reqerr.NotFound, "function %s has no alias %q", f.FQN(), suffix)
 	}
 	return al.Routing[0].Version, nil
 }

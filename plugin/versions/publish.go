@@ -12,6 +12,7 @@ import (
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/plugin/registry"
+	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
 // locks serialises fnmgr's own operations on one function inside this
@@ -50,7 +51,7 @@ func (c *Controller) Publish(ctx context.Context, ns, name, description, by stri
 		return Published{}, err
 	}
 	if f.Revisions == 0 {
-		return Published{}, fmt.Errorf("versions: %s has no revision to publish yet: %w", f.FQN(), registry.ErrConflict)
+		return Published{}, reqerr.New(reqerr.Conflict, "function %s has no revision to publish yet", f.FQN())
 	}
 	head, err := c.reg.GetRevision(ctx, ns, name, f.Head.Revision)
 	if err != nil {
@@ -118,7 +119,7 @@ func (c *Controller) Publish(ctx context.Context, ns, name, description, by stri
 		return Published{}, err
 	}
 	c.m.published()
-	c.log.Info("version published", "function", f.FQN(), "version", n, "by", by)
+	c.log.InfoContext(ctx, "version published", "function", f.FQN(), "version", n, "by", by)
 	return Published{Version: v, Created: true}, nil
 }
 
@@ -127,9 +128,9 @@ func (c *Controller) Publish(ctx context.Context, ns, name, description, by stri
 func writable(f registry.Function, op string) error {
 	switch f.State {
 	case registry.Retired:
-		return fmt.Errorf("%s: function %s is RETIRED: %w", op, f.FQN(), registry.ErrGone)
+		return reqerr.New(reqerr.Gone, "%s: function %s is RETIRED", op, f.FQN())
 	case registry.Updating:
-		return fmt.Errorf("%s: function %s is UPDATING: %w", op, f.FQN(), registry.ErrLocked)
+		return reqerr.New(reqerr.Locked, "%s: function %s is UPDATING", op, f.FQN())
 	}
 	return nil
 }
@@ -147,13 +148,13 @@ func (c *Controller) RetireVersion(ctx context.Context, ns, name string, n int) 
 		return err
 	}
 	if _, ok := f.Version(n); !ok {
-		return fmt.Errorf("versions: %s has no version %d: %w", f.FQN(), n, registry.ErrNotFound)
+		return reqerr.New(reqerr.NotFound, "function %s has no version %d", f.FQN(), n)
 	}
 	started, from := c.now().UTC(), f.State
 	for alias, al := range f.Aliases {
 		for _, r := range al.Routing {
 			if r.Version == n {
-				return fmt.Errorf("version %d of %s is routed to by alias %q; move the alias first: %w", n, f.FQN(), alias, registry.ErrConflict)
+				return reqerr.New(reqerr.Conflict, "version %d of %s is routed to by alias %q; move the alias first", n, f.FQN(), alias)
 			}
 		}
 	}
@@ -225,7 +226,7 @@ func (c *Controller) DeleteAlias(ctx context.Context, ns, name, alias string) er
 		return writable(f, "delete alias")
 	}
 	if _, ok := f.Aliases[alias]; !ok {
-		return fmt.Errorf("versions: %s has no alias %q: %w", f.FQN(), alias, registry.ErrNotFound)
+		return reqerr.New(reqerr.NotFound, "function %s has no alias %q", f.FQN(), alias)
 	}
 	started := c.now().UTC()
 	// The action goes first: a crash in between leaves an alias the
@@ -270,25 +271,25 @@ func (c *Controller) claimable(ctx context.Context, f registry.Function, suffix 
 
 func validRouting(f registry.Function, routing []registry.Route) error {
 	if len(routing) == 0 {
-		return fmt.Errorf("an alias needs a version or a routing of at least one version: %w", registry.ErrInvalid)
+		return reqerr.New(reqerr.Invalid, "an alias needs a version or a routing of at least one version")
 	}
 	seen := map[int]bool{}
 	total := 0
 	for _, r := range routing {
 		if _, ok := f.Version(r.Version); !ok {
-			return fmt.Errorf("version %d of %s does not exist: %w", r.Version, f.FQN(), registry.ErrInvalid)
+			return reqerr.Field("version", "%d of %s does not exist", r.Version, f.FQN())
 		}
 		if seen[r.Version] {
-			return fmt.Errorf("version %d appears twice in the routing: %w", r.Version, registry.ErrInvalid)
+			return reqerr.Field("version", "%d appears twice in the routing", r.Version)
 		}
 		seen[r.Version] = true
 		if r.Weight < 0 || r.Weight > 100 {
-			return fmt.Errorf("weight %d of version %d is outside 0..100: %w", r.Weight, r.Version, registry.ErrInvalid)
+			return reqerr.Field("weight", "%d of version %d is outside 0..100", r.Weight, r.Version)
 		}
 		total += r.Weight
 	}
 	if len(routing) > 1 && total != 100 {
-		return fmt.Errorf("routing weights add up to %d; they must add up to 100: %w", total, registry.ErrInvalid)
+		return reqerr.Field("routing", "weights add up to %d; they must add up to 100", total)
 	}
 	return nil
 }
@@ -301,10 +302,10 @@ var aliasPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
 // a number (numbers name versions).
 func ValidateAlias(alias string) error {
 	if _, err := strconv.Atoi(alias); err == nil {
-		return fmt.Errorf("alias %q is a number; numbers name versions: %w", alias, registry.ErrInvalid)
+		return reqerr.Field("alias", "%q is a number; numbers name versions", alias)
 	}
 	if !aliasPattern.MatchString(alias) {
-		return fmt.Errorf("alias %q must be 1-64 characters of letters, digits, '_', '-' or '.', starting with a letter, digit or '_': %w", alias, registry.ErrInvalid)
+		return reqerr.Field("alias", "%q must be 1-64 characters of letters, digits, '_', '-' or '.', starting with a letter, digit or '_'", alias)
 	}
 	return nil
 }
@@ -321,10 +322,10 @@ func (c *Controller) Rollback(ctx context.Context, ns, name string, n int) (regi
 		return registry.Version{}, err
 	}
 	if f.State == registry.Blocked {
-		return registry.Version{}, fmt.Errorf("rollback: function %s is BLOCKED; unblock it first: %w", f.FQN(), registry.ErrConflict)
+		return registry.Version{}, reqerr.New(reqerr.Conflict, "rollback: function %s is BLOCKED; unblock it first", f.FQN())
 	}
 	if _, ok := f.Version(n); !ok {
-		return registry.Version{}, fmt.Errorf("versions: %s has no version %d: %w", f.FQN(), n, registry.ErrNotFound)
+		return registry.Version{}, reqerr.New(reqerr.NotFound, "function %s has no version %d", f.FQN(), n)
 	}
 	started := c.now().UTC()
 	v, err := c.reg.GetVersion(ctx, ns, name, n)
@@ -362,7 +363,7 @@ func (c *Controller) Rollback(ctx context.Context, ns, name string, n int) (regi
 			return registry.Version{}, fmt.Errorf("rollback %s: %w", f.FQN(), err)
 		}
 	}
-	c.log.Info("rolled back", "function", f.FQN(), "version", n)
+	c.log.InfoContext(ctx, "rolled back", "function", f.FQN(), "version", n)
 	// The head the rollback wrote is recorded by the change feed as the
 	// next revision; the entry names the version it came from.
 	return v, c.audit(ctx, f, started, registry.History{Op: "rollback", Version: n})

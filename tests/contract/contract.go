@@ -14,9 +14,11 @@ import (
 	"testing"
 )
 
-// Dir returns the contract folder: $FNMGR_CONTRACT_DIR, or
-// ../shared/openwhisk-contract beside the repository root. It fails the test
-// when the folder is missing: the samples are the contract.
+// Dir returns the contract folder: $FNMGR_CONTRACT_DIR, or the copy kept
+// in this repository (tests/contract/testdata/openwhisk, taken from the
+// project's shared openwhisk-contract folder; its README.md names the
+// OpenWhisk sources each sample was read from). It fails the test when
+// the folder is missing: the samples are the contract.
 func Dir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("FNMGR_CONTRACT_DIR"); d != "" {
@@ -26,7 +28,7 @@ func Dir(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("contract: %v", err)
 	}
-	d := filepath.Join(root, "..", "shared", "openwhisk-contract")
+	d := filepath.Join(root, "tests", "contract", "testdata", "openwhisk")
 	if _, err := os.Stat(d); err != nil {
 		t.Fatalf("contract: samples not found at %s (set FNMGR_CONTRACT_DIR): %v", d, err)
 	}

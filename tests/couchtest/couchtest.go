@@ -46,9 +46,13 @@ func Main(m *testing.M) {
 
 // URL returns the server's URL, starting it on first use. Without the
 // pouchdb-server executable the test is skipped, except under CI (CI set),
-// where that is a failure.
+// where that is a failure. With -short (make test-unit) every test that
+// needs it is skipped: unit tests use registry.NewMemory instead.
 func URL(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("couchtest: needs pouchdb-server; skipped with -short")
+	}
 	once.Do(func() {
 		dir, srvErr = os.MkdirTemp("", "couchtest-")
 		if srvErr != nil {

@@ -3,7 +3,6 @@ package security
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +24,7 @@ import (
 	"github.com/fnmgr/fnmgr/tests/harness"
 	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // secrets collects the values that must never be logged or returned in an
@@ -106,7 +106,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	}
 	invoke := func(host, cred string, params any) int {
 		status, b := e.Call(t, cred, "POST", host, "/api/v1/namespaces/_/actions/"+name+"?blocking=true&result=true",
-			mustJSON(t, params))
+			testkit.MustJSON(t, params))
 		s.answer("invoke at "+host, status, b)
 		return status
 	}
@@ -146,13 +146,6 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	}
 	require.NotEmpty(t, s.errors)
 	s.check(t, "an error answer", strings.Join(s.errors, "\n"))
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return b
 }
 
 // TestCredentialsInURLsNeverLogged runs a second fnmgr, at debug level,

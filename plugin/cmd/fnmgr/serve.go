@@ -15,6 +15,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/app"
 	"github.com/fnmgr/fnmgr/plugin/cli"
 	"github.com/fnmgr/fnmgr/plugin/config"
+	"github.com/fnmgr/fnmgr/plugin/httpapi"
 )
 
 const serveLong = `Runs fnmgr: the admin API (--admin-addr) and the gateway (--gateway-addr), the
@@ -96,10 +97,14 @@ loop:
 	return runErr
 }
 
+// newLogger is the daemon's logger. Every line logged with a request's
+// context (admin API, gateway, and what their handlers call) carries the
+// request's id as request_id (httpapi.LogHandler).
 func newLogger(w io.Writer, cfg config.Options, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == config.LogFormatText {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(httpapi.LogHandler(h))
 }
