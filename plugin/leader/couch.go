@@ -3,9 +3,10 @@ package leader
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/go-kivik/kivik/v4"
+
+	"github.com/fnmgr/fnmgr/couch"
 )
 
 // CouchStore keeps the lease in a CouchDB database (fnmgr's registry).
@@ -15,7 +16,7 @@ type CouchStore struct{ DB *kivik.DB }
 func (s CouchStore) Get(ctx context.Context) (Lease, error) {
 	var l Lease
 	err := s.DB.Get(ctx, DocID).ScanDoc(&l)
-	if kivik.HTTPStatus(err) == http.StatusNotFound {
+	if couch.IsNotFound(err) {
 		return Lease{}, ErrNotFound
 	}
 	if err != nil {
@@ -27,7 +28,7 @@ func (s CouchStore) Get(ctx context.Context) (Lease, error) {
 // Put writes the lease document under CouchDB's revision check.
 func (s CouchStore) Put(ctx context.Context, l Lease) (string, error) {
 	rev, err := s.DB.Put(ctx, DocID, l)
-	if kivik.HTTPStatus(err) == http.StatusConflict {
+	if couch.IsConflict(err) {
 		return "", ErrConflict
 	}
 	if err != nil {
