@@ -39,6 +39,23 @@ func (c *Controller) Recover(ctx context.Context) error {
 
 func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error {
 	defer versions.Lock(f.Namespace, f.Name)()
+	if err := c.finishOne(ctx, f); err != nil {
+		return err
+	}
+	if f.Transition.Op == "purge" {
+		return nil
+	}
+	// The crash may have fallen between a write and its cache invalidation;
+	// the write is not repeated (the document is already right), so the
+	// controllers are told here, or they keep serving what they cached.
+	f, err := c.reg.GetFunction(ctx, f.Namespace, f.Name)
+	if err != nil {
+		return err
+	}
+	return c.ver.Invalidate(ctx, f)
+}
+
+func (c *Controller) finishOne(ctx context.Context, f registry.Function) error {
 	t := f.Transition
 	c.log.Warn("finishing a transition interrupted by a restart", "function", f.FQN(), "op", t.Op, "from", t.From, "to", t.To)
 	switch t.Op {

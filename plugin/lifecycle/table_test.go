@@ -27,8 +27,17 @@ import (
 // revisions stay readable, code is kept as OpenWhisk keeps small code
 // (in the attachment name, "mem:").
 type memActions struct {
-	mu   sync.Mutex
-	revs map[string][]entity.Action // by docid, oldest first; a deleted one ends the list with Deleted
+	mu          sync.Mutex
+	revs        map[string][]entity.Action // by docid, oldest first; a deleted one ends the list with Deleted
+	invalidated []string                   // docids whose cache invalidation was sent without a write
+}
+
+// Invalidate records a cache invalidation sent without a write.
+func (m *memActions) Invalidate(_ context.Context, docid string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.invalidated = append(m.invalidated, docid)
+	return nil
 }
 
 func newMemActions() *memActions { return &memActions{revs: map[string][]entity.Action{}} }

@@ -129,6 +129,14 @@ func (a *Actions) Delete(ctx context.Context, docid string) error {
 	}
 }
 
+// Invalidate tells the controllers to drop their cached copy of action
+// docid without writing it: a write whose invalidation a crash cut off
+// (the document already right, so nothing is written again) still reaches
+// the controllers' caches.
+func (a *Actions) Invalidate(ctx context.Context, docid string) error {
+	return a.invalidate(ctx, docid)
+}
+
 func (a *Actions) invalidate(ctx context.Context, docid string) error {
 	if a.inv == nil {
 		return nil

@@ -32,6 +32,8 @@ type Actions interface {
 	// docid's revisions up to rev, oldest first (see whiskdb.RevHistory).
 	GetRev(ctx context.Context, docid, rev string) (entity.Action, error)
 	History(ctx context.Context, docid, rev string) ([]string, error)
+	// Invalidate drops the controllers' cached copy of docid.
+	Invalidate(ctx context.Context, docid string) error
 }
 
 // Options configure a Controller.

@@ -167,3 +167,24 @@ func storeRef(f registry.Function, s registry.Snapshot, n int) storage.Ref {
 	}
 	return r
 }
+
+// Invalidate sends a cache invalidation for every OpenWhisk action of
+// function f: its own, name@N of each version and name@alias of each
+// alias. Writes skip a document that is already right, so after a crash
+// between a write and its invalidation nothing else would tell the
+// controllers: recovery calls this once the transition is finished.
+func (c *Controller) Invalidate(ctx context.Context, f registry.Function) error {
+	docNS, base := registry.ActionPath(f.Namespace, f.Name)
+	ids := []string{registry.DocID(f.Namespace, f.Name)}
+	for _, v := range f.Versions {
+		ids = append(ids, docNS+"/"+base+"@"+strconv.Itoa(v.Version))
+	}
+	for alias := range f.Aliases {
+		ids = append(ids, docNS+"/"+base+"@"+alias)
+	}
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, c.ow.Invalidate(ctx, id))
+	}
+	return errors.Join(errs...)
+}
