@@ -265,8 +265,8 @@ func (c *Controller) claimable(ctx context.Context, f registry.Function, suffix 
 	if managedSuffix(f, suffix) {
 		return nil
 	}
-	return fmt.Errorf("the action %s exists and fnmgr did not write it (a user's own action named like a version or alias of %s); rename or delete it first: %w",
-		cur.FQN(), f.FQN(), registry.ErrConflict)
+	return reqerr.New(reqerr.Conflict, "the action %s exists and fnmgr did not write it (a user's own action named like a version or alias of %s); rename or delete it first",
+		cur.FQN(), f.FQN())
 }
 
 func validRouting(f registry.Function, routing []registry.Route) error {

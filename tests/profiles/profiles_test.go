@@ -404,8 +404,9 @@ func (e *env) watchInvalidations(t *testing.T) <-chan string {
 				return
 			}
 			fs.EachRecord(func(r *kgo.Record) {
+				// fnmgr's replicas write instanceId "fnmgr-<replica id>".
 				var m message.CacheInvalidation
-				if json.Unmarshal(r.Value, &m) == nil && m.InstanceID == "fnmgr" {
+				if json.Unmarshal(r.Value, &m) == nil && strings.HasPrefix(m.InstanceID, "fnmgr") {
 					select {
 					case out <- m.Key.MainID:
 					default:
