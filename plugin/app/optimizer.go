@@ -21,7 +21,7 @@ import (
 // optimizer is a library and imports nothing under plugin/; these adapt
 // the registry, the version controller, the analyzer and the deployment to
 // what it asks for. They are exported for the optimizer's integration
-// tests against the local stack (optimizer/stacktest).
+// tests against the local stack (tests/optimizerstack).
 
 // kindError keeps err's text and puts kind (an optimizer sentinel) in its
 // chain beside err's own.

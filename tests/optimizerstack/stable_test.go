@@ -1,4 +1,4 @@
-package stacktest
+package optimizerstack
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package stacktest
+package optimizerstack
 
 import (
 	"encoding/json"
@@ -21,7 +21,7 @@ import (
 // helm and scheduler, cpu.shares ∝ memory and no quota, so on an idle
 // invoker it is not (shares), and min-resources then chooses the smallest
 // size. make test runs the default profile; OW_PROFILE=helm go test
-// ./optimizer/stacktest -run TestCPUModelOfTheProfile runs the other.
+// ./tests/optimizerstack -run TestCPUModelOfTheProfile runs the other.
 func TestCPUModelOfTheProfile(t *testing.T) {
 	e := newEnv(t)
 	profile := e.profile()
