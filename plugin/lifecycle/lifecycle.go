@@ -121,7 +121,11 @@ func gone(f registry.Function, op string) error {
 	return reqerr.New(reqerr.Gone, "%s: function %s is RETIRED", op, f.FQN())
 }
 
-// begin records the intent t and the state it leads to.
+// begin records the intent t and the state it leads to. Once it returns
+// without error, the caller carries the transition to its end on the
+// context detached returns: a caller that goes away (a replica that
+// forwarded the write killed, a client that hung up) must not leave the
+// intent half done until the next leader's Recover.
 func (c *Controller) begin(ctx context.Context, f registry.Function, t registry.Transition, apply func(*registry.Function)) (registry.Function, error) {
 	t.Started = c.now().UTC()
 	return c.reg.Update(ctx, f.Namespace, f.Name, func(f *registry.Function) error {
@@ -134,6 +138,11 @@ func (c *Controller) begin(ctx context.Context, f registry.Function, t registry.
 		return nil
 	})
 }
+
+// detached is ctx without its cancellation: the context a transition runs
+// on from its recorded intent to its end. Fencing still stops a deposed
+// leader's writes (every registry write checks the lease's epoch).
+func detached(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // finish writes OpenWhisk's actions for f's state, audits the transition
 // and clears the intent. The audit record is keyed by the intent's start
@@ -194,6 +203,7 @@ func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (re
 	if err != nil {
 		return f, err
 	}
+	ctx = detached(ctx)
 	if f, err = c.syncAndReload(ctx, ns, name, f); err != nil {
 		return f, err
 	}
@@ -228,6 +238,7 @@ func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (registry
 	if err != nil {
 		return f, err
 	}
+	ctx = detached(ctx)
 	return c.finish(ctx, f, f.State, "", nil)
 }
 
@@ -272,6 +283,7 @@ func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, gr
 	if err != nil {
 		return f, err
 	}
+	ctx = detached(ctx)
 	f, err = c.finish(ctx, f, registry.Retired, "", nil)
 	select {
 	case c.wake <- struct{}{}:

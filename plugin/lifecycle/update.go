@@ -77,6 +77,7 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 	if err != nil {
 		return f, err
 	}
+	ctx = detached(ctx)
 	// Stubs first: nothing runs while the update is applied.
 	if err := c.ver.Materialize(ctx, f); err != nil {
 		return c.abort(ctx, f, err)
