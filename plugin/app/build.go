@@ -120,6 +120,9 @@ func (a *App) buildDomain() error {
 func (a *App) buildStores(d *domain) error {
 	cfg := a.opts.Config
 	d.registry = registry.New(a.wclient.DB(cfg.RegistryDB()))
+	// Only the leader writes the registry: a follower reads every function
+	// from CouchDB, never from a cache the leader's writes made stale.
+	d.registry.CacheWhile(a.elector.LeadingEpoch)
 	if cfg.Storage == config.StorageBucket {
 		b, err := storage.NewBucket(cfg.StorageDir)
 		if err != nil {

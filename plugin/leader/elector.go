@@ -186,6 +186,18 @@ func (e *Elector) Known() bool {
 // Leading reports whether this replica holds the lease now.
 func (e *Elector) Leading() bool { return e.Check() == nil }
 
+// LeadingEpoch is the lease's epoch while this replica holds the lease
+// (Check passes), and 0 otherwise: what a cache of the registry kept only
+// by its one writer is keyed by (registry.Store.CacheWhile).
+func (e *Elector) LeadingEpoch() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.leading || !e.o.Now().Before(e.deadline) {
+		return 0
+	}
+	return e.seen.Epoch
+}
+
 // Leader names the replica that holds the lease, as far as this replica
 // knows: itself while leading, otherwise the holder of the lease it last
 // read, unless that lease is released or has expired.

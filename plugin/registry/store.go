@@ -30,6 +30,27 @@ type Store struct {
 	db   *kivik.DB // nil when docs is not CouchDB
 	fns  fnCache
 	now  func() time.Time
+	// epoch is the lease epoch under which function documents may be
+	// cached (CacheWhile); nil: always (one replica).
+	epoch func() int64
+}
+
+// CacheWhile makes the Store cache function documents only while epoch
+// reports a nonzero lease epoch, that is while this replica leads and so
+// is the registry's only writer; entries cached under one epoch are never
+// read under another. Without it (one replica, tests) the Store always
+// caches. A follower that cached what it read would serve it, stale,
+// after the leader changed it: a transition still in progress, a state
+// long left. Call it before the Store is used.
+func (s *Store) CacheWhile(epoch func() int64) { s.epoch = epoch }
+
+// cacheEpoch is the epoch function documents are cached under now; 0:
+// not at all.
+func (s *Store) cacheEpoch() int64 {
+	if s.epoch == nil {
+		return 1
+	}
+	return s.epoch()
 }
 
 // New returns a Store over db (fnmgr's registry database). Reads and
@@ -98,7 +119,8 @@ func (s *Store) GetFunction(ctx context.Context, ns, name string) (Function, err
 
 func (s *Store) getFunction(ctx context.Context, id string) (Function, error) {
 	var f Function
-	if raw, ok := s.fns.get(id); ok {
+	ep := s.cacheEpoch() // before the read: a read under an epoch that ended is not kept
+	if raw, ok := s.fns.get(id, ep); ok {
 		if err := json.Unmarshal(raw, &f); err == nil {
 			return f, nil
 		}
@@ -107,19 +129,26 @@ func (s *Store) getFunction(ctx context.Context, id string) (Function, error) {
 	if err := s.get(ctx, id, &f); err != nil {
 		return Function{}, err
 	}
-	s.fns.put(f)
+	if ep == s.cacheEpoch() {
+		s.fns.put(f, ep)
+	}
 	return f, nil
 }
 
 // putFunction writes f and remembers it as stored.
 func (s *Store) putFunction(ctx context.Context, f Function) (Function, error) {
+	ep := s.cacheEpoch()
 	rev, err := s.docs.Put(ctx, f.ID, f)
 	if err != nil {
 		s.fns.drop(f.ID)
 		return Function{}, err
 	}
 	f.Rev = rev
-	s.fns.put(f)
+	if ep == s.cacheEpoch() {
+		s.fns.put(f, ep)
+	} else {
+		s.fns.drop(f.ID)
+	}
 	return f, nil
 }
 
