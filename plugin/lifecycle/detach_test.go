@@ -3,7 +3,9 @@ package lifecycle_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,4 +113,51 @@ func TestTransitionOutlivesItsCaller(t *testing.T) {
 			require.Equal(t, registry.OutcomeOK, hist[len(hist)-1].Outcome, "%s", last)
 		})
 	}
+}
+
+// failOnceActions is memActions whose next write to OpenWhisk, once
+// armed, fails (CouchDB unreachable for a moment).
+type failOnceActions struct {
+	*memActions
+	armed atomic.Bool
+}
+
+func (f *failOnceActions) Put(ctx context.Context, a entity.Action, code []byte) (entity.Action, error) {
+	if f.armed.Swap(false) {
+		return entity.Action{}, errors.New("couch: connection refused")
+	}
+	return f.memActions.Put(ctx, a, code)
+}
+
+// TestStrandedTransitionIsFinishedByTheLeader: a block whose write to
+// OpenWhisk fails after its intent is recorded answers the error, and the
+// leader's purge loop then finishes it as Recover would, without a
+// restart: the function ends BLOCKED with its stub in place and no intent
+// left.
+func TestStrandedTransitionIsFinishedByTheLeader(t *testing.T) {
+	w := newWorld(t)
+	fo := &failOnceActions{memActions: w.acts}
+	st, err := storage.NewBucket(t.TempDir())
+	require.NoError(t, err)
+	w.ver = versions.New(versions.Options{Registry: w.reg, Storage: st, Actions: fo})
+	t.Cleanup(w.ver.Close)
+	w.lc = lifecycle.New(lifecycle.Options{Registry: w.reg, Versions: w.ver, Invoker: okInvoker{}})
+	w.into("fn", registry.Latest)
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	go func() { _ = w.lc.Run(ctx, time.Hour) }()
+
+	fo.armed.Store(true)
+	_, err = w.lc.Block(w.ctx, "guest", "fn", "incident", "t")
+	require.Error(t, err, "the failed write is answered")
+	require.Eventually(t, func() bool {
+		f, err := w.reg.GetFunction(w.ctx, "guest", "fn")
+		return err == nil && f.Transition == nil
+	}, 5*time.Second, 10*time.Millisecond, "the leader finishes the stranded block")
+	require.Equal(t, registry.Blocked, w.state("fn"))
+	a, err := w.acts.Get(w.ctx, "guest/fn")
+	require.NoError(t, err)
+	code, err := w.acts.Code(w.ctx, a)
+	require.NoError(t, err)
+	require.True(t, versions.HasStubMarker(code), "the stub is in place")
 }

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +55,10 @@ type Controller struct {
 	transitions *prometheus.CounterVec
 	wake        chan struct{} // a retire asks the purge loop to look again
 	rules       Rules
+
+	mu       sync.Mutex
+	carrying map[string]int // functions whose transition this process carries out now
+	stranded atomic.Bool    // a transition ended in an error with its intent still recorded
 }
 
 // New returns a Controller.
@@ -67,7 +73,7 @@ func New(o Options) *Controller {
 		o.Now = time.Now
 	}
 	c := &Controller{reg: o.Registry, ver: o.Versions, inv: o.Invoker, grace: o.DefaultGrace,
-		log: o.Logger.With("component", "lifecycle"), now: o.Now, wake: make(chan struct{}, 1), rules: o.Rules,
+		log: o.Logger.With("component", "lifecycle"), now: o.Now, wake: make(chan struct{}, 1), rules: o.Rules, carrying: map[string]int{},
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "fnmgr", Subsystem: "lifecycle",
 			Name: "transitions_total", Help: "Lifecycle transitions completed, by operation and resulting state."},
 			[]string{"op", "state"})}
@@ -139,6 +145,43 @@ func (c *Controller) begin(ctx context.Context, f registry.Function, t registry.
 	})
 }
 
+// carry marks f's transition as carried out by this process until the
+// func it returns runs (deferred by the operation, with its error). An
+// operation that failed after its intent was recorded may leave it there
+// (a write that failed, a timeout): the purge loop then finishes it as
+// Recover does at start (recoverStranded), so that it does not wait for
+// the next leader.
+func (c *Controller) carry(f registry.Function, err *error) func() {
+	c.mu.Lock()
+	c.carrying[f.ID]++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		if c.carrying[f.ID]--; c.carrying[f.ID] <= 0 {
+			delete(c.carrying, f.ID)
+		}
+		c.mu.Unlock()
+		if *err != nil {
+			c.stranded.Store(true)
+			c.poke()
+		}
+	}
+}
+
+func (c *Controller) carried(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.carrying[id] > 0
+}
+
+// poke wakes the purge loop.
+func (c *Controller) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // detached is ctx without its cancellation: the context a transition runs
 // on from its recorded intent to its end. Fencing still stops a deposed
 // leader's writes (every registry write checks the lease's epoch).
@@ -184,7 +227,7 @@ func (c *Controller) finish(ctx context.Context, f registry.Function, to registr
 }
 
 // Block refuses every invocation of ns/name until Unblock.
-func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (registry.Function, error) {
+func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (_ registry.Function, err error) {
 	f, unlock, err := c.lockFunction(ctx, ns, name)
 	defer unlock()
 	if err != nil {
@@ -204,6 +247,7 @@ func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (re
 		return f, err
 	}
 	ctx = detached(ctx)
+	defer c.carry(f, &err)()
 	if f, err = c.syncAndReload(ctx, ns, name, f); err != nil {
 		return f, err
 	}
@@ -212,7 +256,7 @@ func (c *Controller) Block(ctx context.Context, ns, name, reason, by string) (re
 
 // Unblock returns a blocked function to the state it had before, with its
 // actions restored exactly.
-func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (registry.Function, error) {
+func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (_ registry.Function, err error) {
 	f, unlock, err := c.lockFunction(ctx, ns, name)
 	defer unlock()
 	if err != nil {
@@ -239,6 +283,7 @@ func (c *Controller) Unblock(ctx context.Context, ns, name, by string) (registry
 		return f, err
 	}
 	ctx = detached(ctx)
+	defer c.carry(f, &err)()
 	return c.finish(ctx, f, f.State, "", nil)
 }
 
@@ -254,7 +299,7 @@ func runnableState(f registry.Function) registry.State {
 }
 
 // Retire withdraws ns/name: it stops running now and is purged after grace.
-func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, grace time.Duration) (registry.Function, error) {
+func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, grace time.Duration) (_ registry.Function, err error) {
 	f, unlock, err := c.lockFunction(ctx, ns, name)
 	defer unlock()
 	if err != nil {
@@ -284,11 +329,9 @@ func (c *Controller) Retire(ctx context.Context, ns, name, reason, by string, gr
 		return f, err
 	}
 	ctx = detached(ctx)
+	defer c.carry(f, &err)()
 	f, err = c.finish(ctx, f, registry.Retired, "", nil)
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.poke()
 	return f, err
 }
 

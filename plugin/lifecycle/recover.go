@@ -37,8 +37,39 @@ func (c *Controller) Recover(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// recoverStranded finishes, as Recover does, the transitions whose intent
+// is recorded but that no operation of this process carries out any more:
+// those that ended in an error half done (carry).
+func (c *Controller) recoverStranded(ctx context.Context) error {
+	var pending []registry.Function
+	if err := c.reg.Functions(ctx, "", func(f registry.Function) error {
+		if f.Transition != nil && !c.carried(f.ID) {
+			pending = append(pending, f)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("lifecycle: recover: %w", err)
+	}
+	var errs []error
+	for _, f := range pending {
+		errs = append(errs, c.recoverOne(ctx, f))
+	}
+	return errors.Join(errs...)
+}
+
 func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error {
 	defer versions.Lock(f.Namespace, f.Name)()
+	// Under the lock, the intent as it is now: an operation of this
+	// process may have ended it, or still carry it out (an update's test
+	// runs without the lock).
+	cur, err := c.reg.GetFunction(ctx, f.Namespace, f.Name)
+	if err != nil {
+		return err
+	}
+	if cur.Transition == nil || !cur.Transition.Started.Equal(f.Transition.Started) || c.carried(cur.ID) {
+		return nil
+	}
+	f = cur
 	if err := c.finishOne(ctx, f); err != nil {
 		return err
 	}
@@ -48,7 +79,7 @@ func (c *Controller) recoverOne(ctx context.Context, f registry.Function) error 
 	// The crash may have fallen between a write and its cache invalidation;
 	// the write is not repeated (the document is already right), so the
 	// controllers are told here, or they keep serving what they cached.
-	f, err := c.reg.GetFunction(ctx, f.Namespace, f.Name)
+	f, err = c.reg.GetFunction(ctx, f.Namespace, f.Name)
 	if err != nil {
 		return err
 	}
@@ -96,10 +127,21 @@ func (c *Controller) finishOne(ctx context.Context, f registry.Function) error {
 // interval) and wakes early when a function is retired.
 func (c *Controller) Run(ctx context.Context, interval time.Duration) error {
 	for {
+		retry := false
+		if c.stranded.Swap(false) {
+			if err := c.recoverStranded(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("finishing a transition that failed half done", "err", err)
+				c.stranded.Store(true)
+				retry = true
+			}
+		}
 		next, err := c.purgeDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			c.log.Warn("purge", "err", err)
 			next = c.now().Add(min(interval, 5*time.Second))
+		}
+		if retry && (next.IsZero() || next.After(c.now().Add(time.Second))) {
+			next = c.now().Add(time.Second)
 		}
 		wait := interval
 		if !next.IsZero() {

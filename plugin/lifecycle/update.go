@@ -36,7 +36,7 @@ const probeSuffix = "fnmgr-update"
 // tests it on a temporary copy when asked, and returns the function to
 // LATEST with the update in place; a failed update puts back what was
 // there and is recorded in the history.
-func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequest, by string) (registry.Function, error) {
+func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequest, by string) (_ registry.Function, err error) {
 	if req.Exec == nil && req.Limits == nil && req.Parameters == nil && req.Annotations == nil {
 		return registry.Function{}, reqerr.New(reqerr.Invalid, "an update needs at least one of exec, limits, parameters, annotations")
 	}
@@ -78,6 +78,7 @@ func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequ
 		return f, err
 	}
 	ctx = detached(ctx)
+	defer c.carry(f, &err)()
 	// Stubs first: nothing runs while the update is applied.
 	if err := c.ver.Materialize(ctx, f); err != nil {
 		return c.abort(ctx, f, err)
