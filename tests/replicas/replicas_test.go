@@ -349,13 +349,8 @@ func TestKillAnyReplicaDuringTransitions(t *testing.T) {
 	t.Cleanup(func() { logReplicas(t, e, "replicated-crash-") })
 	rs := stackReplicas(t, e)
 	_, epoch := agreedLeader(t, rs, 0, 20*time.Second)
-	// unblock is left out: a leader killed (or fenced) between writing the
-	// original code back and sending the cache invalidation leaves the
-	// registry LATEST while the controllers keep serving the stub, because
-	// lifecycle.Recover finds the whisks document already restored and
-	// sends no invalidation (reported to the lead; plugin/lifecycle).
-	ops := []string{"block", "update", "retire"}
-	for i := range 6 {
+	ops := []string{"block", "unblock", "update", "retire"}
+	for i := range 8 {
 		op := ops[i%len(ops)]
 		name := fmt.Sprintf("replicated-crash-%02d", i)
 		putAction(t, e, name, "function main(){ return {v: 'before'} }")
@@ -423,7 +418,7 @@ func TestKillAnyReplicaDuringTransitions(t *testing.T) {
 }
 
 // logReplicas logs, when t failed, the replicas' log lines that mention
-// grep, and their leadership changes.
+// grep, their leadership changes, warnings and errors.
 func logReplicas(t *testing.T, e *stackenv.Env, grep string) {
 	if !t.Failed() {
 		return
@@ -434,7 +429,8 @@ func logReplicas(t *testing.T, e *stackenv.Env, grep string) {
 			continue
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, grep) || strings.Contains(l, "lead") || strings.Contains(l, "started") {
+			if strings.Contains(l, grep) || strings.Contains(l, "lead") || strings.Contains(l, "started") ||
+				strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
 				t.Logf("fnmgr-%d: %s", i, l)
 			}
 		}
