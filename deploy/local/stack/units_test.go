@@ -24,8 +24,29 @@ func takePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// freePair finds two consecutive ports free on 127.0.0.1 and returns the
+// first, closed again so that resolvePorts can check them itself (a fixed
+// port may be in use on a shared CI machine).
+func freePair(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		a, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		p := a.Addr().(*net.TCPAddr).Port
+		b, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
+		a.Close()
+		if err == nil {
+			b.Close()
+			return p
+		}
+	}
+	t.Fatal("no two consecutive free ports on 127.0.0.1")
+	return 0
+}
+
 func TestResolvePorts(t *testing.T) {
 	taken := takePort(t)
+	pair := freePair(t)
 	tests := []struct {
 		name    string
 		opts    Options
@@ -40,8 +61,8 @@ func TestResolvePorts(t *testing.T) {
 				seen[port] = true
 			}
 		}},
-		{"controllers consecutive from the API host port", Options{Controllers: 2, APIHostPort: 41000}, nil, func(t *testing.T, p ports) {
-			require.Equal(t, []int{41000, 41001}, p.controllers)
+		{"controllers consecutive from the API host port", Options{Controllers: 2, APIHostPort: pair}, nil, func(t *testing.T, p ports) {
+			require.Equal(t, []int{pair, pair + 1}, p.controllers)
 		}},
 		{"taken port names the port and the flag", Options{Controllers: 1, KafkaPort: taken}, []string{
 			"port " + strconv.Itoa(taken) + " for Kafka is already in use", "--kafka-port (KAFKA_PORT)"}, nil},
