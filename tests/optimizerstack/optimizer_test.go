@@ -167,28 +167,40 @@ func TestCPUBoundCostVersusMinResources(t *testing.T) {
 	copies, err := probe.NewCopies(e.ctx, e.actions, "guest", name, "truth")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = copies.Remove(context.WithoutCancel(e.ctx)) })
-	// One size after the other (the invoker's memory may not hold them
-	// all at once, so interleaving could make every run cold): the first
-	// run at a size is cold, the next five warm.
-	runs := map[int][]float64{}
+	// The sizes are measured in interleaved rounds, so that a change of
+	// the host's load during the measurement (CI runs other packages
+	// beside this one) falls on every size alike rather than on whichever
+	// size was measured last. They fit the invoker together (at most
+	// 4 × 512 MB of its 2048 MB, beside the live action), so they stay
+	// warm between rounds; round 0 is the cold start, and any other run
+	// that reports an init time is left out too.
+	paths := map[int]string{}
 	for mb := range sizes {
 		path, err := copies.Ensure(e.ctx, probe.Limits{MemoryMB: mb})
 		require.NoError(t, err)
-		for i := range 6 {
+		paths[mb] = path
+	}
+	runs := map[int][]float64{}
+	for round := range 8 {
+		for mb, path := range paths {
 			act, err := e.invoker.Invoke(e.ctx, "guest", path, body)
 			require.NoError(t, err, "%d MB", mb)
-			if i > 0 && act.InitMs == 0 {
+			if round > 0 && act.InitMs == 0 {
 				runs[mb] = append(runs[mb], act.DurationMs)
 			}
 		}
 	}
-	measured := map[int]float64{}
+	measured, spread := map[int]float64{}, map[int]float64{}
 	for mb := range sizes {
 		ds := runs[mb]
-		require.NotEmpty(t, ds, "%d MB: no warm run", mb)
+		require.GreaterOrEqual(t, len(ds), 4, "%d MB: too few warm runs", mb)
 		sort.Float64s(ds)
-		measured[mb] = search.GBSeconds(mb, ds[len(ds)/2])
-		t.Logf("measured %4d MB: median %.0f ms of %d, %.5f GB-s", mb, ds[len(ds)/2], len(ds), measured[mb])
+		med := ds[len(ds)/2]
+		measured[mb] = search.GBSeconds(mb, med)
+		// The interquartile range relative to the median: how far one
+		// median of these runs may lie from another on this host now.
+		spread[mb] = (ds[len(ds)*3/4] - ds[len(ds)/4]) / med
+		t.Logf("measured %4d MB: median %.0f ms of %d (IQR %.0f%%), %.5f GB-s", mb, med, len(ds), 100*spread[mb], measured[mb])
 	}
 	require.NoError(t, copies.Remove(e.ctx))
 	cheapest := costMB
@@ -197,12 +209,14 @@ func TestCPUBoundCostVersusMinResources(t *testing.T) {
 			cheapest = mb
 		}
 	}
-	// Warm timings on this stack spread by well under 10% (TestMeasureNoise);
-	// a median of five is held to 20%.
-	const noise = 1.2
-	require.LessOrEqual(t, measured[costMB], noise*measured[cheapest],
+	// Warm timings on a quiet host spread by well under 10%
+	// (TestMeasureNoise), and a median of seven is held to 20%; on a busy
+	// host the tolerance is the spread measured here, up to 50%, since no
+	// measurement tells apart sizes whose costs differ by less.
+	tolerance := func(a, b int) float64 { return min(1.5, max(1.2, 1+spread[a]+spread[b])) }
+	require.LessOrEqual(t, measured[costMB], tolerance(costMB, cheapest)*measured[cheapest],
 		"cost chose %d MB (%.5f GB-s measured) but %d MB costs %.5f", costMB, measured[costMB], cheapest, measured[cheapest])
-	require.LessOrEqual(t, measured[costMB], noise*measured[mrMB],
+	require.LessOrEqual(t, measured[costMB], tolerance(costMB, mrMB)*measured[mrMB],
 		"cost chose %d MB (%.5f GB-s measured), dearer than min-resources' %d MB (%.5f)", costMB, measured[costMB], mrMB, measured[mrMB])
 }
 
