@@ -16,12 +16,11 @@ import (
 )
 
 // contractRoot is OpenWhisk's GET / as the contract records it
-// (max_action_memory 512 MB, min 128 MB, nodejs:20 the default nodejs kind).
+// (max_action_memory 512 MB, min 128 MB, nodejs:20 the default nodejs kind),
+// from the copy of the contract kept in the repository.
 func contractRoot(t *testing.T) entity.RootInfo {
-	raw, err := os.ReadFile("../../../shared/openwhisk-contract/rest-root-info.json")
-	if err != nil {
-		t.Skipf("the OpenWhisk contract is not here: %v", err)
-	}
+	raw, err := os.ReadFile("../../tests/contract/testdata/openwhisk/rest-root-info.json")
+	require.NoError(t, err)
 	var root entity.RootInfo
 	require.NoError(t, json.Unmarshal(raw, &root))
 	return root
@@ -140,6 +139,42 @@ func TestCheckLimits(t *testing.T) {
 			require.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
+}
+
+func TestFitLimits(t *testing.T) {
+	root := contractRoot(t) // memory 128..512 MB, timeout 100..300000 ms, logs 0..10 MB
+	guest := map[string]any{"maxActionMemory": 256, "maxActionTimeout": 60000, "maxActionLogs": 5}
+	tests := []struct {
+		name     string
+		nsLimits map[string]any
+		in, want entity.Limits
+	}{
+		{"within: unchanged", nil, entity.Limits{Memory: 256, Timeout: 60000, Logs: 10, Concurrency: 1},
+			entity.Limits{Memory: 256, Timeout: 60000, Logs: 10, Concurrency: 1}},
+		{"above the controller's maximum", nil, entity.Limits{Memory: 1024, Timeout: 600000, Logs: 50, Concurrency: 1},
+			entity.Limits{Memory: 512, Timeout: 300000, Logs: 10, Concurrency: 1}},
+		{"below the minimum", nil, entity.Limits{Memory: 64, Timeout: 10, Logs: 0, Concurrency: 1},
+			entity.Limits{Memory: 128, Timeout: 100, Logs: 0, Concurrency: 1}},
+		{"the namespace's tighter bounds", guest, entity.Limits{Memory: 512, Timeout: 300000, Logs: 10, Concurrency: 1},
+			entity.Limits{Memory: 256, Timeout: 60000, Logs: 5, Concurrency: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := New(Options{ControllerURL: controller(t, root, tc.nsLimits).URL, Keys: fakeKeys{"guest": "uuid:secret"}})
+			got, err := d.FitLimits(t.Context(), "guest", tc.in)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+
+	// Ranges unknown (the controller is down): the limits as they were,
+	// and the error.
+	srv := controller(t, root, nil)
+	srv.Close()
+	in := entity.Limits{Memory: 1024, Timeout: 60000, Logs: 10, Concurrency: 1}
+	got, err := New(Options{ControllerURL: srv.URL}).FitLimits(t.Context(), "guest", in)
+	require.Error(t, err)
+	require.Equal(t, in, got)
 }
 
 func TestMemoryBoundsAndThrottle(t *testing.T) {

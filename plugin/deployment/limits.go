@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
@@ -92,6 +93,18 @@ func (r Range) Check(field string, v int) error {
 		return &BoundError{Field: field, Value: v, Unit: r.Unit, Bound: r.Min}
 	}
 	return nil
+}
+
+// Fit is v moved into r: the nearest bound when it lies outside (an
+// unknown maximum, 0, bounds nothing).
+func (r Range) Fit(v int) int {
+	switch {
+	case r.Max.Value > 0 && v > r.Max.Value:
+		return r.Max.Value
+	case v < r.Min.Value:
+		return r.Min.Value
+	}
+	return v
 }
 
 // Limits are the ranges of an action's limits in one namespace: the
@@ -306,6 +319,24 @@ func (i *Info) Throttle(ctx context.Context, ns string) (Throttle, error) {
 	}
 	return Throttle{InvocationsPerMinute: root.Limits.ActionsPerMinute, ConcurrentInvocations: root.Limits.ConcurrentActions,
 		Source: "GET /"}, nil
+}
+
+// FitLimits is l with its memory, timeout and logs moved into namespace
+// ns's ranges. fnmgr's stubs take it: a stub only answers a refusal, and a
+// stub that kept limits the deployment refuses (an action written straight
+// into CouchDB with 1024 MB where 512 is the most) would fail every
+// activation with OpenWhisk's limits error (InvokerReactive →
+// checkLimits) instead of saying why the function may not run. When the
+// ranges are unknown, l is returned unchanged with the error.
+func (i *Info) FitLimits(ctx context.Context, ns string, l entity.Limits) (entity.Limits, error) {
+	r, err := i.Limits(ctx, ns)
+	if err != nil {
+		return l, err
+	}
+	l.Memory = r.Memory.Fit(l.Memory)
+	l.Timeout = r.Timeout.Fit(l.Timeout)
+	l.Logs = r.Logs.Fit(l.Logs)
+	return l, nil
 }
 
 // CheckLimits checks the limits fnmgr is about to write on an action of

@@ -40,6 +40,13 @@ type LimitsChecker interface {
 	CheckLimits(ctx context.Context, ns string, memory, timeout, logs *int, field func(string) string) error
 }
 
+// LimitsFitter moves limits into namespace ns's ranges (plugin/deployment.Info
+// implements it). When the LimitsChecker is also a LimitsFitter, stubs take
+// limits the deployment runs, whatever limits the function itself has.
+type LimitsFitter interface {
+	FitLimits(ctx context.Context, ns string, l entity.Limits) (entity.Limits, error)
+}
+
 // ConfigRequest is the body of PUT …/config; absent fields stay as they are.
 type ConfigRequest struct {
 	BaseImage     *string `json:"baseImage,omitempty"`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/deployment"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/versions"
@@ -19,6 +20,63 @@ type maxMemory int
 func (m maxMemory) CheckLimits(_ context.Context, _ string, memory, _, _ *int, field func(string) string) error {
 	return deployment.Range{Unit: "MB", Min: deployment.Bound{Value: 128, Source: "min"},
 		Max: deployment.Bound{Value: int(m), Source: "the controller's max_action_memory (GET /)"}}.Check(field("memory"), *memory)
+}
+
+func (m maxMemory) FitLimits(_ context.Context, _ string, l entity.Limits) (entity.Limits, error) {
+	l.Memory = deployment.Range{Unit: "MB", Min: deployment.Bound{Value: 128}, Max: deployment.Bound{Value: int(m)}}.Fit(l.Memory)
+	return l, nil
+}
+
+// unknownRanges is a deployment whose ranges cannot be read.
+type unknownRanges struct{ maxMemory }
+
+func (unknownRanges) FitLimits(_ context.Context, _ string, l entity.Limits) (entity.Limits, error) {
+	return l, errors.New("controller unreachable")
+}
+
+// TestStubLimitsWithinDeployment: a function whose limits the deployment
+// refuses (written straight into CouchDB with 768 MB where 512 is the
+// most) gets a stub the deployment runs, so that an invocation is refused
+// with the function's state rather than OpenWhisk's limits error; its own
+// limits come back when it may run again. When the ranges cannot be read,
+// the stub keeps the function's limits.
+func TestStubLimitsWithinDeployment(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits versions.LimitsChecker
+		want   int
+	}{
+		{"fitted into the deployment", maxMemory(512), 512},
+		{"within the deployment: unchanged", maxMemory(1024), 768},
+		{"ranges unknown: the function's own", unknownRanges{maxMemory(512)}, 768},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, "couch")
+			ctx := e.Ctx
+			e.put("big", "function main(){return {v:1}}", 768)
+			e.waitRevisions("big", 1)
+			e.Stop()
+			ctl := versions.New(versions.Options{Registry: e.Reg, Storage: e.Store, Actions: e.Actions, Limits: tc.limits})
+			t.Cleanup(ctl.Close)
+			set := func(s registry.State) registry.Function {
+				f, err := e.Reg.Update(ctx, "guest", "big", func(f *registry.Function) error {
+					f.State, f.Reason = s, "incident"
+					return nil
+				})
+				require.NoError(t, err)
+				require.Eventually(t, func() bool { return ctl.Materialize(ctx, f) == nil }, 5*time.Second, 20*time.Millisecond)
+				return f
+			}
+			set(registry.Blocked)
+			require.True(t, versions.HasStubMarker([]byte(e.Code("guest/big"))))
+			require.Equal(t, tc.want, e.Action("guest/big").Limits.Memory)
+
+			set(registry.Latest)
+			require.Equal(t, "function main(){return {v:1}}", e.Code("guest/big"))
+			require.Equal(t, 768, e.Action("guest/big").Limits.Memory, "the function's own limits again")
+		})
+	}
 }
 
 type stubKinds struct {

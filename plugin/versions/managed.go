@@ -93,6 +93,7 @@ func (c *Controller) writeManaged(ctx context.Context, f registry.Function, suff
 	if !f.State.Runnable() {
 		code = nil
 		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.kindForStub(ctx, a.Exec.Kind), 0)
+		a.Limits = c.stubLimits(ctx, f.Namespace, a.Limits)
 		if err := c.noteStub(ctx, f, a, code); err != nil {
 			return err
 		}

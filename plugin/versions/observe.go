@@ -231,6 +231,11 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		if err != nil {
 			return err
 		}
+		if sameLimits(a.Limits, c.stubLimits(ctx, ns, base.Snapshot.Limits)) {
+			// The stub's limits are those fnmgr gave it (the
+			// function's, fitted into the deployment): not a change.
+			a.Limits = base.Snapshot.Limits
+		}
 		snap = fromStub(a, base.Snapshot)
 		if snap.Digest() == base.Digest {
 			// fnmgr's own stub, unchanged (perhaps of an older head):
@@ -440,6 +445,13 @@ func fromStub(a entity.Action, head registry.Snapshot) registry.Snapshot {
 		s.Annotations = s.Annotations.Without("exec")
 	}
 	return s
+}
+
+// sameLimits reports whether a and b are the same limits (Instances by value).
+func sameLimits(a, b entity.Limits) bool {
+	ai, bi := a.Instances, b.Instances
+	a.Instances, b.Instances = nil, nil
+	return a == b && (ai == nil) == (bi == nil) && (ai == nil || *ai == *bi)
 }
 
 // publishedDigest returns the newest version whose digest is d, or 0.

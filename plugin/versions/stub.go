@@ -147,6 +147,24 @@ func stubAction(a entity.Action, fqn string, s registry.State, reason, stubKind 
 	return a, code
 }
 
+// stubLimits are the limits of a stub of a function of namespace ns whose
+// own limits are l: l within the deployment's ranges, so that the stub
+// runs and says why the function may not (see deployment.Info.FitLimits).
+// When the ranges cannot be read, l stays: the stub may then fail with
+// OpenWhisk's limits error, which still runs none of the function's code.
+func (c *Controller) stubLimits(ctx context.Context, ns string, l entity.Limits) entity.Limits {
+	f, ok := c.limits.(LimitsFitter)
+	if !ok {
+		return l
+	}
+	fitted, err := f.FitLimits(ctx, ns, l)
+	if err != nil {
+		c.log.Warn("fit a stub's limits into the deployment's ranges; keeping the function's", "namespace", ns, "err", err)
+		return l
+	}
+	return fitted
+}
+
 // Materialize writes every OpenWhisk action of f as f's state requires:
 // the head and each version and alias from the registry when f may run,
 // stubs when it may not. It is idempotent; lifecycle transitions and crash
@@ -195,6 +213,7 @@ func (c *Controller) writeHead(ctx context.Context, f registry.Function, s regis
 		}
 	} else {
 		a, code = stubAction(a, f.FQN(), f.State, f.Reason, c.kindForStub(ctx, a.Exec.Kind), f.Head.Revision)
+		a.Limits = c.stubLimits(ctx, f.Namespace, a.Limits)
 		if err := c.noteStub(ctx, f, a, code); err != nil {
 			return err
 		}

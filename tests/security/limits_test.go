@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
@@ -67,4 +68,52 @@ func send(t *testing.T, e *stackenv.Env, base, method, path string, body []byte,
 	_, err = out.ReadFrom(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, out.Bytes()
+}
+
+// TestStubOfAnOutOfBoundsFunctionRuns: an action whose limits the
+// deployment refuses (1024 MB written straight into CouchDB where the
+// controller allows 512) fails every activation with OpenWhisk's limits
+// error. Once fnmgr blocks it, the stub fnmgr writes lies within the
+// deployment's limits, so an invocation says the function is BLOCKED; an
+// unblock gives the function its own limits back.
+func TestStubOfAnOutOfBoundsFunctionRuns(t *testing.T) {
+	e := stackenv.Need(t, env)
+	c := e.Wsk(t, e.EP.APIHost, e.EP.Auth)
+	const name = "oversized"
+	stackenv.CreateAction(t, c, name, "nodejs:default", "function main(){ return {ran: true} }", false)
+	e.WaitFn(t, "guest", name, 15*time.Second, func(f stackenv.Function) bool { return f.Head.Revision == 1 })
+
+	whisks := e.DB(t, "whisks")
+	ctx := t.Context()
+	memory := func() int {
+		var doc entity.Action
+		require.NoError(t, whisks.Get(ctx, "guest/"+name).ScanDoc(&doc))
+		return doc.Limits.Memory
+	}
+	var doc map[string]any
+	require.NoError(t, whisks.Get(ctx, "guest/"+name).ScanDoc(&doc))
+	doc["limits"].(map[string]any)["memory"] = 1024
+	_, err := whisks.Put(ctx, "guest/"+name, doc)
+	require.NoError(t, err)
+	e.WaitFn(t, "guest", name, 15*time.Second, func(f stackenv.Function) bool { return f.Head.Revision == 2 })
+
+	invoke := "/api/v1/namespaces/_/actions/" + name + "?blocking=true&result=true"
+	status, b := e.Call(t, e.EP.Auth, "POST", e.EP.APIHost, invoke, []byte(`{}`))
+	require.NotEqual(t, http.StatusOK, status, "%s", b)
+	require.Contains(t, string(b), "exceeds allowed threshold", "OpenWhisk's limits error before the block")
+
+	status, b = e.AdminRaw(t, stackenv.AsAdmin, "POST", stackenv.FnPath("guest", name)+"/block", map[string]any{"reason": "oversized"})
+	require.Equal(t, http.StatusOK, status, "%s", b)
+	require.Equal(t, 512, memory(), "the stub lies within the controller's max_action_memory")
+	require.Eventually(t, func() bool {
+		_, b = e.Call(t, e.EP.Auth, "POST", e.EP.APIHost, invoke, []byte(`{}`))
+		return strings.Contains(string(b), "BLOCKED")
+	}, 10*time.Second, 100*time.Millisecond, "the stub does not answer: %s", b)
+	require.NotContains(t, string(b), "exceeds allowed threshold")
+
+	status, b = e.AdminRaw(t, stackenv.AsAdmin, "POST", stackenv.FnPath("guest", name)+"/unblock", nil)
+	require.Equal(t, http.StatusOK, status, "%s", b)
+	require.Equal(t, 1024, memory(), "the function's own limits are back")
+	f := e.WaitFn(t, "guest", name, 5*time.Second, func(f stackenv.Function) bool { return f.State == "LATEST" })
+	require.Equal(t, 2, f.Head.Revision, "the stub and its undoing recorded no revision")
 }
