@@ -135,7 +135,7 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 	limit := time.Duration(live.Limits.Timeout) * time.Millisecond
 	tester := probe.NewTester(probe.TesterOptions{Copies: copies, Invoker: s.guard(ns, name), Namespace: ns,
 		Payloads: v.payloads, MaxInvocations: v.MaxInvocations + gpuRuns(v), MaxGBSeconds: v.MaxGBSeconds,
-		Concurrency: pace.concurrency, Pacer: s.pacer(ns, pace.perMinute),
+		Concurrency: pace.concurrency, Pacer: s.pacer(ns, pace.perMinute, pace.nsConcurrency),
 		Wait: limit + s.o.ProbeMargin, WaitWhy: fmt.Sprintf("the action's time limit %s plus the margin %s", limit, s.o.ProbeMargin),
 		Observe: func(o search.Observation) { s.observe(lr, o) }, Logger: s.o.Logger})
 	res, err := search.Run(ctx, tester, search.Config{Candidates: v.candidates, Objective: v.objective,
@@ -300,6 +300,9 @@ func (g guardInvoker) Invoke(ctx context.Context, ns, action string, payload jso
 // the rest left to the user's own traffic.
 type pacing struct {
 	perMinute, concurrency int
+	// nsConcurrency bounds the probes of all the namespace's runs at
+	// once (0: the throttle is unknown).
+	nsConcurrency int
 	throttle               Throttle
 	share                  float64
 }
@@ -318,7 +321,8 @@ func (s *Service) pace(ctx context.Context, ns string) pacing {
 		p.perMinute = max(1, int(math.Floor(s.o.ThrottleShare*float64(th.PerMinute))))
 	}
 	if th.Concurrent > 0 {
-		p.concurrency = min(p.concurrency, max(1, int(math.Floor(s.o.ThrottleShare*float64(th.Concurrent)))))
+		p.nsConcurrency = max(1, int(math.Floor(s.o.ThrottleShare*float64(th.Concurrent))))
+		p.concurrency = min(p.concurrency, p.nsConcurrency)
 	}
 	return p
 }
@@ -329,6 +333,6 @@ func (p pacing) warnings(t *probe.Tester) []string {
 	if n == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("the namespace's throttle refused %d probe invocation(s) with 429 (probes kept to %d a minute and %d at once, %.0f%% of its %d a minute and %d at once); they backed off %s in all and were retried",
-		n, p.perMinute, p.concurrency, 100*p.share, p.throttle.PerMinute, p.throttle.Concurrent, waited.Round(time.Millisecond))}
+	return []string{fmt.Sprintf("the namespace's throttle refused %d probe invocation(s) with 429 (probes of the namespace's runs kept to %d a minute and %d at once together, %.0f%% of its %d a minute and %d at once); they backed off %s in all and were retried",
+		n, p.perMinute, p.nsConcurrency, 100*p.share, p.throttle.PerMinute, p.throttle.Concurrent, waited.Round(time.Millisecond))}
 }

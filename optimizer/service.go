@@ -112,8 +112,9 @@ type Service struct {
 	runs *prometheus.CounterVec
 }
 
-// pacer returns namespace ns's pace, shared by its runs, at perMinute.
-func (s *Service) pacer(ns string, perMinute int) *probe.Pacer {
+// pacer returns namespace ns's pace, shared by its runs: perMinute starts
+// a minute and concurrent invocations at once between them (0: no bound).
+func (s *Service) pacer(ns string, perMinute, concurrent int) *probe.Pacer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.pacers[ns]
@@ -123,6 +124,7 @@ func (s *Service) pacer(ns string, perMinute int) *probe.Pacer {
 	} else {
 		p.SetPerMinute(perMinute)
 	}
+	p.SetConcurrent(concurrent)
 	return p
 }
 

@@ -143,25 +143,33 @@ func (t *Tester) Throttled() (refusals int, waited time.Duration) {
 	return t.throttled, t.backoff
 }
 
-// pace waits until an invocation may start under the pace.
-func (t *Tester) pace(ctx context.Context) error {
+// pace waits until an invocation may start under the pace and returns
+// the function that ends it.
+func (t *Tester) pace(ctx context.Context) (func(), error) {
 	if t.pacer == nil {
-		return nil
+		return func() {}, nil
 	}
-	return t.pacer.Wait(ctx)
+	return t.pacer.Start(ctx)
 }
 
-// Pacer lets at most a number of invocations start in any minute. Share
-// one between the testers of a namespace so that runs at once keep to it
-// together. It is safe for concurrent use.
+// Pacer lets at most a number of invocations start in any minute, and at
+// most a number run at once. Share one between the testers of a
+// namespace so that runs at once keep to its share of OpenWhisk's
+// throttle together (invocationsPerMinute and concurrentInvocations,
+// core/controller/.../entitlement/Entitlement.scala): each run's own
+// concurrency bounds only that run. It is safe for concurrent use.
 type Pacer struct {
-	mu        sync.Mutex
-	perMinute int
-	starts    []time.Time // starts within the last minute
+	mu         sync.Mutex
+	perMinute  int
+	concurrent int
+	inflight   int
+	starts     []time.Time   // starts within the last minute
+	freed      chan struct{} // closed when an invocation ends
 }
 
-// NewPacer returns a Pacer of perMinute starts a minute (0: no pace).
-func NewPacer(perMinute int) *Pacer { return &Pacer{perMinute: perMinute} }
+// NewPacer returns a Pacer of perMinute starts a minute (0: no pace) and
+// no bound on invocations at once.
+func NewPacer(perMinute int) *Pacer { return &Pacer{perMinute: perMinute, freed: make(chan struct{})} }
 
 // SetPerMinute changes the pace (the namespace's throttle changed).
 func (p *Pacer) SetPerMinute(n int) {
@@ -170,14 +178,24 @@ func (p *Pacer) SetPerMinute(n int) {
 	p.mu.Unlock()
 }
 
-// Wait blocks until a start is allowed, and records it.
-func (p *Pacer) Wait(ctx context.Context) error {
+// SetConcurrent bounds the invocations running at once (0: no bound).
+func (p *Pacer) SetConcurrent(n int) {
+	p.mu.Lock()
+	p.concurrent = n
+	p.wakeLocked()
+	p.mu.Unlock()
+}
+
+func (p *Pacer) wakeLocked() {
+	close(p.freed)
+	p.freed = make(chan struct{})
+}
+
+// Start blocks until a start is allowed, and records it; the invocation
+// counts as running until the returned function is called.
+func (p *Pacer) Start(ctx context.Context) (func(), error) {
 	for {
 		p.mu.Lock()
-		if p.perMinute <= 0 {
-			p.mu.Unlock()
-			return nil
-		}
 		now := time.Now()
 		keep := p.starts[:0]
 		for _, s := range p.starts {
@@ -186,17 +204,35 @@ func (p *Pacer) Wait(ctx context.Context) error {
 			}
 		}
 		p.starts = keep
-		if len(p.starts) < p.perMinute {
-			p.starts = append(p.starts, now)
+		var wait <-chan time.Time
+		switch {
+		case p.concurrent > 0 && p.inflight >= p.concurrent:
+			// wait for an invocation to end
+		case p.perMinute > 0 && len(p.starts) >= p.perMinute:
+			wait = time.After(time.Minute - now.Sub(p.starts[0]))
+		default:
+			if p.perMinute > 0 {
+				p.starts = append(p.starts, now)
+			}
+			p.inflight++
 			p.mu.Unlock()
-			return nil
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					p.mu.Lock()
+					p.inflight--
+					p.wakeLocked()
+					p.mu.Unlock()
+				})
+			}, nil
 		}
-		wait := time.Minute - now.Sub(p.starts[0])
+		freed := p.freed
 		p.mu.Unlock()
 		select {
-		case <-time.After(wait):
+		case <-wait:
+		case <-freed:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -295,10 +331,12 @@ func (t *Tester) once(ctx context.Context, action string, mem int) (search.Obser
 	var act Activation
 	var err error
 	for attempt := 0; ; attempt++ {
-		if err = t.pace(ctx); err != nil {
+		var done func()
+		if done, err = t.pace(ctx); err != nil {
 			break
 		}
 		act, err = t.attempt(ctx, action, pi)
+		done()
 		if err == nil || !errors.Is(err, ErrUnavailable) || attempt >= t.o.Retries || ctx.Err() != nil {
 			break
 		}

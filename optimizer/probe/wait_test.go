@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,4 +182,54 @@ func TestSharedPacer(t *testing.T) {
 		got[i] = len(obs)
 	}
 	require.Equal(t, 3, got[0]+got[1], "3 a minute between them, not 3 each (nor PerMinute's 100)")
+}
+
+// TestSharedPacerBoundsInvocationsAtOnce: two runs of one namespace, each
+// allowed 2 probes at once, keep together to the namespace's bound of 2
+// (its share of OpenWhisk's concurrentInvocations), not 2 each.
+func TestSharedPacerBoundsInvocationsAtOnce(t *testing.T) {
+	fa := newFakeActions()
+	fa.docs["guest/hello"] = liveAction("guest", "guest", "hello")
+	var mu sync.Mutex
+	running, most := 0, 0
+	release := make(chan struct{})
+	inv := &fakeInvoker{answer: func(string, int) (Activation, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return Activation{Status: "success", DurationMs: 1}, nil
+	}}
+	p := NewPacer(0)
+	p.SetConcurrent(2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		copies, err := NewCopies(context.Background(), fa, "guest", "hello", "r"+itoa(i))
+		require.NoError(t, err)
+		tr := NewTester(TesterOptions{Copies: copies, Invoker: inv, Namespace: "guest", Pacer: p, Concurrency: 2})
+		for _, mb := range []int{256, 512} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := tr.Probe(context.Background(), mb, 1)
+				require.NoError(t, err)
+			}()
+		}
+	}
+	// Four probes want to run; two may. Once two run, the others wait on
+	// the pacer: let one finish at a time and watch the bound hold.
+	waitRunning := func(n int) {
+		require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return running == n }, 5*time.Second, time.Millisecond)
+	}
+	for left := 4; left > 0; left-- {
+		waitRunning(min(2, left))
+		release <- struct{}{}
+	}
+	wg.Wait()
+	require.Equal(t, 2, most, "at most the namespace's bound at once")
+	require.Len(t, inv.calls, 4)
 }
