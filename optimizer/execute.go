@@ -303,8 +303,8 @@ type pacing struct {
 	// nsConcurrency bounds the probes of all the namespace's runs at
 	// once (0: the throttle is unknown).
 	nsConcurrency int
-	throttle               Throttle
-	share                  float64
+	throttle      Throttle
+	share         float64
 }
 
 // pace reads the namespace's throttle and takes the service's share of it.
