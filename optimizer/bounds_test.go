@@ -15,6 +15,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/optimizer/probe"
+	"github.com/fnmgr/fnmgr/optimizer/report"
 	"github.com/fnmgr/fnmgr/optimizer/sim"
 )
 
@@ -141,4 +142,6 @@ func TestThrottleShare(t *testing.T) {
 	require.Contains(t, w, "refused 2 probe invocation(s) with 429")
 	require.Contains(t, w, "backed off 20ms")
 	require.Contains(t, w, "300 a minute and 1 at once")
+	require.Equal(t, &report.Throttle{NamespacePerMinute: 600, NamespaceConcurrent: 2, Share: 0.5, PerMinute: 300, Concurrent: 1,
+		Refusals: 2, BackoffMs: 20}, r.Report.Throttle, "--json keeps the numbers")
 }

@@ -142,7 +142,10 @@ func (s *Service) optimize(ctx context.Context, lr *liveRun, v settled) (*report
 		Tolerance: v.tolerance, MaxInvocations: v.MaxInvocations, MaxGBSeconds: v.MaxGBSeconds,
 		TimeoutMs: live.Limits.Timeout, Concurrency: pace.concurrency})
 	// Said in the report whatever the outcome, GPU probes included.
-	defer func() { rep.Warnings = append(rep.Warnings, pace.warnings(tester)...) }()
+	defer func() {
+		rep.Warnings = append(rep.Warnings, pace.warnings(tester)...)
+		rep.Throttle = pace.report(tester)
+	}()
 	rep.Active = &res
 	rep.Invocations, rep.GBSeconds = tester.Spent()
 	if err != nil {
@@ -325,6 +328,14 @@ func (s *Service) pace(ctx context.Context, ns string) pacing {
 		p.concurrency = min(p.concurrency, p.nsConcurrency)
 	}
 	return p
+}
+
+// report is the report's account of the throttle.
+func (p pacing) report(t *probe.Tester) *report.Throttle {
+	n, waited := t.Throttled()
+	return &report.Throttle{NamespacePerMinute: p.throttle.PerMinute, NamespaceConcurrent: p.throttle.Concurrent,
+		Share: p.share, PerMinute: p.perMinute, Concurrent: p.nsConcurrency, Refusals: n,
+		BackoffMs: float64(waited) / float64(time.Millisecond)}
 }
 
 // warnings says what the throttle did to the probes.

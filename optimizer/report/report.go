@@ -82,9 +82,30 @@ type Report struct {
 	Invocations    int             `json:"invocations"`
 	GBSeconds      float64         `json:"gbSeconds"`
 	Warnings       []string        `json:"warnings,omitempty"`
+	Throttle       *Throttle       `json:"throttle,omitempty"`
 	Applied        *Applied        `json:"applied,omitempty"`
 	Started        time.Time       `json:"started"`
 	Finished       time.Time       `json:"finished,omitempty"`
+}
+
+// Throttle is how the probes kept to the namespace's invocation throttle
+// (OpenWhisk's invocationsPerMinute and concurrentInvocations), and what
+// it refused them.
+type Throttle struct {
+	// NamespacePerMinute and NamespaceConcurrent are the namespace's
+	// throttle (0: unknown).
+	NamespacePerMinute  int `json:"namespacePerMinute,omitempty"`
+	NamespaceConcurrent int `json:"namespaceConcurrent,omitempty"`
+	// Share is the share of it the probes of all the namespace's runs
+	// may use together: PerMinute starts a minute, Concurrent at once
+	// (0: no bound).
+	Share      float64 `json:"share"`
+	PerMinute  int     `json:"perMinute,omitempty"`
+	Concurrent int     `json:"concurrent,omitempty"`
+	// Refusals counts the probe invocations refused with 429; BackoffMs
+	// is how long they waited before their retries, in all.
+	Refusals  int     `json:"refusals"`
+	BackoffMs float64 `json:"backoffMs"`
 }
 
 // Applied records that the recommendation was written to the action.
