@@ -172,6 +172,10 @@ type Function struct {
 	Config      Config           `json:"config"`
 	Limits      entity.Limits    `json:"limits"`
 	Gone        bool             `json:"gone,omitempty"` // the OpenWhisk action no longer exists
+	// GoneAt is when fnmgr saw the action deleted: the key of the
+	// deletion's history entry, so that a replay of the deletion after a
+	// crash records it once.
+	GoneAt *time.Time `json:"goneAt,omitempty"`
 	// Untracked, when set, says why the action's latest change could not
 	// be recorded (its code is kept outside CouchDB and could not be
 	// read); cleared when a revision is recorded.

@@ -303,7 +303,7 @@ func (c *Controller) record(ctx context.Context, ns, name string, a entity.Actio
 		f.Head = registry.Head{Revision: n, Digest: digest, Updated: c.now().UTC(), OWRev: a.Rev, OWVersion: a.Version}
 		f.Limits = a.Limits
 		if f.Gone || f.Purged {
-			f.Gone = false
+			f.Gone, f.GoneAt = false, nil
 			switch {
 			case f.Purged:
 				// The name starts a new function once the old one is
@@ -476,14 +476,23 @@ func (c *Controller) observeDeleted(ctx context.Context, ns, name string) error 
 	if errors.Is(err, registry.ErrNotFound) {
 		return nil
 	}
-	if err != nil || f.Gone {
+	if err != nil {
 		return err
 	}
-	from := f.State
+	if f.Gone {
+		// Seen before: its history entry was recorded then, or a crash
+		// came between; recorded again under the same key, it is there
+		// once.
+		return c.auditDeleted(ctx, f)
+	}
+	now := c.now().UTC()
 	f, err = c.reg.Update(ctx, ns, name, func(f *registry.Function) error {
-		f.Gone = true
+		if f.Gone {
+			return nil
+		}
+		f.Gone, f.GoneAt = true, &now
 		if f.State != registry.Updating && f.State != registry.Retired {
-			f.PrevState, f.State, f.Reason = f.State, registry.Retired, "deleted outside fnmgr"
+			f.PrevState, f.State, f.Reason = f.State, registry.Retired, reasonDeleted
 		}
 		// Purged after the grace period like a retire, and only then may
 		// the name start a new function (a re-created action gets the
@@ -494,12 +503,32 @@ func (c *Controller) observeDeleted(ctx context.Context, ns, name string) error 
 		}
 		return nil
 	})
-	if err != nil || f.Purged {
-		return err // the purge deleted it: audited as the purge
+	if err != nil {
+		return err
 	}
 	c.log.Info("action deleted outside fnmgr; function retired", "function", ns+"/"+name)
-	return c.audit(ctx, f, c.now(), registry.History{Op: "delete", By: byOpenWhisk, From: from, Reason: "action deleted outside fnmgr"})
+	return c.auditDeleted(ctx, f)
 }
+
+// auditDeleted records in f's history that its action was deleted
+// outside fnmgr, keyed by GoneAt: once, however often the deletion is
+// seen. A deletion the purge made is its own entry; one recorded before
+// GoneAt existed is not recorded again.
+func (c *Controller) auditDeleted(ctx context.Context, f registry.Function) error {
+	if f.Purged || f.GoneAt == nil {
+		return nil
+	}
+	from := f.State
+	if f.State == registry.Retired && f.Reason == reasonDeleted && f.PrevState != "" {
+		from = f.PrevState
+	}
+	return c.audit(ctx, f, *f.GoneAt, registry.History{Op: "delete", By: byOpenWhisk, From: from, To: f.State,
+		Reason: "action deleted outside fnmgr"})
+}
+
+// reasonDeleted is the reason of a function retired because its action
+// was deleted outside fnmgr.
+const reasonDeleted = "deleted outside fnmgr"
 
 // managedSuffix reports whether suffix names a live version or alias of f.
 func managedSuffix(f registry.Function, suffix string) bool {
