@@ -11,7 +11,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses of Main.
@@ -82,8 +82,9 @@ type Command struct {
 	// Sub are the subcommands. A command with Flags and Sub runs itself
 	// unless its first argument names one of them.
 	Sub []*Command
-	// Flags defines the command's own flags on fs and returns its action.
-	Flags func(fs *flag.FlagSet) Action
+	// Flags declares the command's own flags on fs, its flag set (which
+	// holds the global flags too), and returns its action.
+	Flags func(fs *pflag.FlagSet) Action
 	// Local commands need no admin API (no credentials are looked up).
 	Local bool
 	// Raw commands parse their own arguments (serve and check take the
@@ -97,7 +98,7 @@ type Command struct {
 func Main(ctx context.Context, args []string, e Env, extra ...*Command) int {
 	err := Run(ctx, args, e, extra...)
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil, isHelp(err):
 		return ExitOK
 	case errors.Is(err, ErrUsage):
 		fmt.Fprintln(e.Stderr, "error:", strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
@@ -110,7 +111,7 @@ func Main(ctx context.Context, args []string, e Env, extra ...*Command) int {
 
 // Run runs the command line args and returns its error.
 func Run(ctx context.Context, args []string, e Env, extra ...*Command) error {
-	t := &tree{ctx: ctx, env: e, cmd: map[*cobra.Command]*Command{}}
+	t := &tree{ctx: ctx, env: e, nodes: map[*cobra.Command]*node{}}
 	return t.execute(Root(extra...), args)
 }
 
@@ -139,8 +140,8 @@ fnmgr aliases set hello prod --version 1
 fnmgr block hello --reason "leaks memory"`
 
 // noFlags is Flags for a command without flags of its own.
-func noFlags(a Action) func(*flag.FlagSet) Action {
-	return func(*flag.FlagSet) Action { return a }
+func noFlags(a Action) func(*pflag.FlagSet) Action {
+	return func(*pflag.FlagSet) Action { return a }
 }
 
 // message is what the user reads of err: an API error as the API said it,
@@ -152,8 +153,6 @@ func message(err error) string {
 	}
 	return s
 }
-
-func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
 
 // need checks the positional arguments' count.
 func need(s *Session, args []string, names ...string) error {

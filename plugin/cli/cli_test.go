@@ -202,7 +202,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad version", []string{"rollback", "hello", "x"}, "positive whole number"},
 		{"alias needs a target", []string{"aliases", "set", "hello", "prod"}, "--version N or --routing"},
 		{"bad routing", []string{"aliases", "set", "hello", "prod", "--routing", "1:90"}, "VERSION=WEIGHT"},
-		{"unknown flag", []string{"block", "hello", "--frob"}, "flag provided but not defined: -frob"},
+		{"unknown flag", []string{"block", "hello", "--frob"}, "unknown flag: --frob"},
 		{"param needs two", []string{"update", "hello", "-p", "only"}, "KEY VALUE"},
 		{"nothing to update", []string{"update", "hello"}, "nothing to update"},
 		{"unknown kind", []string{"update", "hello", "code.xyz"}, "--kind"},

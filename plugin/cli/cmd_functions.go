@@ -2,12 +2,13 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fnmgr/fnmgr/plugin/client"
 	"github.com/fnmgr/fnmgr/plugin/registry"
@@ -18,8 +19,9 @@ func functionsCommand() *Command {
 		{Name: "list", Summary: "list the namespace's functions with their state",
 			Long:    "Lists the functions fnmgr knows in the namespace: every action it has seen, with its\nlifecycle state, head revision, published versions and aliases.",
 			Example: "fnmgr functions list\nfnmgr functions list --state BLOCKED --json",
-			Flags: func(fs *flag.FlagSet) Action {
+			Flags: func(fs *pflag.FlagSet) Action {
 				state := fs.String("state", "", "only functions in `STATE`: LATEST, PUBLISHED, BLOCKED, UPDATING or RETIRED")
+				completeValues(fs, "state", "LATEST", "PUBLISHED", "BLOCKED", "UPDATING", "RETIRED")
 				limit := fs.Int("limit", 0, "at most `N` functions (the server's default is 30, its maximum 200)")
 				skip := fs.Int("skip", 0, "skip the first `N` functions")
 				return func(ctx context.Context, s *Session, args []string) error {

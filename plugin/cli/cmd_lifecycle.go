@@ -2,10 +2,11 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fnmgr/fnmgr/plugin/client"
 )
@@ -21,7 +22,7 @@ func blockCommand() *Command {
 			"triggers and rules, sequences, web actions, NAME@N and NAME@ALIAS); callers get an\n" +
 			"error naming the function and its state (423 through the gateway). Unblocking\nrestores the action exactly.",
 		Example: `fnmgr block hello --reason "leaks customer data"`,
-		Flags: func(fs *flag.FlagSet) Action {
+		Flags: func(fs *pflag.FlagSet) Action {
 			reason := fs.String("reason", "", "why, in a `SENTENCE` (shown in the history)")
 			return func(ctx context.Context, s *Session, args []string) error {
 				f, err := s.client.Block(ctx, args[0], *reason)
@@ -51,7 +52,7 @@ func retireCommand() *Command {
 		Long: "Retires function NAME: its code stops running (410 through the gateway) and, once the\n" +
 			"grace period has passed, the action, its versions, aliases and stored code are purged.",
 		Example: `fnmgr retire hello --reason "replaced by hello2" --grace 72h`,
-		Flags: func(fs *flag.FlagSet) Action {
+		Flags: func(fs *pflag.FlagSet) Action {
 			reason := fs.String("reason", "", "why, in a `SENTENCE` (shown in the history)")
 			grace := fs.String("grace", "", "how long before the purge, as a Go `DURATION` such as 72h or 0s (default: fnmgr's --retire-grace)")
 			return func(ctx context.Context, s *Session, args []string) error {
@@ -82,7 +83,7 @@ func configCommand() *Command {
 			"count, GPU memory in 256 MB steps, GPU share 1 to 100 %, and the base image (a\n" +
 			"runtime kind the deployment offers, or a blackbox image). Without flags it shows them.",
 		Example: "fnmgr config hello\nfnmgr config hello --memory 512\nfnmgr config hello --base-image python:3 --gpu-num 1 --gpu-memory 1024 --gpu-percentage 50",
-		Flags: func(fs *flag.FlagSet) Action {
+		Flags: func(fs *pflag.FlagSet) Action {
 			var mem, gpuNum, gpuMem, gpuPct intFlag
 			fs.Var(&mem, "memory", "memory size in `MB` (64 MB steps)")
 			fs.Var(&gpuNum, "gpu-num", "`N` GPUs")

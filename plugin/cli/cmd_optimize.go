@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/fnmgr/fnmgr/optimizer/search"
 	"github.com/fnmgr/fnmgr/plugin/client"
 )
 
@@ -28,11 +30,12 @@ func optimizeCommand() *Command {
 			"fnmgr optimize hello --payload-file payloads.json --objective duration --apply\n" +
 			"fnmgr optimize hello --status 6f1c…\n" +
 			"fnmgr optimize list hello",
-		Flags: func(fs *flag.FlagSet) Action {
+		Flags: func(fs *pflag.FlagSet) Action {
 			var payloads stringsFlag
 			fs.Var(&payloads, "payload", "a `JSON` object to invoke the function with (repeatable)")
 			payloadFile := fs.String("payload-file", "", "payloads from `FILE`: a JSON array of objects, or one object per line")
 			objective := fs.String("objective", "", "what to minimise: `cost` or duration (default: the optimizer's)")
+			completeValues(fs, "objective", objectives(search.Objectives)...)
 			tolerance := fs.String("tolerance", "", "how much worse than the best is acceptable, as a `FRACTION` such as 0.1")
 			memory := fs.String("memory", "", "memory candidates in `MB`, comma-separated (default: the optimizer's)")
 			maxInv := fs.Int("max-invocations", 0, "spend at most `N` invocations")
@@ -77,6 +80,15 @@ func optimizeCommand() *Command {
 				return nil
 			}
 		}}
+}
+
+// objectives are the names of os, for completion.
+func objectives(os []search.Objective) []string {
+	out := make([]string, len(os))
+	for i, o := range os {
+		out[i] = string(o)
+	}
+	return out
 }
 
 func suffix(sep, s string) string {

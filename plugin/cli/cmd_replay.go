@@ -3,14 +3,17 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
 	"sort"
 	"strconv"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/fnmgr/fnmgr/optimizer/replay"
+	"github.com/fnmgr/fnmgr/optimizer/search"
 )
 
 // replayCommand is `fnmgr optimize replay` (SPEC.md section 7): the
@@ -29,9 +32,11 @@ func replayCommand() *Command {
 			"--objective duration is min-resources: the smallest size within --tolerance of the fastest.",
 		Example: "fnmgr optimize replay --curves ./curves --objective cost --max-invocations 15 --trials 20\n" +
 			"fnmgr optimize replay --curves ./curves --trials 20 --json",
-		Flags: func(fs *flag.FlagSet) Action {
+		Flags: func(fs *pflag.FlagSet) Action {
 			dir := fs.String("curves", "", "the folder of curve files (`DIR`/*.json)")
 			objective := fs.String("objective", "cost", "what to minimise: `cost`, min-resources, duration or balanced")
+			completeValues(fs, "objective", append(objectives(search.Objectives), "duration")...)
+			_ = cobra.MarkFlagDirname(fs, "curves")
 			tolerance := fs.Float64("tolerance", 0.05, "min-resources' allowed slowdown, as a `FRACTION`")
 			maxInv := fs.Int("max-invocations", 15, "the search's budget per trial (`N` invocations)")
 			trials := fs.Int("trials", 20, "searches per file (`T`), each with its own random draws")

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/client"
@@ -21,6 +22,20 @@ var kindsByExt = map[string]string{
 	".js": "nodejs:default", ".py": "python:default", ".swift": "swift:default", ".jar": "java:default",
 	".go": "go:default", ".php": "php:default", ".rb": "ruby:default", ".rs": "rust:default",
 	".ps1": "powershell:default", ".bal": "ballerina:default", ".cs": "dotnet:default",
+}
+
+// knownKinds are the kinds of kindsByExt, sorted, for completion.
+func knownKinds() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range kindsByExt {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // binaryExts are read as bytes and sent base64-encoded.
@@ -37,8 +52,9 @@ func updateCommand() *Command {
 		Example: "fnmgr update hello hello.js\n" +
 			"fnmgr update hello --memory 512 --timeout 30000\n" +
 			"fnmgr update hello hello.py -p greeting hi --test '{\"name\":\"probe\"}'",
-		Flags: func(fs *flag.FlagSet) Action {
+		Flags: func(fs *pflag.FlagSet) Action {
 			kind := fs.String("kind", "", "the runtime `KIND` of FILE (default: from its extension)")
+			completeValues(fs, "kind", knownKinds()...)
 			mainFn := fs.String("main", "", "the `FUNCTION` to run in FILE")
 			docker := fs.String("docker", "", "a blackbox `IMAGE` to run (FILE, if any, is its code)")
 			var mem, timeout, logs, conc intFlag
@@ -47,10 +63,8 @@ func updateCommand() *Command {
 			fs.Var(&logs, "logsize", "log size limit in `MB`")
 			fs.Var(&conc, "concurrency", "`N` concurrent activations per container")
 			params, annots := &pairList{}, &pairList{}
-			fs.Var(params, "param", "a parameter (replaces the list)")
-			fs.Var(params, "p", "shorthand for --param")
-			fs.Var(annots, "annotation", "an annotation (replaces the list)")
-			fs.Var(annots, "a", "shorthand for --annotation")
+			fs.VarP(params, "param", "p", "a parameter (replaces the list)")
+			fs.VarP(annots, "annotation", "a", "an annotation (replaces the list)")
 			paramFile := fs.String("param-file", "", "parameters from a JSON object in `FILE`")
 			annotFile := fs.String("annotation-file", "", "annotations from a JSON object in `FILE`")
 			test := fs.String("test", "", "a `JSON` object to invoke the updated code with before it takes effect")

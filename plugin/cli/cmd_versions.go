@@ -2,12 +2,13 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fnmgr/fnmgr/plugin/client"
 )
@@ -43,7 +44,7 @@ func versionsCommand() *Command {
 		{Name: "get", Args: "NAME VERSION", Summary: "show one published version, optionally with its code",
 			Long:    "Shows version VERSION of function NAME: its digest, the revision it was published\nfrom, its exec, limits, parameters and annotations; --code adds its code.",
 			Example: "fnmgr versions get hello 2\nfnmgr versions get hello 2 --code",
-			Flags: func(fs *flag.FlagSet) Action {
+			Flags: func(fs *pflag.FlagSet) Action {
 				code := fs.Bool("code", false, "include the version's code")
 				return func(ctx context.Context, s *Session, args []string) error {
 					n, err := versionArg(args[1])
@@ -105,7 +106,7 @@ func publishCommand() *Command {
 		Long: "Publishes the head (latest revision) of function NAME as immutable version N, also\n" +
 			"created as the OpenWhisk action NAME@N. Publishing a head identical to the newest\nversion returns that version.",
 		Example: `fnmgr publish hello --description "first release"`,
-		Flags: func(fs *flag.FlagSet) Action {
+		Flags: func(fs *pflag.FlagSet) Action {
 			desc := fs.String("description", "", "what this version is, in a `SENTENCE`")
 			return func(ctx context.Context, s *Session, args []string) error {
 				p, err := s.client.Publish(ctx, args[0], *desc)
@@ -159,7 +160,7 @@ func aliasesCommand() *Command {
 				"between versions by weight (--routing 1=90,2=10). The OpenWhisk action NAME@ALIAS\n" +
 				"runs the first version; through the gateway, calls are split by weight.",
 			Example: "fnmgr aliases set hello prod --version 2\nfnmgr aliases set hello prod --routing 1=90,2=10",
-			Flags: func(fs *flag.FlagSet) Action {
+			Flags: func(fs *pflag.FlagSet) Action {
 				var version intFlag
 				fs.Var(&version, "version", "the `VERSION` the alias runs")
 				routes := fs.String("routing", "", "split calls by weight: `VERSION=WEIGHT,…` (weights add up to 100)")

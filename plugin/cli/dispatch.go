@@ -2,37 +2,44 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-
-	"github.com/fnmgr/fnmgr/plugin/config"
 )
 
-// The command tree runs on cobra (github.com/spf13/cobra, the library wsk
-// itself is built on: openwhisk-cli's commands/wsk.go): cobra finds the
-// command, suggests one for a misspelled name ("did you mean"), routes
-// `fnmgr help CMD` and serves shell completion (`fnmgr __complete`, behind
-// the scripts of `fnmgr completion SHELL`).
+// The command tree runs on cobra and its flag library pflag
+// (github.com/spf13/cobra, github.com/spf13/pflag), as wsk does
+// (openwhisk-cli's commands/wsk.go and commands/flags.go): cobra finds the
+// command and parses its flags (anywhere among the arguments, --flag=value,
+// -u KEY, "--" ending them), suggests a command for a misspelled name
+// ("did you mean"), routes `fnmgr help CMD` and serves shell completion
+// (`fnmgr __complete`, behind the scripts of `fnmgr completion SHELL`).
 //
-// Flags are parsed by each command itself (cobra's DisableFlagParsing), with
-// the standard library's flag package as before, because wsk's command
-// line differs from pflag's: --param KEY VALUE takes two arguments, and the
-// errors users and scripts read keep their wording. The flags are also
-// declared to cobra, for completion only: names, shorthands and usage.
+// Each command declares its flags once, on its own pflag set, with the
+// global ones (addGlobals); its help (help.go) and completion read that
+// set. Two things come before cobra: --param KEY VALUE takes two arguments,
+// which pflag cannot say (see joinPairs), and `fnmgr --version` is
+// `fnmgr version`. Raw commands (serve, check) parse their own arguments.
+
+// node is what the tree knows of one cobra command.
+type node struct {
+	c *Command
+	// g and action are a command's globals and action, bound to its flag
+	// set; nil for a group or a raw command.
+	g      *globals
+	action Action
+}
 
 // tree builds the cobra commands of one command line.
 type tree struct {
-	ctx context.Context
-	env Env
-	cmd map[*cobra.Command]*Command
-	// err is the command's own error: RunE hands cobra nil so that cobra
-	// neither prints it nor answers flag.ErrHelp with a second help text.
+	ctx   context.Context
+	env   Env
+	nodes map[*cobra.Command]*node
+	// err is the command's own error: RunE and the flag error hand cobra
+	// nothing it would print or wrap.
 	err error
 }
 
@@ -49,13 +56,11 @@ func (t *tree) execute(root *Command, args []string) error {
 			}
 			t.help(target, t.env.Stdout)
 		}})
+	rc.SetFlagErrorFunc(t.flagError)
 	rc.SetIn(t.env.Stdin)
 	rc.SetOut(t.env.Stdout)
 	rc.SetErr(t.env.Stderr)
-	if args == nil {
-		args = []string{} // nil would make cobra read os.Args
-	}
-	rc.SetArgs(args)
+	rc.SetArgs(prepare(rc, args))
 	err := rc.ExecuteContext(t.ctx)
 	if t.err != nil {
 		return t.err
@@ -66,10 +71,35 @@ func (t *tree) execute(root *Command, args []string) error {
 	return nil
 }
 
+// prepare readies the command line for cobra: `--version` alone is the
+// version command, and the KEY VALUE pairs of the command's --param
+// flags are joined (joinPairs), also on a line being completed.
+func prepare(rc *cobra.Command, args []string) []string {
+	if len(args) == 0 {
+		return []string{} // nil would make cobra read os.Args
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return append([]string{"version"}, args[1:]...)
+	}
+	join := func(line []string) []string {
+		c, _, err := rc.Find(line)
+		if err != nil || c.DisableFlagParsing {
+			return line
+		}
+		return joinPairs(c.Flags(), line)
+	}
+	if args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd {
+		// The last word is the one being completed: left as typed.
+		n := len(args) - 1
+		return append(append([]string{args[0]}, join(args[1:n])...), args[n:]...)
+	}
+	return join(args)
+}
+
 // build makes c's cobra command and those of its subcommands.
 func (t *tree) build(c *Command) *cobra.Command {
 	cc := &cobra.Command{Use: c.Name, Short: c.Summary, Long: c.Long, Example: c.Example,
-		DisableFlagParsing: true, Args: cobra.ArbitraryArgs, SuggestionsMinimumDistance: 2,
+		Args: cobra.ArbitraryArgs, SuggestionsMinimumDistance: 2,
 		RunE: func(cc *cobra.Command, args []string) error {
 			t.err = t.run(cc, args)
 			return nil
@@ -77,8 +107,31 @@ func (t *tree) build(c *Command) *cobra.Command {
 	if c.Args != "" {
 		cc.Use += " " + c.Args
 	}
-	t.cmd[cc] = c
-	declareFlags(c, cc.Flags())
+	n := &node{c: c}
+	t.nodes[cc] = n
+	fs := cc.Flags()
+	switch {
+	case c.Raw != nil:
+		// Raw commands hand their arguments, flags and all, to their
+		// own parser; cobra knows their flags only to complete them.
+		cc.DisableFlagParsing = true
+		declareRawFlags(fs)
+	case c.Flags != nil:
+		n.g = addGlobals(fs)
+		n.action = c.Flags(fs)
+		unquoteUsages(fs)
+	}
+	if !cc.DisableFlagParsing {
+		// cobra's own -h/--help, declared here to keep it out of the
+		// flags that help lists and completion offers.
+		fs.BoolP("help", "h", false, "help for "+c.Name)
+		_ = fs.MarkHidden("help")
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if vals, ok := f.Annotations[valuesAnnotation]; ok {
+			_ = cc.RegisterFlagCompletionFunc(f.Name, completeFrom(vals))
+		}
+	})
 	if c.Name == "completion" {
 		cc.ValidArgs = shells
 	}
@@ -88,34 +141,16 @@ func (t *tree) build(c *Command) *cobra.Command {
 	return cc
 }
 
-// declareFlags tells cobra c's flags, for completion.
-func declareFlags(c *Command, pf *pflag.FlagSet) {
-	switch {
-	case c.Raw != nil:
-		for _, s := range config.Settings() {
-			pf.String(s.Flag, "", s.Usage)
+// completeFrom completes a flag's value from vals.
+func completeFrom(vals []string) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var out []cobra.Completion
+		for _, v := range vals {
+			if strings.HasPrefix(v, toComplete) {
+				out = append(out, v)
+			}
 		}
-	case c.Flags != nil:
-		fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
-		addGlobals(fs)
-		c.Flags(fs)
-		fs.VisitAll(func(f *flag.Flag) {
-			if len(f.Name) == 1 {
-				return
-			}
-			short := ""
-			for s, long := range shorthands {
-				if long == f.Name && fs.Lookup(s) != nil {
-					short = s
-				}
-			}
-			_, usage := flag.UnquoteUsage(f)
-			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-				pf.BoolP(f.Name, short, false, usage)
-			} else {
-				pf.StringP(f.Name, short, "", usage)
-			}
-		})
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
@@ -124,27 +159,38 @@ func path(cc *cobra.Command) []string { return strings.Fields(cc.CommandPath()) 
 
 // help writes the help of cc.
 func (t *tree) help(cc *cobra.Command, w io.Writer) {
-	c := t.cmd[cc]
+	n := t.nodes[cc]
 	switch {
-	case c == nil:
+	case n == nil:
 		_ = cc.Usage()
-	case c.Raw != nil:
+	case n.c.Raw != nil:
 		e := t.env
 		e.Stdout, e.Stderr = w, w
-		_ = c.Raw(t.ctx, []string{"--help"}, e)
-	case c.Flags == nil:
-		c.groupUsage(w, path(cc))
+		_ = n.c.Raw(t.ctx, []string{"--help"}, e)
+	case n.c.Flags == nil:
+		n.c.groupUsage(w, path(cc))
 	default:
-		fs := flag.NewFlagSet(cc.CommandPath(), flag.ContinueOnError)
-		addGlobals(fs)
-		c.Flags(fs)
-		c.usage(w, path(cc), fs)
+		n.c.usage(w, path(cc), cc.Flags())
 	}
 }
 
-// run runs the command cobra found with the rest of the line.
+// flagError reports a command line pflag could not parse, under the
+// command's help on stderr, as a usage error.
+func (t *tree) flagError(cc *cobra.Command, err error) error {
+	if n := t.nodes[cc]; n != nil && n.c.Flags == nil {
+		n.c.groupUsage(t.env.Stderr, path(cc))
+	} else {
+		t.help(cc, t.env.Stderr)
+	}
+	t.err = fmt.Errorf("%w: %s: %v", ErrUsage, cc.CommandPath(), err)
+	return t.err
+}
+
+// run runs the command cobra found with its positional arguments (all of
+// them for a raw command).
 func (t *tree) run(cc *cobra.Command, args []string) error {
-	c, e, p := t.cmd[cc], t.env, path(cc)
+	n, e, p := t.nodes[cc], t.env, path(cc)
+	c := n.c
 	if c.Raw != nil {
 		return c.Raw(t.ctx, args, e)
 	}
@@ -153,16 +199,9 @@ func (t *tree) run(cc *cobra.Command, args []string) error {
 			c.groupUsage(e.Stderr, p)
 			return fmt.Errorf("%w: %s needs a command", ErrUsage, strings.Join(p, " "))
 		}
-		switch args[0] {
-		case "-h", "-help", "--help", "help":
+		if args[0] == "help" {
 			c.groupUsage(e.Stdout, p)
 			return nil
-		case "-version", "--version":
-			if !cc.HasParent() {
-				if v, _, err := cc.Find([]string{"version"}); err == nil && v != cc {
-					return t.run(v, args[1:])
-				}
-			}
 		}
 		c.groupUsage(e.Stderr, p)
 		msg := fmt.Sprintf("unknown command %q for %q", args[0], strings.Join(p, " "))
@@ -171,29 +210,16 @@ func (t *tree) run(cc *cobra.Command, args []string) error {
 		}
 		return fmt.Errorf("%w: %s", ErrUsage, msg)
 	}
-	fs := flag.NewFlagSet(cc.CommandPath(), flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	g := addGlobals(fs)
-	action := c.Flags(fs)
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		c.usage(e.Stdout, p, fs)
-		return err
-	}
-	if err != nil {
-		c.usage(e.Stderr, p, fs)
-		return fmt.Errorf("%w: %s: %v", ErrUsage, strings.Join(p, " "), err)
-	}
-	s := &Session{env: e, g: g, out: e.Stdout, path: p, cobra: cc}
+	s := &Session{env: e, g: n.g, out: e.Stdout, path: p, cobra: cc}
 	if !c.Local {
 		if err := s.connect(); err != nil {
 			return err
 		}
 	}
 	if !strings.Contains(c.Args, "[") {
-		if err := need(s, pos, strings.Fields(c.Args)...); err != nil {
+		if err := need(s, args, strings.Fields(c.Args)...); err != nil {
 			return err
 		}
 	}
-	return action(t.ctx, s, pos)
+	return n.action(t.ctx, s, args)
 }

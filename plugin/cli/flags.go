@@ -2,13 +2,14 @@ package cli
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 )
@@ -18,49 +19,51 @@ type globals struct {
 	admin, auth, adminToken, namespace string
 	json                               bool
 	timeout                            time.Duration
-	set                                map[string]bool // globals given on the command line
 }
 
-// globalNames are the names of the global flags (shorthands included).
-var globalNames = map[string]bool{"admin": true, "auth": true, "u": true, "admin-token": true,
-	"namespace": true, "json": true, "request-timeout": true}
+// globalAnnotation marks a flag of addGlobals, so that help lists it under
+// "Global flags".
+const globalAnnotation = "fnmgr_global"
 
-// shorthands maps a one-letter flag to the flag it stands for.
-var shorthands = map[string]string{"u": "auth", "p": "param", "a": "annotation"}
-
-func addGlobals(fs *flag.FlagSet) *globals {
+// addGlobals declares the global flags on a command's flag set.
+func addGlobals(fs *pflag.FlagSet) *globals {
 	g := &globals{}
 	fs.StringVar(&g.admin, "admin", "", "the admin API's `URL` (env FNMGR_ADMIN, wskprops FNMGR_ADMIN; default http://127.0.0.1:3235)")
-	fs.StringVar(&g.auth, "auth", "", "OpenWhisk `KEY` uuid:key to authenticate with (env FNMGR_AUTH; default AUTH of the wskprops file)")
-	fs.StringVar(&g.auth, "u", "", "shorthand for --auth")
+	fs.StringVarP(&g.auth, "auth", "u", "", "OpenWhisk `KEY` uuid:key to authenticate with (env FNMGR_AUTH; default AUTH of the wskprops file)")
 	fs.StringVar(&g.adminToken, "admin-token", "", "the admin `TOKEN`, which reaches every namespace (env FNMGR_ADMIN_TOKEN)")
 	fs.StringVar(&g.namespace, "namespace", "", "the `NAMESPACE` (env FNMGR_NAMESPACE; default NAMESPACE of the wskprops file, else your own)")
 	fs.BoolVar(&g.json, "json", false, "print the API's JSON instead of a table")
 	fs.DurationVar(&g.timeout, "request-timeout", 30*time.Second, "how long one request to the admin API may take, as a Go `DURATION`")
+	for _, n := range []string{"admin", "auth", "admin-token", "namespace", "json", "request-timeout"} {
+		_ = fs.SetAnnotation(n, globalAnnotation, nil)
+	}
 	return g
 }
 
-// parseInterspersed parses flags placed anywhere among the positional
-// arguments, as wsk does, and returns the positional ones. A flag whose
-// value is a *pairList takes two arguments (--param KEY VALUE).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	args = joinPairs(fs, args)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+func isGlobal(f *pflag.Flag) bool {
+	_, ok := f.Annotations[globalAnnotation]
+	return ok
 }
 
-// joinPairs turns "--param KEY VALUE" into "--param KEY\x00VALUE".
-func joinPairs(fs *flag.FlagSet, args []string) []string {
+// valuesAnnotation holds the values a flag's completion offers (see
+// completeValues).
+const valuesAnnotation = "fnmgr_values"
+
+// completeValues makes shell completion offer vals for flag name's value;
+// build registers them with cobra's RegisterFlagCompletionFunc.
+func completeValues(fs *pflag.FlagSet, name string, vals ...string) {
+	_ = fs.SetAnnotation(name, valuesAnnotation, vals)
+}
+
+// joinPairs turns "--param KEY VALUE" into "--param KEY\x00VALUE" for the
+// flags of fs whose value is a *pairList, which pflag then parses as a flag
+// of one argument. wsk itself takes -p/--param and -a/--annotation with
+// their two arguments out of the command line before cobra parses it
+// (openwhisk-cli commands/commands.go parseArgs and getKeyValueArgs); here
+// pflag still parses them, so that their errors, help and completion are
+// pflag's. The values of the other flags are passed over (--reason -p is a
+// reason), and nothing after "--" is touched.
+func joinPairs(fs *pflag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -68,19 +71,24 @@ func joinPairs(fs *flag.FlagSet, args []string) []string {
 		if a == "--" {
 			return append(out, args[i+1:]...)
 		}
-		name := strings.TrimLeft(a, "-")
-		if !strings.HasPrefix(a, "-") || strings.Contains(name, "=") {
-			continue
+		var f *pflag.Flag
+		switch {
+		case strings.Contains(a, "="):
+		case strings.HasPrefix(a, "--"):
+			f = fs.Lookup(a[2:])
+		case len(a) == 2 && a[0] == '-':
+			f = fs.ShorthandLookup(a[1:])
 		}
-		f := fs.Lookup(name)
 		if f == nil {
 			continue
 		}
-		if _, ok := f.Value.(*pairList); ok && i+2 < len(args) {
+		_, pair := f.Value.(*pairList)
+		switch {
+		case pair && i+2 < len(args):
 			out = append(out, args[i+1]+"\x00"+args[i+2])
 			i += 2
-		} else if ok && i+1 < len(args) {
-			// Only a key: Set reports it.
+		case i+1 < len(args) && f.NoOptDefVal == "":
+			// The flag's value, or a pair's lone KEY (Set reports it).
 			out = append(out, args[i+1])
 			i++
 		}
@@ -93,6 +101,8 @@ func joinPairs(fs *flag.FlagSet, args []string) []string {
 type pairList struct{ kv entity.KeyValues }
 
 func (p *pairList) String() string { return "" }
+
+func (p *pairList) Type() string { return "pairs" }
 
 func (p *pairList) Set(s string) error {
 	k, v, ok := strings.Cut(s, "\x00")
@@ -125,6 +135,8 @@ func (f *intFlag) String() string {
 	return strconv.Itoa(f.v)
 }
 
+func (f *intFlag) Type() string { return "N" }
+
 func (f *intFlag) Set(s string) error {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil {
@@ -142,48 +154,62 @@ func (f *intFlag) ptr() *int {
 	return &v
 }
 
-// stringsFlag collects a repeatable string flag.
+// stringsFlag collects a repeatable string flag. Its type ends in "Array"
+// so that completion offers it again once given (cobra's rule).
 type stringsFlag []string
 
 func (f *stringsFlag) String() string { return strings.Join(*f, ",") }
 
+func (f *stringsFlag) Type() string { return "stringArray" }
+
 func (f *stringsFlag) Set(s string) error { *f = append(*f, s); return nil }
 
-// printFlags writes fs's flags, own or global ones, aligned.
-func printFlags(w io.Writer, fs *flag.FlagSet, global bool) {
-	type line struct{ name, usage string }
-	var lines []line
-	width := 0
-	fs.VisitAll(func(f *flag.Flag) {
-		if globalNames[f.Name] != global || len(f.Name) == 1 {
+// placeholderAnnotation holds the word help shows for a flag's value.
+const placeholderAnnotation = "fnmgr_placeholder"
+
+// unquoteUsages moves the placeholder of each flag of fs out of its usage
+// (the usage's `WORD`, else the value's type: pflag's UnquoteUsage) into
+// an annotation, so that completion, which shows usages as they are,
+// reads "the `NAMESPACE`" as "the NAMESPACE", and help still says
+// --namespace NAMESPACE.
+func unquoteUsages(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if _, done := f.Annotations[placeholderAnnotation]; done {
 			return
 		}
-		placeholder, usage := flag.UnquoteUsage(f)
-		name := "--" + f.Name
-		for short, long := range shorthands {
-			if long == f.Name && fs.Lookup(short) != nil {
-				name = "-" + short + ", " + name
-			}
-		}
+		placeholder, usage := pflag.UnquoteUsage(f)
 		if _, ok := f.Value.(*pairList); ok {
 			placeholder = "KEY VALUE"
 		}
-		if _, ok := f.Value.(*intFlag); ok && placeholder == "value" {
-			placeholder = "N"
+		f.Usage = usage
+		_ = fs.SetAnnotation(f.Name, placeholderAnnotation, []string{placeholder})
+	})
+}
+
+// printFlags writes fs's flags, own or global ones, aligned: "-p, --param
+// KEY VALUE   usage", with the default when it is not the zero value.
+func printFlags(w io.Writer, fs *pflag.FlagSet, global bool) {
+	type line struct{ long, name, usage string }
+	var lines []line
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden || isGlobal(f) != global {
+			return
 		}
-		if placeholder != "" {
-			name += " " + placeholder
+		name, usage := "--"+f.Name, f.Usage
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + ", " + name
+		}
+		if p := f.Annotations[placeholderAnnotation]; len(p) == 1 && p[0] != "" {
+			name += " " + p[0]
 		}
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 			usage += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		lines = append(lines, line{name, usage})
+		lines = append(lines, line{f.Name, name, usage})
 		width = max(width, len(name))
 	})
-	sort.Slice(lines, func(i, j int) bool {
-		return strings.TrimLeft(lines[i].name[strings.LastIndex(lines[i].name, "--"):], "-") <
-			strings.TrimLeft(lines[j].name[strings.LastIndex(lines[j].name, "--"):], "-")
-	})
+	sort.Slice(lines, func(i, j int) bool { return lines[i].long < lines[j].long })
 	for _, l := range lines {
 		fmt.Fprintf(w, "  %-*s   %s\n", width, l.name, l.usage)
 	}

@@ -1,11 +1,12 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 // groupUsage lists a group's commands.
@@ -36,8 +37,8 @@ func (c *Command) groupUsage(w io.Writer, path []string) {
 	_, _ = io.WriteString(w, b.String())
 }
 
-// usage explains one command.
-func (c *Command) usage(w io.Writer, path []string, fs *flag.FlagSet) {
+// usage explains one command, its flags read from its flag set fs.
+func (c *Command) usage(w io.Writer, path []string, fs *pflag.FlagSet) {
 	var b strings.Builder
 	line := strings.Join(path, " ")
 	if c.Args != "" {
@@ -54,7 +55,7 @@ func (c *Command) usage(w io.Writer, path []string, fs *flag.FlagSet) {
 		}
 	}
 	own := false
-	fs.VisitAll(func(f *flag.Flag) { own = own || !globalNames[f.Name] })
+	fs.VisitAll(func(f *pflag.Flag) { own = own || !f.Hidden && !isGlobal(f) })
 	if own {
 		b.WriteString("\nFlags:\n")
 		printFlags(&b, fs, false)
