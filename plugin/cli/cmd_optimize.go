@@ -82,10 +82,10 @@ func optimizeCommand() *Command {
 		}}
 }
 
-// objectives are the names of os, for completion.
-func objectives(os []search.Objective) []string {
-	out := make([]string, len(os))
-	for i, o := range os {
+// objectives are the names of all, for completion.
+func objectives(all []search.Objective) []string {
+	out := make([]string, len(all))
+	for i, o := range all {
 		out[i] = string(o)
 	}
 	return out
