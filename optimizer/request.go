@@ -140,12 +140,13 @@ func validate(ctx context.Context, ns string, req Request, d Deployment) (settle
 	if s.Mode != ModeActive && s.Mode != ModePassive && s.Mode != ModeBoth {
 		return s, invalidField("mode", "%q must be active, passive or both", s.Mode)
 	}
-	s.objective = search.Objective(req.Objective)
-	if s.objective == "" {
-		s.objective = search.MinResources
-	}
-	if !s.objective.Valid() {
-		return s, invalidField("objective", "%q must be min-resources, cost or balanced", req.Objective)
+	s.objective = search.MinResources
+	if req.Objective != "" {
+		o, ok := search.ParseObjective(req.Objective)
+		if !ok {
+			return s, invalidField("objective", "%q must be min-resources (or its other name duration), cost or balanced", req.Objective)
+		}
+		s.objective = o
 	}
 	s.tolerance = 0.05
 	if t := req.Tolerance; t != nil {

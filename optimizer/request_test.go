@@ -48,6 +48,17 @@ func TestStartValidation(t *testing.T) {
 			require.Contains(t, err.Error(), tc.text)
 		})
 	}
+	t.Run("duration is min-resources", func(t *testing.T) {
+		for name, want := range map[string]string{"duration": "min-resources", "": "min-resources", "cost": "cost", "balanced": "balanced"} {
+			y := newFixture(t, flat())
+			y.function("hello", 256, optimizer.StateLatest)
+			id, err := y.svc.Start(y.ctx, "guest", "hello", optimizer.Request{Objective: name}, "")
+			require.NoError(t, err, name)
+			r, err := y.svc.Get(y.ctx, "guest", "hello", id)
+			require.NoError(t, err)
+			require.Equal(t, want, r.Request.Objective, "objective %q", name)
+		}
+	})
 	t.Run("MAX_MEMORY unknown", func(t *testing.T) {
 		y := newFixture(t, flat(), func(o *optimizer.Options) { o.Deployment = deployment{max: 0} })
 		y.function("hello", 256, optimizer.StateLatest)

@@ -122,11 +122,8 @@ func (o Options) withDefaults() Options {
 // "duration" is min-resources (the fastest within the tolerance, and of
 // those the smallest), the others are the search's own names.
 func ParseObjective(s string) (search.Objective, error) {
-	if s == "duration" {
-		return search.MinResources, nil
-	}
-	o := search.Objective(s)
-	if !o.Valid() {
+	o, ok := search.ParseObjective(s)
+	if !ok {
 		return "", fmt.Errorf("replay: unknown objective %q (want cost, min-resources, duration or balanced)", s)
 	}
 	return o, nil

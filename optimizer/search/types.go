@@ -109,6 +109,22 @@ var Objectives = []Objective{MinResources, Cost, Balanced}
 // Valid reports whether o is known.
 func (o Objective) Valid() bool { return o == MinResources || o == Cost || o == Balanced }
 
+// DurationAlias is another name of MinResources that users give (SPEC
+// section 7's `--objective duration`): the fastest within the tolerance,
+// and of those the smallest.
+const DurationAlias = "duration"
+
+// ParseObjective maps a name users give to an objective: the objectives'
+// own names, and DurationAlias for MinResources. ok is false for any
+// other name.
+func ParseObjective(s string) (o Objective, ok bool) {
+	if s == DurationAlias {
+		return MinResources, true
+	}
+	o = Objective(s)
+	return o, o.Valid()
+}
+
 // Config configures a search.
 type Config struct {
 	// Candidates are the memory sizes (MB) the search may choose from,

@@ -34,8 +34,8 @@ func optimizeCommand() *Command {
 			var payloads stringsFlag
 			fs.Var(&payloads, "payload", "a `JSON` object to invoke the function with (repeatable)")
 			payloadFile := fs.String("payload-file", "", "payloads from `FILE`: a JSON array of objects, or one object per line")
-			objective := fs.String("objective", "", "what to minimise: `cost` or duration (default: the optimizer's)")
-			completeValues(fs, "objective", objectives(search.Objectives)...)
+			objective := fs.String("objective", "", "what to optimise: `OBJECTIVE` min-resources (the smallest size within --tolerance of the fastest; also called duration), cost or balanced (default: min-resources)")
+			completeValues(fs, "objective", append(objectives(search.Objectives), search.DurationAlias)...)
 			tolerance := fs.String("tolerance", "", "how much worse than the best is acceptable, as a `FRACTION` such as 0.1")
 			memory := fs.String("memory", "", "memory candidates in `MB`, comma-separated (default: the optimizer's)")
 			maxInv := fs.Int("max-invocations", 0, "spend at most `N` invocations")

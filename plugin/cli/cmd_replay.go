@@ -35,7 +35,7 @@ func replayCommand() *Command {
 		Flags: func(fs *pflag.FlagSet) Action {
 			dir := fs.String("curves", "", "the folder of curve files (`DIR`/*.json)")
 			objective := fs.String("objective", "cost", "what to minimise: `cost`, min-resources, duration or balanced")
-			completeValues(fs, "objective", append(objectives(search.Objectives), "duration")...)
+			completeValues(fs, "objective", append(objectives(search.Objectives), search.DurationAlias)...)
 			_ = cobra.MarkFlagDirname(fs, "curves")
 			tolerance := fs.Float64("tolerance", 0.05, "min-resources' allowed slowdown, as a `FRACTION`")
 			maxInv := fs.Int("max-invocations", 15, "the search's budget per trial (`N` invocations)")

@@ -163,7 +163,7 @@ func TestCompletionOfValues(t *testing.T) {
 		want      []string
 		directive cobra.ShellCompDirective
 	}{
-		{"objectives", []string{"optimize", "hello", "--objective", ""}, []string{"min-resources", "cost", "balanced"}, cobra.ShellCompDirectiveNoFileComp},
+		{"objectives", []string{"optimize", "hello", "--objective", ""}, []string{"min-resources", "cost", "balanced", "duration"}, cobra.ShellCompDirectiveNoFileComp},
 		{"replay's objectives", []string{"optimize", "replay", "--objective", "d"}, []string{"duration"}, cobra.ShellCompDirectiveNoFileComp},
 		{"states", []string{"functions", "list", "--state", "B"}, []string{"BLOCKED"}, cobra.ShellCompDirectiveNoFileComp},
 		{"kinds", []string{"update", "hello", "--kind", "py"}, []string{"python:default"}, cobra.ShellCompDirectiveNoFileComp},
