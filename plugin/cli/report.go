@@ -136,6 +136,11 @@ func optimizationResult(w io.Writer, name, chart string, o client.Optimization) 
 		kv = append(kv, [2]string{"cost", fmt.Sprintf("%s (%s → %s GB-s per invocation)", pct(-s.GBSecondsSavedPct),
 			sig(s.CurrentGBSeconds), sig(s.RecommendedGBs))})
 	}
+	if rec := r.Recommendation; r.Saving == nil && rec != nil {
+		// Said rather than left out: the recommended size has no warm
+		// measurement to compare (a size chosen on the fit).
+		kv = append(kv, [2]string{"time", fmt.Sprintf("unknown: %d MB has no warm measurement (see the table)", rec.MemoryMB)})
+	}
 	if c := confidence(r); c != "" {
 		kv = append(kv, [2]string{"confidence", c})
 	}

@@ -79,6 +79,16 @@ func TestOptimizationSummary(t *testing.T) {
 		require.Contains(t, b.String(), "predicted by the fit: not measured")
 		require.Contains(t, b.String(), "uncertain: sizes from 192 to 320 MB")
 	})
+	t.Run("no warm measurement at the recommended size", func(t *testing.T) {
+		r := rep
+		r.Saving = nil // the optimizer's EstimateSaving without a median there
+		raw, err := json.Marshal(r)
+		require.NoError(t, err)
+		var b bytes.Buffer
+		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "succeeded", Report: raw}))
+		require.Regexp(t, `(?m)^time: +unknown: 256 MB has no warm measurement \(see the table\)$`, b.String())
+		require.NotRegexp(t, `(?m)^cost:`, b.String())
+	})
 	t.Run("failed without a report", func(t *testing.T) {
 		var b bytes.Buffer
 		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "failed", Error: "activation a1 did not complete"}))

@@ -22,7 +22,7 @@ func TestOptimize(t *testing.T) {
 	// stack starts, the first may not have arrived yet.
 	var r result
 	require.Eventually(t, func() bool {
-		r = f.run(t, nil, "optimize", name, "--payload", `{"n":1}`, "--memory", "128,256", "--max-invocations", "4", "--poll", "100ms")
+		r = f.run(t, nil, "optimize", name, "--payload", `{"n":1}`, "--memory", "128,256", "--max-invocations", "6", "--poll", "100ms")
 		return !strings.Contains(r.errOut, "MAX_MEMORY is unknown")
 	}, 10*time.Second, 200*time.Millisecond)
 	if r.code != 0 && strings.Contains(r.errOut, "optimizations") && strings.Contains(r.errOut, "not implemented") {
@@ -39,7 +39,7 @@ func TestOptimize(t *testing.T) {
 	require.Regexp(t, `(?m)^time: +([+-]\d+|±0)% \(\d+(\.\d)? ms → \d+(\.\d)? ms per invocation\)`, r.out)
 	require.Regexp(t, `(?m)^cost: +([+-]\d+|±0)% \(`, r.out)
 	require.Regexp(t, `(?m)^confidence: +\S`, r.out)
-	require.Regexp(t, `(?m)^invocations: +\d+ of 4 \(`, r.out)
+	require.Regexp(t, `(?m)^invocations: +\d+ of 6 \(`, r.out)
 	require.Regexp(t, `(?m)^chart: +`+regexp.QuoteMeta(f.env.Admin)+`/v1/namespaces/\S+/functions/cli-optimize/optimizations/\w+/chart\.svg$`, r.out)
 	require.Regexp(t, `(?m)^MEMORY +RESULT +RUNS \(COLD\+WARM\) +MEDIAN +95% RANGE +GB-S/INVOCATION`, r.out)
 	require.Regexp(t, `(?m)^128 MB +\S+`, r.out)
