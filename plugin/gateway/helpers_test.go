@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -140,16 +139,6 @@ func (f fixture) upstream(t *testing.T, c *fake) *Upstream {
 	}
 	t.Fatalf("controller %s is not in the set", c.URL)
 	return nil
-}
-
-// deadURL is the URL of a port that refuses connections.
-func deadURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return "http://" + addr
 }
 
 // metricValue is the value of the counter or gauge name with labels.

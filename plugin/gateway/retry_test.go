@@ -110,7 +110,7 @@ func TestRetryOnlyWhenSafe(t *testing.T) {
 			var firstURL string
 			var first *counting
 			if tc.first == "refused" {
-				firstURL = deadURL(t)
+				firstURL = "http://" + testkit.ClosedAddr(t) // refuses connections
 			} else {
 				first = newCounting(t, "first")
 				first.hangUp.Store(true)

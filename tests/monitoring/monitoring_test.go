@@ -8,7 +8,6 @@ package monitoring
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 var env *stackenv.Env
@@ -67,10 +67,7 @@ func startPrometheus(t *testing.T, target string) prom {
 	cfg := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nrule_files: [%q]\n"+
 		"scrape_configs:\n  - job_name: fnmgr\n    static_configs: [{targets: [%q]}]\n", rules, target)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := testkit.ClosedAddr(t)
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))

@@ -13,13 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/tests/couchtest"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // TestServeWaitsForCouchDB: with nothing on CouchDB's port, the daemon
 // runs, live but not ready, and a signal during the wait stops it cleanly
 // and at once.
 func TestServeWaitsForCouchDB(t *testing.T) {
-	vars := map[string]string{"FNMGR_COUCHDB_URL": "http://" + freeAddr(t)}
+	vars := map[string]string{"FNMGR_COUCHDB_URL": "http://" + testkit.ClosedAddr(t)}
 	logs, stop := startServe(t, vars, nil, nil)
 	resp, err := http.Get("http://" + vars["FNMGR_ADMIN_ADDR"] + "/readyz")
 	require.NoError(t, err)
@@ -118,7 +119,7 @@ func baseVars(t *testing.T, vars map[string]string) {
 		t.Skip("runs the daemon against pouchdb-server; skipped with -short")
 	}
 	prefix := couchtest.Prefix(t)
-	vars["FNMGR_ADMIN_ADDR"] = freeAddr(t)
+	vars["FNMGR_ADMIN_ADDR"] = testkit.ClosedAddr(t)
 	vars["FNMGR_GATEWAY_ADDR"] = "127.0.0.1:0"
 	vars["FNMGR_DB_PREFIX"] = prefix + "fnmgr_"
 	vars["FNMGR_OW_DB_PREFIX"] = prefix + "whisk_"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/cli"
 	"github.com/fnmgr/fnmgr/tests/couchtest"
 	"github.com/fnmgr/fnmgr/tests/logbuf"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 func TestMain(m *testing.M) { couchtest.Main(m) }
@@ -77,7 +77,7 @@ func startServe(t *testing.T, vars map[string]string, args []string, hup chan os
 		t.Skip("runs the daemon against pouchdb-server; skipped with -short")
 	}
 	prefix := couchtest.Prefix(t)
-	vars["FNMGR_ADMIN_ADDR"] = freeAddr(t)
+	vars["FNMGR_ADMIN_ADDR"] = testkit.ClosedAddr(t)
 	vars["FNMGR_GATEWAY_ADDR"] = "127.0.0.1:0"
 	if vars["FNMGR_COUCHDB_URL"] == "" {
 		vars["FNMGR_COUCHDB_URL"] = couchtest.URL(t)
@@ -146,12 +146,4 @@ func TestServeReloadsOnHUP(t *testing.T) {
 		return strings.Contains(logs.String(), "the configuration is invalid; keeping the running one")
 	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, stop())
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
 }
