@@ -9,14 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/tests/contract"
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 // TestOpenWhiskNpmClient runs tests/npm/openwhisk.test.js (node's test
 // runner, the official openwhisk npm client from tests/npm's lockfile)
 // against the stack: the controller and the gateway.
 func TestOpenWhiskNpmClient(t *testing.T) {
-	env := harness.Shared(t)
+	env := stackenv.Need(t, shared).EP
 	root, err := contract.RepoRoot()
 	require.NoError(t, err)
 	dir := filepath.Join(root, "tests", "npm")

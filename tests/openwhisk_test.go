@@ -3,7 +3,6 @@ package tests
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,20 +11,8 @@ import (
 	"github.com/apache/openwhisk-client-go/whisk"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
-
-// wsk is what the wsk CLI is built on: openwhisk-client-go, pointed at host
-// (the controller, or fnmgr's gateway) as the guest namespace.
-func wsk(t *testing.T, env *harness.Env, host string) *whisk.Client {
-	t.Helper()
-	base, err := url.Parse(host + "/api")
-	require.NoError(t, err)
-	c, err := whisk.NewClient(&http.Client{Timeout: 90 * time.Second}, &whisk.Config{
-		Host: strings.TrimPrefix(host, "http://"), BaseURL: base, Namespace: "_", AuthToken: env.Auth})
-	require.NoError(t, err)
-	return c
-}
 
 func str(s string) *string { return &s }
 
@@ -41,10 +28,10 @@ func field(r whisk.Result, key string) any {
 // delete a nodejs and a python action, fire a trigger whose rule invokes an
 // action, run a sequence, read activations and logs.
 func TestOpenWhiskScenario(t *testing.T) {
-	env := harness.Shared(t)
-	for _, target := range []struct{ name, host string }{{"controller", env.APIHost}, {"gateway", env.Gateway}} {
+	env := stackenv.Need(t, shared)
+	for _, target := range []struct{ name, host string }{{"controller", env.EP.APIHost}, {"gateway", env.EP.Gateway}} {
 		t.Run(target.name, func(t *testing.T) {
-			c := wsk(t, env, target.host)
+			c := env.Wsk(t, target.host, env.EP.Auth) // what the wsk CLI is built on
 			p := target.name + "-"
 			actions := []struct {
 				name, kind, code, code2 string
@@ -157,8 +144,8 @@ func TestOpenWhiskScenario(t *testing.T) {
 // CPU-bound action runs measurably faster at a larger memory size; a run
 // past its timeout is reported as OpenWhisk reports it.
 func TestMemoryAndTimeLimits(t *testing.T) {
-	env := harness.Shared(t)
-	c := wsk(t, env, env.APIHost)
+	env := stackenv.Need(t, shared)
+	c := env.Wsk(t, env.EP.APIHost, env.EP.Auth)
 	hog := "function main() { const b = Buffer.alloc(300 * 1024 * 1024, 1); return { bytes: b.length } }"
 	for _, tc := range []struct {
 		memory int

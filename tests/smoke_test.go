@@ -1,5 +1,6 @@
 // Package tests holds fnmgr's integration tests: they run against the local
-// stack (bin/localstack with bin/fnmgr; see package harness).
+// stack, one for the package: bin/localstack with bin/fnmgr as a child
+// process, as `make run` runs it (tests/stackenv).
 package tests
 
 import (
@@ -7,16 +8,20 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
-func TestMain(m *testing.M) { harness.Main(m) }
+// shared is the package's stack.
+var shared *stackenv.Env
+
+func TestMain(m *testing.M) { os.Exit(stackenv.Run(m, stackenv.Options{Process: true}, &shared)) }
 
 // get sends a GET with optional Authorization and returns status and body.
 func get(t *testing.T, rawURL, auth string) (int, []byte) {
@@ -35,7 +40,7 @@ func get(t *testing.T, rawURL, auth string) (int, []byte) {
 }
 
 func TestSmoke(t *testing.T) {
-	env := harness.Shared(t)
+	env := stackenv.Need(t, shared).EP
 
 	t.Run("endpoints.json", func(t *testing.T) {
 		for name, u := range map[string]string{"apihost": env.APIHost, "gateway": env.Gateway, "admin": env.Admin, "couchdb": env.CouchDB} {

@@ -7,43 +7,40 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/openwhisk-client-go/whisk"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fnmgr/fnmgr/deploy/local/stack"
 	"github.com/fnmgr/fnmgr/plugin/cli"
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
-func TestMain(m *testing.M) { harness.Main(m) }
+// shared is the package's stack: bin/localstack as a child process.
+var shared *stackenv.Env
+
+func TestMain(m *testing.M) { os.Exit(stackenv.Run(m, stackenv.Options{Process: true}, &shared)) }
 
 // fixture is the stack, a wskprops file for the guest key, and a whisk
 // client on the controller.
 type fixture struct {
-	env   *harness.Env
+	env   stack.Endpoints
 	props string
 	wsk   *whisk.Client
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	env := harness.Shared(t)
+	e := stackenv.Need(t, shared)
+	env := e.EP
 	props := filepath.Join(t.TempDir(), "wskprops")
 	require.NoError(t, os.WriteFile(props, []byte("APIHOST="+env.APIHost+"\nAUTH="+env.Auth+"\nNAMESPACE="+env.Namespace+
 		"\nFNMGR_ADMIN="+env.Admin+"\n"), 0o600))
-	base, err := url.Parse(env.APIHost + "/api")
-	require.NoError(t, err)
-	c, err := whisk.NewClient(&http.Client{Timeout: 90 * time.Second}, &whisk.Config{
-		Host: strings.TrimPrefix(env.APIHost, "http://"), BaseURL: base, Namespace: "_", AuthToken: env.Auth})
-	require.NoError(t, err)
-	return &fixture{env: env, props: props, wsk: c}
+	return &fixture{env: env, props: props, wsk: e.Wsk(t, env.APIHost, env.Auth)}
 }
 
 // result is one run of the CLI.

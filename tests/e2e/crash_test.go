@@ -23,11 +23,7 @@ import (
 // ready (caught up, transitions recovered).
 func restart(t *testing.T) {
 	t.Helper()
-	require.NoError(t, st.KillFnmgr())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, st.StartFnmgr(ctx))
-	waitReady(t)
+	env.RestartFnmgr(t)
 }
 
 // TestRestartDuringBurstKeepsEveryRevision: fnmgr is killed (SIGKILL)
@@ -35,7 +31,7 @@ func restart(t *testing.T) {
 // exactly once.
 func TestRestartDuringBurstKeepsEveryRevision(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	name := "burst"
 	create(t, c, name, "nodejs:default", "function main(){ return {i: 0} }", 0, false)
 	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
@@ -83,7 +79,7 @@ func actionOf(name, code string) *whisk.Action {
 func TestAdoptsExistingActions(t *testing.T) {
 	need(t)
 	const n = 1000
-	require.NoError(t, st.KillFnmgr())
+	require.NoError(t, env.Stack.KillFnmgr())
 	ctx := context.Background()
 	whisks := whiskdb.New(couchClient(t).DB("whisk_local_whisks"))
 	var wg sync.WaitGroup
@@ -114,8 +110,8 @@ func TestAdoptsExistingActions(t *testing.T) {
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	require.NoError(t, st.StartFnmgr(sctx))
-	waitReady(t)
+	require.NoError(t, env.Stack.StartFnmgr(sctx))
+	env.WaitReady(t, time.Minute)
 	var list []map[string]any
 	adopted := 0
 	for skip := 0; ; skip += 200 {
@@ -141,7 +137,7 @@ func TestKillDuringTransitions(t *testing.T) {
 	if testing.Short() {
 		runsN = 8
 	}
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	ops := []string{"block", "unblock", "update", "retire"}
 	for i := range runsN {
 		op := ops[i%len(ops)]
@@ -192,14 +188,14 @@ func TestKillDuringTransitions(t *testing.T) {
 // the answer.
 func fire(method, path string, body any) {
 	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, eps.Admin+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, env.EP.Admin+path, bytes.NewReader(b))
 	if err != nil {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
-	u, k, _ := strings.Cut(eps.Auth, ":")
+	u, k, _ := strings.Cut(env.EP.Auth, ":")
 	req.SetBasicAuth(u, k)
-	if resp, err := httpClient.Do(req); err == nil {
+	if resp, err := env.HTTP.Do(req); err == nil {
 		resp.Body.Close()
 	}
 }

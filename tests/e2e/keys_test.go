@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -28,24 +26,14 @@ func TestDeletedKeyRefusedWithin30s(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	subjects := couchClient(t).DB(stack.DBPrefix + "subjects")
-	var b [16]byte
+	var b [4]byte
 	_, _ = rand.Read(b[:])
-	ns := "expiry-" + hex.EncodeToString(b[:4])
-	uuid := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-	_, _ = rand.Read(b[:])
-	cred := uuid + ":" + hex.EncodeToString(b[:]) + hex.EncodeToString(b[:])
-	_, secret, _ := strings.Cut(cred, ":")
-	_, err := subjects.Put(ctx, ns, entity.Subject{Subject: ns,
-		Namespaces: []entity.SubjectNamespace{{Name: ns, UUID: uuid, Key: secret}}})
-	require.NoError(t, err)
+	ns := "expiry-" + hex.EncodeToString(b[:])
+	cred := env.NewSubject(t, ns)
 
-	base, err := url.Parse(eps.APIHost + "/api")
-	require.NoError(t, err)
-	c, err := whisk.NewClient(httpClient, &whisk.Config{Host: strings.TrimPrefix(eps.APIHost, "http://"), BaseURL: base,
-		Namespace: "_", AuthToken: cred})
-	require.NoError(t, err)
+	c := env.Wsk(t, env.EP.APIHost, cred)
 	code := "function main(){ return {ok: true} }"
-	_, _, err = c.Actions.Insert(&whisk.Action{Name: "f", Namespace: "_", Exec: &whisk.Exec{Kind: "nodejs:default", Code: &code}}, false)
+	_, _, err := c.Actions.Insert(&whisk.Action{Name: "f", Namespace: "_", Exec: &whisk.Exec{Kind: "nodejs:default", Code: &code}}, false)
 	require.NoError(t, err)
 	path := "/v1/namespaces/" + ns + "/functions/f"
 	require.Eventually(t, func() bool { return adminAs(t, cred, "GET", path, nil, nil) == http.StatusOK },

@@ -55,7 +55,7 @@ func paths(t *testing.T, c *whisk.Client, name string) map[string]string {
 
 	// A web action called as .http: a refusal is an HTTP error naming the
 	// function and its state (423 for BLOCKED).
-	resp, err := httpClient.Get(eps.APIHost + "/api/v1/web/guest/default/" + name)
+	resp, err := env.HTTP.Get(env.EP.APIHost + "/api/v1/web/guest/default/" + name)
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -96,7 +96,7 @@ func paths(t *testing.T, c *whisk.Client, name string) map[string]string {
 // byte for byte.
 func TestBlockOnEveryPath(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	marker := filepath.Join(t.TempDir(), "marker")
 	name := "guarded-all"
 	mem := 384
@@ -183,7 +183,7 @@ func ptr[T any](v T) *T { return &v }
 // code runs.
 func TestUpdateWhileBlocked(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	name := "blocked-update"
 	create(t, c, name, "nodejs:default", "function main(){ return {v: 'old'} }", 0, false)
 	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
@@ -208,14 +208,14 @@ func TestUpdateWhileBlocked(t *testing.T) {
 // remains.
 func TestRetireThroughGateway(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	name := "to-retire"
 	create(t, c, name, "python:default", "def main(args):\n    return {'ok': True}\n", 0, false)
 	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
 	require.Equal(t, 201, admin(t, "POST", fnPath(name)+"/versions", nil, nil))
 	require.Equal(t, 200, admin(t, "POST", fnPath(name)+"/retire", map[string]any{"reason": "replaced", "graceSeconds": 2}, nil))
 
-	gw := wsk(t, eps.Gateway)
+	gw := wsk(t, env.EP.Gateway)
 	require.Eventually(t, func() bool {
 		_, resp, err := gw.Actions.Invoke(name, nil, true, true)
 		return err != nil && resp != nil && resp.StatusCode == http.StatusGone
@@ -247,7 +247,7 @@ func TestRetireThroughGateway(t *testing.T) {
 // there, with the failure in the history.
 func TestUpdateWithTestInvocation(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	name := "updatable"
 	create(t, c, name, "nodejs:default", "function main(){ return {v: 'one'} }", 0, false)
 	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })

@@ -5,18 +5,8 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,89 +14,27 @@ import (
 	"github.com/go-kivik/kivik/v4"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fnmgr/fnmgr/couch"
-	"github.com/fnmgr/fnmgr/deploy/local/stack"
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
-var (
-	st  *stack.Stack
-	eps stack.Endpoints
-)
+// env is the package's stack, in this process.
+var env *stackenv.Env
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(run(m))
-}
+func TestMain(m *testing.M) { os.Exit(stackenv.Run(m, stackenv.Options{}, &env)) }
 
-func run(m *testing.M) int {
-	if harness.SkipReason() != "" {
-		return m.Run() // each test skips
-	}
-	tmp, err := os.MkdirTemp("", "fnmgr-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	bin, err := harness.FnmgrBin(filepath.Join(tmp, "bin"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	logf, err := os.Create(filepath.Join(tmp, "stack.log"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer logf.Close()
-	st, err = stack.New(stack.Options{Dir: filepath.Join(tmp, "local"), FnmgrBin: bin, Console: logf,
-		Logger: slog.New(slog.NewTextHandler(logf, nil))})
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		err = st.Start(ctx)
-		cancel()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: start the local stack:", err)
-		return 1
-	}
-	eps = st.Endpoints()
-	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := st.Stop(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: stop:", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	if code != 0 {
-		if b, err := os.ReadFile(filepath.Join(tmp, "local", stack.FnmgrLogFile)); err == nil {
-			tail := b[max(0, len(b)-6000):]
-			fmt.Fprintf(os.Stderr, "--- end of fnmgr.log ---\n%s\n", tail)
-		}
-	}
-	return code
-}
+// The helpers below are shorthands for the guest namespace, whose key
+// endpoints.json names.
 
 func need(t *testing.T) {
 	t.Helper()
-	if r := harness.SkipReason(); r != "" {
-		t.Skip(r)
-	}
+	stackenv.Need(t, env)
 }
 
 // wsk returns an openwhisk-client-go client for host (the controller or
 // the gateway) as the guest namespace.
 func wsk(t *testing.T, host string) *whisk.Client {
 	t.Helper()
-	base, err := url.Parse(host + "/api")
-	require.NoError(t, err)
-	c, err := whisk.NewClient(&http.Client{Timeout: 90 * time.Second}, &whisk.Config{
-		Host: strings.TrimPrefix(host, "http://"), BaseURL: base, Namespace: "_", AuthToken: eps.Auth})
-	require.NoError(t, err)
-	return c
+	return env.Wsk(t, host, env.EP.Auth)
 }
 
 // create makes (or updates) an action the way `wsk action create/update
@@ -136,103 +64,38 @@ func admin(t *testing.T, method, path string, body any, out any) int {
 	return adminAs(t, "basic", method, path, body, out)
 }
 
+// adminAs calls the admin API as cred: "basic" (the guest),
+// stackenv.AsAdmin, stackenv.AsNone or a "uuid:key".
 func adminAs(t *testing.T, cred, method, path string, body any, out any) int {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(b)
+	if cred == "basic" {
+		cred = env.EP.Auth
 	}
-	req, err := http.NewRequest(method, eps.Admin+path, rd)
-	require.NoError(t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	switch cred {
-	case "basic":
-		u, k, _ := strings.Cut(eps.Auth, ":")
-		req.SetBasicAuth(u, k)
-	case "admin":
-		req.Header.Set("Authorization", "Bearer "+eps.AdminToken)
-	case "none":
-	default:
-		u, k, _ := strings.Cut(cred, ":")
-		req.SetBasicAuth(u, k)
-	}
-	resp, err := httpClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	if out != nil && len(b) > 0 {
-		require.NoError(t, json.Unmarshal(b, out), "%s %s: %s", method, path, b)
-	}
-	return resp.StatusCode
+	return env.Admin(t, cred, method, path, body, out)
 }
 
 // fnView is the part of GET …/functions/{fn} the tests read.
-type fnView struct {
-	State string `json:"state"`
-	Head  struct {
-		Revision int    `json:"revision"`
-		Digest   string `json:"digest"`
-	} `json:"head"`
-	Versions []struct {
-		Version int `json:"version"`
-	} `json:"versions"`
-	Purged bool `json:"purged"`
-}
+type fnView = stackenv.Function
 
-func fnPath(name string) string { return "/v1/namespaces/guest/functions/" + url.PathEscape(name) }
+func fnPath(name string) string { return stackenv.FnPath("guest", name) }
 
 // waitFn waits until the function satisfies ok.
 func waitFn(t *testing.T, name string, within time.Duration, ok func(fnView) bool) fnView {
 	t.Helper()
-	var f fnView
-	require.Eventually(t, func() bool {
-		f = fnView{}
-		return admin(t, "GET", fnPath(name), nil, &f) == 200 && ok(f)
-	}, within, 10*time.Millisecond, "function %s: last seen %+v", name, f)
-	return f
-}
-
-// httpClient bounds every call the tests make.
-var httpClient = &http.Client{Timeout: 30 * time.Second}
-
-// waitReady waits for fnmgr's /readyz.
-func waitReady(t *testing.T) {
-	t.Helper()
-	last := ""
-	c := &http.Client{Timeout: 2 * time.Second}
-	require.Eventually(t, func() bool {
-		resp, err := c.Get(eps.Admin + "/readyz")
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		last = string(b)
-		return resp.StatusCode == 200
-	}, 60*time.Second, 20*time.Millisecond, "fnmgr not ready: %s", &last)
+	return env.WaitFn(t, "guest", name, within, ok)
 }
 
 // couchClient is a kivik client for the stack's CouchDB.
 func couchClient(t *testing.T) *kivik.Client {
 	t.Helper()
-	c, err := couch.NewClient(context.Background(), eps.CouchDB, couch.ClientOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return env.Couch(t)
 }
 
 // authed is a request to the admin API as the guest.
 func authed(t *testing.T, method, path string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(method, eps.Admin+path, nil)
+	req, err := http.NewRequest(method, env.EP.Admin+path, nil)
 	require.NoError(t, err)
-	u, k, _ := strings.Cut(eps.Auth, ":")
-	req.SetBasicAuth(u, k)
+	stackenv.SetAuth(req, env.EP.Auth, "")
 	return req
 }

@@ -19,7 +19,7 @@ import (
 // with those the run that succeeded applied, never anything else.
 func TestKillDuringOptimization(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	runsN := 4
 	if testing.Short() {
 		runsN = 1

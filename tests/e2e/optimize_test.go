@@ -16,7 +16,7 @@ import (
 // it, draws its chart, and leaves no probe copy behind.
 func TestOptimizeThroughAdminAPI(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	name := "sleeper"
 	started := struct{ ID string }{startSleeperOptimization(t, c, name)}
 
@@ -43,13 +43,13 @@ func TestOptimizeThroughAdminAPI(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 128, *a.Limits.Memory, "a sleeping action is right-sized to the deployment's minimum")
 
-	resp, err := httpClient.Get(eps.Admin + fnPath(name) + "/optimizations/" + started.ID + "/chart.svg")
+	resp, err := env.HTTP.Get(env.EP.Admin + fnPath(name) + "/optimizations/" + started.ID + "/chart.svg")
 	require.NoError(t, err)
 	svg, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, 401, resp.StatusCode, "the chart needs credentials like the rest of the API")
 	req := authed(t, "GET", fnPath(name)+"/optimizations/"+started.ID+"/chart.svg")
-	resp, err = httpClient.Do(req)
+	resp, err = env.HTTP.Do(req)
 	require.NoError(t, err)
 	svg, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()

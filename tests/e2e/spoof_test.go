@@ -89,7 +89,7 @@ func revisionCount(t *testing.T, name string) int {
 // alias.
 func TestCopiedStubNeverRuns(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	for _, state := range []string{"BLOCKED", "RETIRED"} {
 		t.Run(state, func(t *testing.T) {
 			marker := filepath.Join(t.TempDir(), "marker")
@@ -125,7 +125,7 @@ func TestCopiedStubNeverRuns(t *testing.T) {
 // second) and the write is recorded.
 func TestDeleteAndRecreateStaysRetired(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	marker := filepath.Join(t.TempDir(), "marker")
 	name := "recreated-a1"
 	create(t, c, name, "nodejs:default", "function main(){ return {v: 'old'} }", 0, false)
@@ -146,7 +146,7 @@ func TestDeleteAndRecreateStaysRetired(t *testing.T) {
 // x@prod is not overwritten by setting alias prod of x: 409 naming it.
 func TestUsersOwnAliasNameIsRefused(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	name := "taken"
 	create(t, c, name, "nodejs:default", "function main(){ return {v: 'fn'} }", 0, false)
 	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })

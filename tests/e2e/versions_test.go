@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -18,7 +17,7 @@ import (
 // changes again.
 func TestRevisionsAndPublish(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	for i, code := range []string{
 		"function main(p){ return {v: 1} }",
 		"function main(p){ return {v: 2} }",
@@ -65,7 +64,7 @@ func TestRevisionsAndPublish(t *testing.T) {
 // points.
 func TestAliasesAndWeightedRouting(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	create(t, c, "ab", "nodejs:default", "function main(){ return {v: 'one'} }", 0, false)
 	waitFn(t, "ab", 2*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
 	require.Equal(t, 201, admin(t, "POST", fnPath("ab")+"/versions", nil, nil))
@@ -87,7 +86,7 @@ func TestAliasesAndWeightedRouting(t *testing.T) {
 
 	require.Equal(t, 200, admin(t, "PUT", fnPath("ab")+"/aliases/canary",
 		map[string]any{"routing": []map[string]int{{"version": 1, "weight": 90}, {"version": 2, "weight": 10}}}, nil))
-	gw := wsk(t, eps.Gateway)
+	gw := wsk(t, env.EP.Gateway)
 	require.Eventually(t, func() bool { _, err := invokeResult(gw, "ab@canary", nil); return err == nil }, 5*time.Second, 20*time.Millisecond)
 	const calls = 1000
 	var one, two, failed atomic.Int64
@@ -97,7 +96,7 @@ func TestAliasesAndWeightedRouting(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := wsk(t, eps.Gateway)
+			c := wsk(t, env.EP.Gateway)
 			for range next {
 				res, err := invokeResult(c, "ab@canary", nil)
 				switch {
@@ -126,10 +125,10 @@ func TestAliasesAndWeightedRouting(t *testing.T) {
 // them changes anything.
 func TestAdminAuthAndValidation(t *testing.T) {
 	need(t)
-	c := wsk(t, eps.APIHost)
+	c := wsk(t, env.EP.APIHost)
 	create(t, c, "guarded", "nodejs:default", "function main(){ return {} }", 0, false)
 	before := waitFn(t, "guarded", 2*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
-	other := addSubject(t, "other-ns")
+	other := env.NewSubject(t, "other-ns")
 
 	cases := []struct {
 		name   string
@@ -169,22 +168,4 @@ func TestAdminAuthAndValidation(t *testing.T) {
 	a, _, err := c.Actions.Get("guarded", false)
 	require.NoError(t, err)
 	require.Equal(t, 256, *a.Limits.Memory)
-}
-
-// addSubject creates a subject owning namespace ns in OpenWhisk's subjects
-// database and returns its "uuid:key".
-func addSubject(t *testing.T, ns string) string {
-	t.Helper()
-	uuid := fmt.Sprintf("%08x-1111-2222-3333-444455556666", time.Now().UnixNano()&0xffffffff)
-	key := "k" + fmt.Sprint(time.Now().UnixNano()) + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRST"
-	doc := map[string]any{"subject": ns, "namespaces": []map[string]string{{"name": ns, "uuid": uuid, "key": key}}}
-	putDoc(t, "whisk_local_subjects", ns, doc)
-	return uuid + ":" + key
-}
-
-func putDoc(t *testing.T, db, id string, doc any) {
-	t.Helper()
-	c := couchClient(t)
-	_, err := c.DB(db).Put(context.Background(), id, doc)
-	require.NoError(t, err)
 }

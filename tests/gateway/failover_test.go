@@ -4,12 +4,10 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 // The load: clients calling at once, for at least loadFor, at most
@@ -42,43 +40,17 @@ function main(p) {
   return { id: p.id };
 }`
 
-// env is a running stack with two controllers.
+// env is a running stack with two controllers, and the client of the
+// load.
 type env struct {
-	st   *stack.Stack
-	eps  stack.Endpoints
+	*stackenv.Env
 	http *http.Client
 }
 
 func startStack(t *testing.T) *env {
 	t.Helper()
-	if r := harness.SkipReason(); r != "" {
-		t.Skip(r)
-	}
-	tmp := t.TempDir()
-	bin, err := harness.FnmgrBin(filepath.Join(tmp, "bin"))
-	require.NoError(t, err)
-	logf, err := os.Create(filepath.Join(tmp, "stack.log"))
-	require.NoError(t, err)
-	t.Cleanup(func() { logf.Close() })
-	st, err := stack.New(stack.Options{Dir: filepath.Join(tmp, "local"), Controllers: 2, FnmgrBin: bin,
-		Console: logf, Logger: slog.New(slog.NewTextHandler(logf, nil))})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	require.NoError(t, st.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := st.Stop(ctx); err != nil {
-			t.Errorf("stop the stack: %v", err)
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(tmp, "local", stack.FnmgrLogFile)); err == nil {
-				t.Logf("--- end of fnmgr.log ---\n%s", b[max(0, len(b)-6000):])
-			}
-		}
-	})
-	return &env{st: st, eps: st.Endpoints(), http: &http.Client{
+	e := stackenv.Start(t, stackenv.Options{Modify: func(o *stack.Options) { o.Controllers = 2 }})
+	return &env{Env: e, http: &http.Client{
 		Timeout:   60 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true},
 	}}
@@ -121,7 +93,7 @@ type controllerView struct {
 
 func (e *env) controllers(t *testing.T) []controllerView {
 	t.Helper()
-	code, b, err := e.do("GET", e.eps.Admin+"/v1/controllers", "Bearer "+e.eps.AdminToken, "")
+	code, b, err := e.do("GET", e.EP.Admin+"/v1/controllers", "Bearer "+e.EP.AdminToken, "")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, code, string(b))
 	var out struct {
@@ -134,25 +106,7 @@ func (e *env) controllers(t *testing.T) []controllerView {
 // served is how many responses controller name sent the gateway so far.
 func (e *env) served(t *testing.T, name string) int {
 	t.Helper()
-	return e.metric(t, `fnmgr_gateway_upstream_duration_seconds_count{controller="`+name+`"}`)
-}
-
-// metric reads one series of fnmgr's /metrics (0 when absent).
-func (e *env) metric(t *testing.T, series string) int {
-	t.Helper()
-	code, b, err := e.do("GET", e.eps.Admin+"/metrics", "", "")
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, code)
-	prefix := series + " "
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			require.NoError(t, err)
-			return int(n)
-		}
-	}
-	return 0
+	return int(e.Metric(t, "fnmgr_gateway_upstream_duration_seconds_count", "controller="+name))
 }
 
 // TestControllerStopUnderLoad: with two controllers behind the gateway,
@@ -163,17 +117,17 @@ func TestControllerStopUnderLoad(t *testing.T) {
 	e := startStack(t)
 	ctrls := e.controllers(t)
 	require.Len(t, ctrls, 2)
-	require.Equal(t, e.eps.APIHost, ctrls[0].URL, "controller 0 is the apihost")
+	require.Equal(t, e.EP.APIHost, ctrls[0].URL, "controller 0 is the apihost")
 	second := ctrls[1].Name
 
 	file := filepath.Join(t.TempDir(), "runs.txt")
-	action := e.eps.Gateway + "/api/v1/namespaces/_/actions/gw-counter"
-	code, b, err := e.do("PUT", action+"?overwrite=true", e.eps.Auth,
+	action := e.EP.Gateway + "/api/v1/namespaces/_/actions/gw-counter"
+	code, b, err := e.do("PUT", action+"?overwrite=true", e.EP.Auth,
 		fmt.Sprintf(`{"exec":{"kind":"nodejs:default","code":%q},"parameters":[{"key":"file","value":%q}]}`, counter, file))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, code, string(b))
 	invoke := func(id string) (int, []byte, error) {
-		return e.do("POST", action+"?blocking=true&result=true", e.eps.Auth, fmt.Sprintf(`{"id":%q}`, id))
+		return e.do("POST", action+"?blocking=true&result=true", e.EP.Auth, fmt.Sprintf(`{"id":%q}`, id))
 	}
 	for i := range 4 { // warm: both controllers, a worker
 		code, b, err := invoke("warm-" + strconv.Itoa(i))
@@ -227,14 +181,14 @@ func TestControllerStopUnderLoad(t *testing.T) {
 	first := ctrls[0].Name
 	require.Eventually(t, func() bool { return e.served(t, second) > 2*clients }, 20*time.Second, 50*time.Millisecond,
 		"controller 1 takes calls before it is stopped")
-	require.NoError(t, e.st.StopController(ctx, 1))
+	require.NoError(t, e.Stack.StopController(ctx, 1))
 	stopped := time.Now()
 	require.Eventually(t, func() bool { return !e.controllers(t)[1].Healthy }, 5*time.Second, 20*time.Millisecond,
 		"the stopped controller is ejected")
 	before, alone := e.served(t, second), e.served(t, first)
 	require.Eventually(t, func() bool { return e.served(t, first) > alone+5*clients }, 20*time.Second, 50*time.Millisecond,
 		"calls go on with one controller")
-	require.NoError(t, e.st.StartController(ctx, 1))
+	require.NoError(t, e.Stack.StartController(ctx, 1))
 	restarted := time.Now()
 	require.Eventually(t, func() bool { return e.served(t, second) > before }, 5*time.Second, 20*time.Millisecond,
 		"the restarted controller takes calls again within a few seconds")
@@ -250,9 +204,9 @@ func TestControllerStopUnderLoad(t *testing.T) {
 		t.Log("failed:", f)
 	}
 	t.Logf("controller 1: %d calls sent again to controller 0 before they could have started; ejected %d times (connection errors), %d (health checks)",
-		e.metric(t, `fnmgr_gateway_retries_total{controller="`+second+`"}`),
-		e.metric(t, `fnmgr_gateway_ejections_total{controller="`+second+`",reason="connection_error"}`),
-		e.metric(t, `fnmgr_gateway_ejections_total{controller="`+second+`",reason="health_check"}`))
+		int(e.Metric(t, "fnmgr_gateway_retries_total", "controller="+second)),
+		int(e.Metric(t, "fnmgr_gateway_ejections_total", "controller="+second, "reason=connection_error")),
+		int(e.Metric(t, "fnmgr_gateway_ejections_total", "controller="+second, "reason=health_check")))
 	for id := range ok {
 		require.Equal(t, 1, runs[id], "call %s succeeded for the client, so it ran exactly once", id)
 	}

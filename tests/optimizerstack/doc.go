@@ -1,5 +1,5 @@
 // Package optimizerstack holds the optimizer's tests against the real local
-// stack (tests/harness): real nodejs actions under real cgroup memory
-// limits, probed through the OpenWhisk REST API. They are skipped with
-// -short and where the stack cannot run.
+// stack (tests/stackenv; bin/localstack as a child process): real nodejs
+// actions under real cgroup memory limits, probed through the OpenWhisk
+// REST API. They are skipped with -short and where the stack cannot run.
 package optimizerstack

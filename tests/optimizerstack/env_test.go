@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +26,13 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/openwhisk"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/versions"
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
-func TestMain(m *testing.M) { harness.Main(m) }
+// shared is the package's stack: bin/localstack as a child process.
+var shared *stackenv.Env
+
+func TestMain(m *testing.M) { os.Exit(stackenv.Run(m, stackenv.Options{Process: true}, &shared)) }
 
 // stackMaxMemoryMB is the local stack's invoker user memory (MAX_MEMORY in
 // its health pings).
@@ -39,7 +43,7 @@ const stackMaxMemoryMB = 2048
 type env struct {
 	t       *testing.T
 	ctx     context.Context
-	stack   *harness.Env
+	stack   *stackenv.Env
 	whisks  *kivik.DB
 	reg     *registry.Store
 	actions *openwhisk.Actions
@@ -55,9 +59,9 @@ func (k staticKey) KeyFor(context.Context, string) (string, error) { return stri
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	stack := harness.Shared(t)
+	stack := stackenv.Need(t, shared)
 	ctx := context.Background()
-	client, err := couch.NewClient(ctx, stack.CouchDB, couch.ClientOptions{})
+	client, err := couch.NewClient(ctx, stack.EP.CouchDB, couch.ClientOptions{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Close() })
 	var b [4]byte
@@ -65,11 +69,11 @@ func newEnv(t *testing.T) *env {
 	regName := "opttest_" + hex.EncodeToString(b[:])
 	require.NoError(t, couch.EnsureDB(ctx, client, regName))
 	e := &env{t: t, ctx: ctx, stack: stack, whisks: client.DB("whisk_local_whisks"), reg: registry.New(client.DB(regName))}
-	prod := producer.NewLazy(producer.Options{Brokers: stack.Kafka, InstanceID: "fnmgr-opttest"})
+	prod := producer.NewLazy(producer.Options{Brokers: stack.EP.Kafka, InstanceID: "fnmgr-opttest"})
 	t.Cleanup(func() { _ = prod.Close() })
 	e.actions = openwhisk.NewActions(whiskdb.New(e.whisks), prod)
-	e.invoker = probe.NewClient(probe.ClientOptions{APIHost: stack.APIHost, Keys: staticKey(stack.Auth)})
-	dep := deployment.New(deployment.Options{ControllerURL: stack.APIHost, MaxMemoryMB: stackMaxMemoryMB})
+	e.invoker = probe.NewClient(probe.ClientOptions{APIHost: stack.EP.APIHost, Keys: staticKey(stack.EP.Auth)})
+	dep := deployment.New(deployment.Options{ControllerURL: stack.EP.APIHost, MaxMemoryMB: stackMaxMemoryMB})
 	// The core's adapters, as fnmgr serve wires them (plugin/app).
 	e.opts = optimizer.Options{Functions: app.OptimizerFunctions{Registry: e.reg},
 		Store: optimizer.CouchStore{DB: client.DB(regName)}, Actions: e.actions, Whisks: probe.DBLister{DB: e.whisks},
@@ -93,9 +97,9 @@ func (e *env) service(o optimizer.Options) *optimizer.Service {
 // rest sends a request to the stack's controller as the guest namespace.
 func (e *env) rest(method, path, body string) (int, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.stack.APIHost+"/api/v1/namespaces/guest/"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, e.stack.EP.APIHost+"/api/v1/namespaces/guest/"+path, strings.NewReader(body))
 	require.NoError(e.t, err)
-	uuid, key, _ := strings.Cut(e.stack.Auth, ":")
+	uuid, key, _ := strings.Cut(e.stack.EP.Auth, ":")
 	req.SetBasicAuth(uuid, key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

@@ -228,7 +228,7 @@ func TestNoCopyLeftBehind(t *testing.T) {
 		name := unique("opt-fail")
 		e.action(name, sleepCode, 256, 60000)
 		o := e.opts
-		o.Invoker = probe.NewClient(probe.ClientOptions{APIHost: e.stack.APIHost, Keys: staticKey("bad:key")})
+		o.Invoker = probe.NewClient(probe.ClientOptions{APIHost: e.stack.EP.APIHost, Keys: staticKey("bad:key")})
 		svc := e.service(o)
 		id, err := svc.Start(e.ctx, "guest", name, optimizer.Request{}, "")
 		require.NoError(t, err)

@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -32,8 +31,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/deploy/local/stack"
 	"github.com/fnmgr/fnmgr/kafka/message"
-	"github.com/fnmgr/fnmgr/tests/harness"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 // profilesFlag picks the profiles to smoke; CI runs helm and scheduler
@@ -53,11 +53,12 @@ func TestProfileSmoke(t *testing.T) {
 
 // env is one profile's running stack.
 type env struct {
-	*harness.Env
-	profile string
-	prefix  string // the Kafka topic prefix (none on the default profile)
-	root    entity.RootInfo
-	c, gw   *whisk.Client
+	stack.Endpoints
+	fnmgrBin string // the fnmgr the stack runs
+	profile  string
+	prefix   string // the Kafka topic prefix (none on the default profile)
+	root     entity.RootInfo
+	c, gw    *whisk.Client
 }
 
 func start(t *testing.T, profile string) *env {
@@ -67,35 +68,19 @@ func start(t *testing.T, profile string) *env {
 	if profile != "default" {
 		t.Setenv("KAFKA_TOPIC_PREFIX", topicPrefix)
 	}
-	h := harness.Start(t)
-	var eps struct {
-		Profile string `json:"profile"`
+	h := stackenv.Start(t, stackenv.Options{Process: true})
+	if h.EP.Profile != profile && (profile != "default" || h.EP.Profile != "") {
+		t.Skipf("this local stack does not play profile %q (endpoints.json says %q): deploy/local has no profiles yet", profile, h.EP.Profile)
 	}
-	raw, err := os.ReadFile(filepath.Join(h.Dir, "endpoints.json"))
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, &eps))
-	if eps.Profile != profile && (profile != "default" || eps.Profile != "") {
-		t.Skipf("this local stack does not play profile %q (endpoints.json says %q): deploy/local has no profiles yet", profile, eps.Profile)
-	}
-	e := &env{Env: h, profile: profile, prefix: topicPrefix}
+	e := &env{Endpoints: h.EP, fnmgrBin: h.FnmgrBin, profile: profile, prefix: topicPrefix}
 	if profile == "default" {
 		e.prefix = ""
 	}
-	code, body := e.call(t, "GET", h.APIHost+"/", nil)
+	code, body := e.call(t, "GET", e.APIHost+"/", nil)
 	require.Equal(t, 200, code, "%s", body)
 	require.NoError(t, json.Unmarshal(body, &e.root))
-	e.c, e.gw = e.wsk(t, h.APIHost), e.wsk(t, h.Gateway)
+	e.c, e.gw = h.Wsk(t, e.APIHost, e.Auth), h.Wsk(t, e.Gateway, e.Auth)
 	return e
-}
-
-func (e *env) wsk(t *testing.T, host string) *whisk.Client {
-	t.Helper()
-	base, err := url.Parse(host + "/api")
-	require.NoError(t, err)
-	c, err := whisk.NewClient(httpClient, &whisk.Config{Host: strings.TrimPrefix(host, "http://"), BaseURL: base,
-		Namespace: "_", AuthToken: e.Auth})
-	require.NoError(t, err)
-	return c
 }
 
 func (e *env) call(t *testing.T, method, u string, body any) (int, []byte) {
@@ -181,9 +166,6 @@ func waitInvoke(t *testing.T, c *whisk.Client, name string, within time.Duration
 func blocked(err error) bool { return err != nil && strings.Contains(err.Error(), "BLOCKED") }
 
 func smoke(t *testing.T, profile string) {
-	if harness.SkipReason() != "" {
-		t.Skip(harness.SkipReason())
-	}
 	e := start(t, profile)
 	maxMB := int(e.root.Limits.MaxActionMemory >> 20)
 	require.Positive(t, maxMB, "GET / names max_action_memory")
@@ -201,8 +183,7 @@ func smoke(t *testing.T, profile string) {
 // warns about what is off; `fnmgr serve` with a --stub-kind the controller
 // does not offer stops at start with a clear error.
 func (e *env) checkCommand(t *testing.T) {
-	bin, err := harness.FnmgrBin(t.TempDir())
-	require.NoError(t, err)
+	bin := e.fnmgrBin
 	run := func(vars map[string]string, args ...string) (int, string) {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()

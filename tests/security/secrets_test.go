@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/plugin/config"
-	"github.com/fnmgr/fnmgr/tests/harness"
 	"github.com/fnmgr/fnmgr/tests/logbuf"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
 	"github.com/fnmgr/fnmgr/tests/testkit"
@@ -157,8 +156,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 // appears.
 func TestCredentialsInURLsNeverLogged(t *testing.T) {
 	e := stackenv.Need(t, env)
-	bin, err := harness.FnmgrBin(filepath.Join(t.TempDir(), "bin"))
-	require.NoError(t, err)
+	bin := e.FnmgrBin
 	const couchPass, ctlPass, token = "couch-pa55-Zq81", "ctl-pa55-Wd42", "admin-token-Xk77-0123456789"
 	target, err := url.Parse(e.EP.CouchDB)
 	require.NoError(t, err)

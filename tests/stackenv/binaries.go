@@ -1,4 +1,4 @@
-package harness
+package stackenv
 
 import (
 	"fmt"
@@ -10,35 +10,56 @@ import (
 	"github.com/fnmgr/fnmgr/tests/contract"
 )
 
-// binaries are the executables the harness runs.
-type binaries struct {
-	localstack, fnmgr string
-}
-
-// buildMu serializes builds within a test binary.
-var buildMu sync.Mutex
-
 // BinDirEnv names a directory holding localstack and fnmgr to use instead
 // of the repository's bin/.
 const BinDirEnv = "FNMGR_TEST_BIN_DIR"
 
+// binaries are the executables a stack runs.
+type binaries struct {
+	localstack, fnmgr string
+}
+
+// buildMu serializes builds within a process.
+var buildMu sync.Mutex
+
+// binaries returns o.FnmgrBin (and, for a child-process stack,
+// localstack); without o.FnmgrBin, both as findOrBuild finds them.
+func (o Options) binaries(dir string) (binaries, error) {
+	if o.FnmgrBin != "" && !o.Process {
+		return binaries{fnmgr: o.FnmgrBin}, nil
+	}
+	b, err := findOrBuild(dir)
+	if o.FnmgrBin != "" {
+		b.fnmgr = o.FnmgrBin
+	}
+	return b, err
+}
+
 // findOrBuild returns localstack and fnmgr from $FNMGR_TEST_BIN_DIR, else
-// from the repository's bin/ when both exist there, else builds both into
-// dir.
+// from beside the running executable when both are there (a load program
+// `make bench-*` built into bin/), else from the repository's bin/ when
+// both are there, else builds both into dir.
 func findOrBuild(dir string) (binaries, error) {
+	in := func(d string) binaries {
+		return binaries{localstack: filepath.Join(d, "localstack"), fnmgr: filepath.Join(d, "fnmgr")}
+	}
 	if d := os.Getenv(BinDirEnv); d != "" {
-		b := binaries{localstack: filepath.Join(d, "localstack"), fnmgr: filepath.Join(d, "fnmgr")}
+		b := in(d)
 		if !isFile(b.localstack) || !isFile(b.fnmgr) {
 			return binaries{}, fmt.Errorf("$%s=%s lacks localstack or fnmgr", BinDirEnv, d)
 		}
 		return b, nil
 	}
+	if exe, err := os.Executable(); err == nil {
+		if b := in(filepath.Dir(exe)); isFile(b.localstack) && isFile(b.fnmgr) {
+			return b, nil
+		}
+	}
 	root, err := contract.RepoRoot()
 	if err != nil {
 		return binaries{}, err
 	}
-	b := binaries{localstack: filepath.Join(root, "bin", "localstack"), fnmgr: filepath.Join(root, "bin", "fnmgr")}
-	if isFile(b.localstack) && isFile(b.fnmgr) {
+	if b := in(filepath.Join(root, "bin")); isFile(b.localstack) && isFile(b.fnmgr) {
 		return b, nil
 	}
 	buildMu.Lock()
@@ -46,7 +67,7 @@ func findOrBuild(dir string) (binaries, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return binaries{}, err
 	}
-	b = binaries{localstack: filepath.Join(dir, "localstack"), fnmgr: filepath.Join(dir, "fnmgr")}
+	b := in(dir)
 	for out, pkg := range map[string]string{b.localstack: "./deploy/local/cmd/localstack", b.fnmgr: "./plugin/cmd/fnmgr"} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Dir = root
@@ -61,14 +82,3 @@ func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
 }
-
-// FnmgrBin returns the fnmgr executable the harness would run (from
-// $FNMGR_TEST_BIN_DIR or bin/, else built into dir), for tests that run
-// the stack in process (deploy/local/stack) to kill and restart fnmgr.
-func FnmgrBin(dir string) (string, error) {
-	b, err := findOrBuild(dir)
-	return b.fnmgr, err
-}
-
-// SkipReason says why stack tests cannot run here ("" when they can).
-func SkipReason() string { return skipReason() }

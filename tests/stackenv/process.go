@@ -1,9 +1,8 @@
-package harness
+package stackenv
 
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,59 +15,78 @@ import (
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
 )
 
-// stackProc is one bin/localstack run.
-type stackProc struct {
-	cmd     *exec.Cmd
-	env     *Env
-	dir     string
-	logPath string
-	done    chan struct{}
-	err     error // Wait's result, readable after done
-}
-
 // portVars are set to 0 so every part picks a free port; the others are
 // the localstack settings a developer's environment must not leak in.
 var portVars = []string{"OW_APIHOST_PORT", "FNMGR_GATEWAY_PORT", "FNMGR_ADMIN_PORT", "COUCHDB_PORT", "KAFKA_PORT"}
 
 var droppedVars = []string{"LOCAL_DIR", "FNMGR_BIN", "FNMGR_ADMIN_TOKEN", "OW_CONTROLLERS", "OW_INVOKERS"}
 
-// launch starts localstack on dir and waits (at most StartTimeout) for its
-// endpoints.json.
-func launch(ctx context.Context, bins binaries, dir string) (*stackProc, error) {
-	dir, err := filepath.Abs(dir)
+// startProcess runs bin/localstack on e.Dir, its output in e.StackLog,
+// and waits for its endpoints.json.
+func (e *Env) startProcess(ctx context.Context, bins binaries) error {
+	logFile, err := os.Create(e.StackLog)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, "localstack.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd := exec.Command(bins.localstack, "--fnmgr-bin", bins.fnmgr)
-	cmd.Env = childEnv(dir)
+	cmd.Env = childEnv(e.Dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own group, so that a runaway stack can be killed whole; SIGTERM
-	// should the test binary die first.
+	// should this process die first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", bins.localstack, err)
+		return fmt.Errorf("start %s: %w", bins.localstack, err)
 	}
-	s := &stackProc{cmd: cmd, dir: dir, logPath: logPath, done: make(chan struct{})}
+	done := make(chan struct{})
+	var waitErr error // Wait's result, readable after done
 	go func() {
-		s.err = cmd.Wait()
+		waitErr = cmd.Wait()
 		logFile.Close()
-		close(s.done)
+		close(done)
 	}()
-	if s.env, err = s.waitEndpoints(ctx); err != nil {
-		_ = s.kill()
-		return nil, fmt.Errorf("local stack did not start: %w\n%s", err, s.logTail())
+	kill := func() {
+		procs := descendants(cmd.Process.Pid)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		for _, p := range procs {
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		}
+		<-done
 	}
-	s.env.Dir = dir
-	return s, nil
+	path := filepath.Join(e.Dir, stack.EndpointsFile)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ep, err := ReadEndpoints(path)
+		if err == nil {
+			e.EP = ep
+			break
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("localstack exited (%v) before writing %s", waitErr, path)
+		case <-ctx.Done():
+			kill()
+			return fmt.Errorf("no %s: %w", path, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+	e.pid = cmd.Process.Pid
+	// halt sends SIGTERM and waits for localstack to exit.
+	e.halt = func(ctx context.Context) error {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+			if waitErr != nil {
+				return fmt.Errorf("localstack exited with %w", waitErr)
+			}
+			return nil
+		case <-ctx.Done():
+			kill()
+			return fmt.Errorf("localstack did not exit within %s of SIGTERM; killed", StopTimeout)
+		}
+	}
+	return nil
 }
 
 func childEnv(dir string) []string {
@@ -88,83 +106,6 @@ func childEnv(dir string) []string {
 		env = append(env, k+"=0")
 	}
 	return env
-}
-
-func (s *stackProc) waitEndpoints(ctx context.Context) (*Env, error) {
-	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
-	defer cancel()
-	path := filepath.Join(s.dir, stack.EndpointsFile)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if e, err := readEndpoints(path); err == nil {
-			return e, nil
-		}
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("localstack exited (%v) before writing %s", s.err, path)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("no %s after %s", path, StartTimeout)
-		case <-tick.C:
-		}
-	}
-}
-
-// stop sends SIGTERM, waits for localstack to exit, then checks that every
-// process it ran is gone, its cgroups removed and endpoints.json deleted.
-func (s *stackProc) stop() error {
-	procs := descendants(s.cmd.Process.Pid)
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	var errs []error
-	select {
-	case <-s.done:
-		if s.err != nil {
-			errs = append(errs, fmt.Errorf("localstack exited with %v", s.err))
-		}
-	case <-time.After(StopTimeout):
-		errs = append(errs, fmt.Errorf("localstack did not exit within %s of SIGTERM; killed", StopTimeout))
-		_ = s.kill()
-	}
-	for _, p := range procs {
-		if p.alive() {
-			errs = append(errs, fmt.Errorf("process %d (%s) outlived the stack; killed", p.pid, p.comm))
-			_ = syscall.Kill(p.pid, syscall.SIGKILL)
-		}
-	}
-	if left := cgroupsLeft(stack.CgroupPrefix(s.dir)); len(left) > 0 {
-		errs = append(errs, fmt.Errorf("cgroups left behind: %s", strings.Join(left, ", ")))
-	}
-	if _, err := os.Stat(filepath.Join(s.dir, stack.EndpointsFile)); err == nil {
-		errs = append(errs, errors.New("endpoints.json was not removed on shutdown"))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("stopping the local stack: %w\n%s", errors.Join(errs...), s.logTail())
-	}
-	return nil
-}
-
-// kill kills localstack's group and every process it started.
-func (s *stackProc) kill() error {
-	procs := descendants(s.cmd.Process.Pid)
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	for _, p := range procs {
-		_ = syscall.Kill(p.pid, syscall.SIGKILL)
-	}
-	<-s.done
-	return nil
-}
-
-// logTail returns the end of localstack's output.
-func (s *stackProc) logTail() string {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 40 {
-		lines = lines[len(lines)-40:]
-	}
-	return "--- end of " + s.logPath + " ---\n" + strings.Join(lines, "\n")
 }
 
 // proc identifies a process across PID reuse by its start time.

@@ -24,12 +24,12 @@ import (
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
-	"github.com/fnmgr/fnmgr/tests/load/loadkit"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 func main() {
 	n := flag.Int("actions", 10_000, "actions to adopt")
-	bin := flag.String("fnmgr-bin", "", "fnmgr executable (default: fnmgr beside this executable)")
+	bin := flag.String("fnmgr-bin", "", "fnmgr executable (default: fnmgr from $FNMGR_TEST_BIN_DIR, else beside this executable, else in the repository's bin/, else built)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -40,13 +40,17 @@ func main() {
 }
 
 func run(ctx context.Context, n int, bin string) error {
-	st, err := loadkit.StartStack(ctx, "adopt", bin, nil)
+	st, err := stackenv.Launch(ctx, stackenv.Options{FnmgrBin: bin})
 	if err != nil {
 		return err
 	}
-	defer st.Stop(ctx)
-	eps := st.Endpoints()
-	if err := st.KillFnmgr(); err != nil {
+	defer func() {
+		if err := st.Stop(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	eps := st.Stack.Endpoints()
+	if err := st.Stack.KillFnmgr(); err != nil {
 		return err
 	}
 	client, err := couch.NewClient(ctx, eps.CouchDB, couch.ClientOptions{})
@@ -66,10 +70,10 @@ func run(ctx context.Context, n int, bin string) error {
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := st.StartFnmgr(sctx); err != nil {
+	if err := st.Stack.StartFnmgr(sctx); err != nil {
 		return err
 	}
-	pid := st.FnmgrPID()
+	pid := st.Stack.FnmgrPID()
 	var peakRSS int64
 	ready := time.Duration(0)
 	hc := &http.Client{Timeout: 5 * time.Second}
@@ -77,7 +81,7 @@ func run(ctx context.Context, n int, bin string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		peakRSS = max(peakRSS, loadkit.ProcStatus(pid, "VmRSS"))
+		peakRSS = max(peakRSS, stackenv.ProcStatus(pid, "VmRSS"))
 		if resp, err := hc.Get(eps.Admin + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -93,12 +97,12 @@ func run(ctx context.Context, n int, bin string) error {
 	if err != nil {
 		return err
 	}
-	hwm := loadkit.ProcStatus(pid, "VmHWM")
+	hwm := stackenv.ProcStatus(pid, "VmHWM")
 	// The annotations fnmgr writes after adopting settle meanwhile; the
 	// high-water mark after them counts too.
 	time.Sleep(5 * time.Second)
-	hwmAfter := loadkit.ProcStatus(pid, "VmHWM")
-	fmt.Printf("machine: %s\n", loadkit.Machine())
+	hwmAfter := stackenv.ProcStatus(pid, "VmHWM")
+	fmt.Printf("machine: %s\n", stackenv.Machine())
 	fmt.Printf("actions: %d written in %s (%.0f/s) while fnmgr was down\n", n, wrote.Round(time.Millisecond), float64(n)/wrote.Seconds())
 	fmt.Printf("adopted: %d functions; fnmgr ready %s after its start (%.0f actions/s)\n", adopted, ready.Round(time.Millisecond), float64(n)/ready.Seconds())
 	fmt.Printf("fnmgr peak RSS: VmHWM %.1f MB at ready, %.1f MB 5 s later (sampled VmRSS max %.1f MB)\n",

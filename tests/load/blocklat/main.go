@@ -18,12 +18,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fnmgr/fnmgr/tests/load/loadkit"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 func main() {
 	trials := flag.Int("trials", 20, "block/unblock rounds")
-	bin := flag.String("fnmgr-bin", "", "fnmgr executable (default: fnmgr beside this executable)")
+	bin := flag.String("fnmgr-bin", "", "fnmgr executable (default: fnmgr from $FNMGR_TEST_BIN_DIR, else beside this executable, else in the repository's bin/, else built)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -34,12 +34,16 @@ func main() {
 }
 
 func run(ctx context.Context, trials int, bin string) error {
-	st, err := loadkit.StartStack(ctx, "blocklat", bin, nil)
+	st, err := stackenv.Launch(ctx, stackenv.Options{FnmgrBin: bin})
 	if err != nil {
 		return err
 	}
-	defer st.Stop(ctx)
-	c := newClient(st.Endpoints())
+	defer func() {
+		if err := st.Stop(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	c := newClient(st.Stack.Endpoints())
 	if err := c.setup(ctx); err != nil {
 		return err
 	}
@@ -85,8 +89,8 @@ func run(ctx context.Context, trials int, bin string) error {
 		}
 		fmt.Fprintf(os.Stderr, "blocklat: trial %d done\n", trial+1)
 	}
-	fmt.Printf("machine: %s\n", loadkit.Machine())
-	fmt.Printf("block call: p50 %s, p99 %s (%d trials)\n", loadkit.Ms(loadkit.Quantile(calls, .5)), loadkit.Ms(loadkit.Quantile(calls, .99)), trials)
+	fmt.Printf("machine: %s\n", stackenv.Machine())
+	fmt.Printf("block call: p50 %s, p99 %s (%d trials)\n", stackenv.Ms(stackenv.Quantile(calls, .5)), stackenv.Ms(stackenv.Quantile(calls, .99)), trials)
 	var all []time.Duration
 	names := make([]string, 0, len(lat))
 	for n := range lat {
@@ -95,8 +99,8 @@ func run(ctx context.Context, trials int, bin string) error {
 	slices.Sort(names)
 	for _, n := range names {
 		all = append(all, lat[n]...)
-		fmt.Printf("%-24s first refusal after p50 %s, p99 %s, max %s\n", n, loadkit.Ms(loadkit.Quantile(lat[n], .5)),
-			loadkit.Ms(loadkit.Quantile(lat[n], .99)), loadkit.Ms(loadkit.Quantile(lat[n], 1)))
+		fmt.Printf("%-24s first refusal after p50 %s, p99 %s, max %s\n", n, stackenv.Ms(stackenv.Quantile(lat[n], .5)),
+			stackenv.Ms(stackenv.Quantile(lat[n], .99)), stackenv.Ms(stackenv.Quantile(lat[n], 1)))
 	}
 	worst := make([]time.Duration, trials) // per trial, the last path to refuse
 	for _, n := range names {
@@ -104,7 +108,7 @@ func run(ctx context.Context, trials int, bin string) error {
 			worst[i] = max(worst[i], d)
 		}
 	}
-	fmt.Printf("%-24s p50 %s, p99 %s, max %s\n", "every path refusing", loadkit.Ms(loadkit.Quantile(worst, .5)),
-		loadkit.Ms(loadkit.Quantile(worst, .99)), loadkit.Ms(loadkit.Quantile(worst, 1)))
+	fmt.Printf("%-24s p50 %s, p99 %s, max %s\n", "every path refusing", stackenv.Ms(stackenv.Quantile(worst, .5)),
+		stackenv.Ms(stackenv.Quantile(worst, .99)), stackenv.Ms(stackenv.Quantile(worst, 1)))
 	return nil
 }

@@ -30,7 +30,7 @@ import (
 	"github.com/fnmgr/fnmgr/kafka/message"
 	"github.com/fnmgr/fnmgr/plugin/analyzer"
 	"github.com/fnmgr/fnmgr/plugin/registry"
-	"github.com/fnmgr/fnmgr/tests/load/loadkit"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 func main() {
@@ -147,7 +147,7 @@ func measure(ctx context.Context, n, functions int) error {
 		st, _ := an.Stats(fmt.Sprintf("guest/fn%03d", i))
 		total += st.Activations
 	}
-	fmt.Printf("machine: %s\n", loadkit.Machine())
+	fmt.Printf("machine: %s\n", stackenv.Machine())
 	fmt.Printf("events: %d consumed (%d counted by the analyzer) in %s on GOMAXPROCS=%d: %.0f events/s; process CPU %s (%.0f events per CPU-second, join included)\n",
 		n, total, wall.Round(time.Millisecond), runtime.GOMAXPROCS(0), float64(n)/wall.Seconds(), cpu.Round(time.Millisecond), float64(n)/cpu.Seconds())
 	return nil

@@ -34,7 +34,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/storage"
 	"github.com/fnmgr/fnmgr/plugin/versions"
-	"github.com/fnmgr/fnmgr/tests/load/loadkit"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 type options struct {
@@ -162,17 +162,17 @@ func run(ctx context.Context, o options) error {
 	elapsed := time.Since(start)
 	_ = waitFor(ctx, 60*time.Second, func() bool { return clock.pending() == 0 })
 	lags, unresolved := clock.lags()
-	fmt.Printf("machine: %s\n", loadkit.Machine())
+	fmt.Printf("machine: %s\n", stackenv.Machine())
 	fmt.Printf("writes: %d in %s (%.1f/s asked %d/s; %d skipped with 64 in flight), conflicts retried: %d\n",
 		len(lags)+unresolved, elapsed.Round(time.Millisecond), float64(len(lags)+unresolved)/elapsed.Seconds(), o.rate, late, w.conflicts())
 	fmt.Printf("lag write→revision: p50 %s, p90 %s, p99 %s, max %s; not recorded within 60 s: %d\n",
-		loadkit.Ms(loadkit.Quantile(lags, .5)), loadkit.Ms(loadkit.Quantile(lags, .9)), loadkit.Ms(loadkit.Quantile(lags, .99)),
-		loadkit.Ms(loadkit.Quantile(lags, 1)), unresolved)
+		stackenv.Ms(stackenv.Quantile(lags, .5)), stackenv.Ms(stackenv.Quantile(lags, .9)), stackenv.Ms(stackenv.Quantile(lags, .99)),
+		stackenv.Ms(stackenv.Quantile(lags, 1)), unresolved)
 	w.mu.Lock()
 	puts := w.puts
 	w.mu.Unlock()
 	fmt.Printf("the writer's own PUT (included in the lag): p50 %s, p99 %s, max %s\n",
-		loadkit.Ms(loadkit.Quantile(puts, .5)), loadkit.Ms(loadkit.Quantile(puts, .99)), loadkit.Ms(loadkit.Quantile(puts, 1)))
+		stackenv.Ms(stackenv.Quantile(puts, .5)), stackenv.Ms(stackenv.Quantile(puts, .99)), stackenv.Ms(stackenv.Quantile(puts, 1)))
 	fmt.Printf("CouchDB requests per write (the writer's and fnmgr's): %s\n", reqs.per(len(lags)+unresolved))
 	return nil
 }

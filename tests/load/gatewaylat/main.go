@@ -6,7 +6,8 @@
 //
 // Without -endpoints it starts the local stack in this process (on free
 // loopback ports, in a temporary directory, with bin/fnmgr beside this
-// executable unless -fnmgr-bin says otherwise) and stops it at the end.
+// executable unless -fnmgr-bin says otherwise; tests/stackenv) and stops
+// it at the end.
 // With -endpoints it uses a running stack (`make run`'s
 // .local/endpoints.json). Every address is on 127.0.0.1; the run is bounded
 // by -duration and -max-calls.
@@ -14,21 +15,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 // options are the command's flags.
@@ -49,7 +47,7 @@ func main() {
 func run() int {
 	var o options
 	flag.StringVar(&o.endpoints, "endpoints", "", "endpoints.json of a running local stack; empty starts one in this process")
-	flag.StringVar(&o.fnmgrBin, "fnmgr-bin", "", "fnmgr executable for the stack this command starts (default: fnmgr beside this executable)")
+	flag.StringVar(&o.fnmgrBin, "fnmgr-bin", "", "fnmgr executable for the stack this command starts (default: fnmgr from $FNMGR_TEST_BIN_DIR, else beside this executable, else in the repository's bin/, else built)")
 	flag.IntVar(&o.concurrency, "concurrency", 200, "requests in flight at once, both paths together")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to measure (after the warm-up)")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "load before measuring, not counted")
@@ -101,63 +99,21 @@ func measure(ctx context.Context, o options) error {
 // started.
 func endpoints(ctx context.Context, o options) (stack.Endpoints, func(), error) {
 	if o.endpoints != "" {
-		b, err := os.ReadFile(o.endpoints)
-		if err != nil {
-			return stack.Endpoints{}, nil, err
-		}
-		var e stack.Endpoints
-		if err := json.Unmarshal(b, &e); err != nil {
-			return stack.Endpoints{}, nil, fmt.Errorf("parse %s: %w", o.endpoints, err)
-		}
-		if e.APIHost == "" || e.Gateway == "" || e.Auth == "" {
-			return stack.Endpoints{}, nil, fmt.Errorf("%s lacks apihost, gateway or auth", o.endpoints)
-		}
-		return e, func() {}, nil
+		e, err := stackenv.ReadEndpoints(o.endpoints)
+		return e, func() {}, err
 	}
-	dir, err := os.MkdirTemp("", "gatewaylat-")
+	fmt.Fprintln(os.Stderr, "gatewaylat: starting the local stack")
+	st, err := stackenv.Launch(ctx, stackenv.Options{FnmgrBin: o.fnmgrBin,
+		Modify: func(so *stack.Options) { so.UserMemoryMB = o.userMemory }})
 	if err != nil {
 		return stack.Endpoints{}, nil, err
-	}
-	logf, err := os.Create(filepath.Join(dir, "stack.log"))
-	if err != nil {
-		return stack.Endpoints{}, nil, err
-	}
-	st, err := stack.New(stack.Options{Dir: filepath.Join(dir, "local"), FnmgrBin: o.fnmgrBin,
-		UserMemoryMB: o.userMemory, Console: logf, Logger: slog.New(slog.NewTextHandler(logf, nil))})
-	if err != nil {
-		logf.Close()
-		return stack.Endpoints{}, nil, err
-	}
-	fmt.Fprintf(os.Stderr, "gatewaylat: starting the local stack in %s\n", dir)
-	if err := st.Start(ctx); err != nil {
-		logf.Close()
-		return stack.Endpoints{}, nil, fmt.Errorf("start the local stack (log in %s): %w", logf.Name(), err)
 	}
 	stop := func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := st.Stop(sctx); err != nil {
-			fmt.Fprintln(os.Stderr, "gatewaylat: stop the local stack:", err)
-		}
-		logf.Close()
-		_ = os.RemoveAll(dir)
-	}
-	return st.Endpoints(), stop, nil
-}
-
-// machine describes where the numbers come from.
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
+		if err := st.Stop(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "gatewaylat:", err)
 		}
 	}
-	return fmt.Sprintf("%s, %d CPUs (GOMAXPROCS %d), %s/%s, %s", model, runtime.NumCPU(), runtime.GOMAXPROCS(0),
-		runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return st.EP, stop, nil
 }
 
 var errFailed = errors.New("calls failed")

@@ -22,14 +22,14 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
-	"github.com/fnmgr/fnmgr/tests/load/loadkit"
+	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
 func main() {
 	kills := flag.Int("kills", 20, "kills of the leader")
 	pauses := flag.Int("pauses", 10, "SIGSTOPs of the leader (another replica must take over)")
 	calls := flag.Int("calls", 300, "invocations per path")
-	bin := flag.String("fnmgr-bin", "", "fnmgr executable (default: fnmgr beside this executable)")
+	bin := flag.String("fnmgr-bin", "", "fnmgr executable (default: fnmgr from $FNMGR_TEST_BIN_DIR, else beside this executable, else in the repository's bin/, else built)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -42,13 +42,17 @@ func main() {
 var hc = &http.Client{Timeout: 30 * time.Second}
 
 func run(ctx context.Context, kills, pauses, calls int, bin string) error {
-	st, err := loadkit.StartStack(ctx, "replicas", bin, func(o *stack.Options) { o.FnmgrReplicas = 3 })
+	st, err := stackenv.Launch(ctx, stackenv.Options{FnmgrBin: bin, Modify: func(o *stack.Options) { o.FnmgrReplicas = 3 }})
 	if err != nil {
 		return err
 	}
-	defer st.Stop(ctx)
-	ep := st.Endpoints()
-	fmt.Printf("machine: %s\nstack: 3 fnmgr replicas behind nginx, lease TTL %s, renewal %s\n\n", loadkit.Machine(),
+	defer func() {
+		if err := st.Stop(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	ep := st.Stack.Endpoints()
+	fmt.Printf("machine: %s\nstack: 3 fnmgr replicas behind nginx, lease TTL %s, renewal %s\n\n", stackenv.Machine(),
 		envOr("FNMGR_LEASE_TTL", "5s"), envOr("FNMGR_LEASE_RENEW", "1s"))
 	if err := latency(ctx, ep, calls); err != nil {
 		return err
@@ -91,10 +95,10 @@ func latency(ctx context.Context, ep stack.Endpoints, calls int) error {
 		}
 	}
 	fmt.Printf("blocking invocations, %d per path, interleaved:\n| path | p50 | p99 | added p50 |\n|---|---|---|---|\n", calls)
-	base := loadkit.Quantile(lat[0], 0.5)
+	base := stackenv.Quantile(lat[0], 0.5)
 	for j, p := range paths {
-		p50 := loadkit.Quantile(lat[j], 0.5)
-		fmt.Printf("| %s | %s | %s | %s |\n", p.name, loadkit.Ms(p50), loadkit.Ms(loadkit.Quantile(lat[j], 0.99)), loadkit.Ms(p50-base))
+		p50 := stackenv.Quantile(lat[j], 0.5)
+		fmt.Printf("| %s | %s | %s | %s |\n", p.name, stackenv.Ms(p50), stackenv.Ms(stackenv.Quantile(lat[j], 0.99)), stackenv.Ms(p50-base))
 	}
 	fmt.Println()
 	return nil
@@ -103,7 +107,7 @@ func latency(ctx context.Context, ep stack.Endpoints, calls int) error {
 // takeovers kills (or, with pause, stops with SIGSTOP: no restart, so
 // another replica must take the lease) the leader kills times and times
 // the takeover.
-func takeovers(ctx context.Context, st *loadkit.Stack, kills int, pause bool) error {
+func takeovers(ctx context.Context, st *stackenv.Env, kills int, pause bool) error {
 	var ds []time.Duration
 	by := map[string]int{}
 	for k := range kills {
@@ -118,10 +122,10 @@ func takeovers(ctx context.Context, st *loadkit.Stack, kills int, pause bool) er
 		if err != nil {
 			return fmt.Errorf("leader %q: %w", id, err)
 		}
-		pid := st.Endpoints().Fnmgr[i].PID
+		pid := st.Stack.Endpoints().Fnmgr[i].PID
 		if pause {
 			_ = syscall.Kill(pid, syscall.SIGSTOP)
-		} else if _, err := st.KillReplica(i); err != nil {
+		} else if _, err := st.Stack.KillReplica(i); err != nil {
 			return err
 		}
 		t0 := time.Now()
@@ -146,17 +150,17 @@ func takeovers(ctx context.Context, st *loadkit.Stack, kills int, pause bool) er
 		what = "SIGSTOP"
 	}
 	fmt.Printf("takeover after %s of the leader, %d times: p50 %s, p99 %s, max %s; taken by %v\n", what, kills,
-		loadkit.Ms(loadkit.Quantile(ds, 0.5)), loadkit.Ms(loadkit.Quantile(ds, 0.99)), loadkit.Ms(loadkit.Quantile(ds, 1)), by)
+		stackenv.Ms(stackenv.Quantile(ds, 0.5)), stackenv.Ms(stackenv.Quantile(ds, 0.99)), stackenv.Ms(stackenv.Quantile(ds, 1)), by)
 	return nil
 }
 
 // agreed waits until the replicas that answer (two at least) name one
 // leader with an epoch above after.
-func agreed(ctx context.Context, st *loadkit.Stack, after int64) (string, int64, error) {
+func agreed(ctx context.Context, st *stackenv.Env, after int64) (string, int64, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		id, epoch, n, same := "", int64(0), 0, true
-		for _, a := range leaders(ctx, st.Endpoints().Fnmgr) {
+		for _, a := range leaders(ctx, st.Stack.Endpoints().Fnmgr) {
 			l, e := a.id, a.epoch
 			if l == "" {
 				continue
@@ -178,11 +182,11 @@ func agreed(ctx context.Context, st *loadkit.Stack, after int64) (string, int64,
 	return "", 0, fmt.Errorf("no agreed leader after epoch %d within 30 s", after)
 }
 
-func allReady(ctx context.Context, st *loadkit.Stack) error {
+func allReady(ctx context.Context, st *stackenv.Env) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		ok := true
-		for _, r := range st.Endpoints().Fnmgr {
+		for _, r := range st.Stack.Endpoints().Fnmgr {
 			if code, err := call(ctx, stack.Endpoints{}, http.MethodGet, r.Admin, "/readyz", ""); err != nil || code != 200 || !alive(r.PID) {
 				ok = false
 			}
