@@ -46,7 +46,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -88,13 +87,15 @@ type Options struct {
 
 // Env is a running stack.
 type Env struct {
-	// EP is what endpoints.json says.
+	// EP is what endpoints.json said once the stack was ready
+	// (Stack.Endpoints() follows fnmgr replicas the stack restarts).
 	EP stack.Endpoints
 	// Stack is the stack in this process; nil with Options.Process.
 	Stack *stack.Stack
 	// Dir is the stack's LOCAL_DIR; StackLog the stack's own log (every
 	// part but fnmgr; localstack's output with Options.Process); FnmgrLog
-	// fnmgr's output (of its first replica when it runs several).
+	// fnmgr's output (with several replicas, each writes fnmgr-<i>.log in
+	// Dir instead).
 	Dir, StackLog, FnmgrLog string
 	// FnmgrBin is the fnmgr executable the stack runs, for tests that run
 	// one more fnmgr of their own.
@@ -216,11 +217,12 @@ func (e *Env) keepLogs() {
 	}
 }
 
-// LogTails returns the last 40 lines of fnmgr's log and of the stack's,
-// for a failure's report.
+// LogTails returns the last 40 lines of fnmgr's logs (each replica's) and
+// of the stack's, for a failure's report.
 func (e *Env) LogTails() string {
 	var b strings.Builder
-	for _, p := range slices.Compact([]string{e.FnmgrLog, e.StackLog}) {
+	fnmgrLogs, _ := filepath.Glob(filepath.Join(e.Dir, "fnmgr*.log"))
+	for _, p := range append(fnmgrLogs, e.StackLog) {
 		if tail := lastLines(p, 40); tail != "" {
 			fmt.Fprintf(&b, "--- end of %s ---\n%s\n", p, tail)
 		}
