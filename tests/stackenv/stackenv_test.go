@@ -1,6 +1,7 @@
 package stackenv
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -112,4 +113,28 @@ func TestStart(t *testing.T) {
 func TestProcessRefusesModify(t *testing.T) {
 	_, err := Launch(t.Context(), Options{Process: true, Modify: func(*stack.Options) {}})
 	require.ErrorContains(t, err, "in-process stack only")
+}
+
+// TestStopFindsLeftovers: a process started while the stack runs that
+// outlives it fails Stop, which kills it.
+func TestStopFindsLeftovers(t *testing.T) {
+	if r := SkipReason(); r != "" {
+		t.Skip(r)
+	}
+	e, err := Launch(t.Context(), Options{})
+	require.NoError(t, err)
+	leak := exec.Command("sleep", "60")
+	require.NoError(t, leak.Start())
+	waited := make(chan error, 1)
+	go func() { waited <- leak.Wait() }()
+	err = e.Stop(t.Context())
+	require.ErrorContains(t, err, fmt.Sprintf("process %d (sleep) outlived the stack; killed", leak.Process.Pid))
+	select {
+	case err := <-waited:
+		require.ErrorContains(t, err, "killed")
+	case <-time.After(10 * time.Second):
+		_ = leak.Process.Kill()
+		t.Fatal("Stop did not kill the leftover process")
+	}
+	require.NoDirExists(t, e.Dir, "Stop removes the stack's directory")
 }
