@@ -24,11 +24,14 @@ import (
 	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
-// The load: clients calling at once, for at least loadFor, at most
-// maxCalls calls in all.
+// The load: clients calling at once, for at least loadFor and until
+// minOK calls succeeded (a busy CI host is slower: the load lasts longer
+// rather than the test failing), at most maxLoad and maxCalls calls in all.
 const (
 	clients  = 20
 	loadFor  = 10 * time.Second
+	minOK    = 20 * clients
+	maxLoad  = time.Minute
 	maxCalls = 20000
 )
 
@@ -144,12 +147,16 @@ func TestControllerStopUnderLoad(t *testing.T) {
 		wg       sync.WaitGroup
 		start    = time.Now()
 	)
-	// Each client calls until loadFor has passed and the restarted
-	// controller is back in rotation (or maxCalls calls were made).
+	// Each client calls until the restarted controller is back in
+	// rotation, loadFor has passed and minOK calls succeeded (or maxLoad
+	// passed, or maxCalls calls were made).
 	over := func() bool {
 		select {
 		case <-done:
-			return time.Since(start) >= loadFor
+			mu.Lock()
+			enough := len(ok) >= minOK
+			mu.Unlock()
+			return time.Since(start) >= loadFor && enough || time.Since(start) >= maxLoad
 		default:
 			return false
 		}
@@ -213,7 +220,7 @@ func TestControllerStopUnderLoad(t *testing.T) {
 	for id, n := range runs {
 		require.LessOrEqual(t, n, 1, "call %s ran %d times", id, n)
 	}
-	require.Greater(t, len(ok), 20*clients, "the load made progress")
+	require.GreaterOrEqual(t, len(ok), minOK, "the load made progress")
 	require.Less(t, len(failures), total/20+1, "few calls fail as a controller goes away")
 }
 
