@@ -43,8 +43,9 @@ func (c *Controller) putAction(w http.ResponseWriter, r *http.Request, id *ident
 			return err
 		}
 	}
-	if err := rangesFor(c.opts.Limits, id.Limits).check(put.Limits); err != nil {
-		return err
+	// The namespace's ranges, as Actions.scala's checkActionLimits.
+	if err := c.opts.Limits.For(id.Limits).CheckPut(put.Limits); err != nil {
+		return badRequest(err.Error())
 	}
 	if exec != nil && exec.Kind == entity.KindSequence {
 		for _, comp := range exec.Components {

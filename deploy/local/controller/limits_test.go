@@ -7,42 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/deploy/local/limits"
 )
-
-func TestLimitsCheck(t *testing.T) {
-	sys := Limits{}.withDefaults()
-	nsDoc := &entity.NamespaceLimits{MaxActionMemory: intp(1024), MinActionTimeout: intp(1000)}
-	cases := []struct {
-		name string
-		ns   *entity.NamespaceLimits
-		put  entity.LimitsPut
-		msg  string
-	}{
-		{"nothing sent", nil, entity.LimitsPut{}, ""},
-		{"in range", nil, entity.LimitsPut{Memory: intp(512), Timeout: intp(100), Logs: intp(0), Concurrency: intp(1)}, ""},
-		{"memory above", nil, entity.LimitsPut{Memory: intp(1024)}, "memory size 1024 MB exceeds allowed threshold of 512 MB"},
-		{"memory below", nil, entity.LimitsPut{Memory: intp(127)}, "memory size 127 MB below allowed threshold of 128 MB"},
-		{"timeout above", nil, entity.LimitsPut{Timeout: intp(600000)}, "duration 600000 milliseconds exceeds allowed threshold of 300000 milliseconds"},
-		{"timeout below", nil, entity.LimitsPut{Timeout: intp(99)}, "duration 99 milliseconds below allowed threshold of 100 milliseconds"},
-		{"logs above", nil, entity.LimitsPut{Logs: intp(11)}, "log size 11 MB exceeds allowed threshold of 10 MB"},
-		{"concurrency above", nil, entity.LimitsPut{Concurrency: intp(2)}, "concurrency 2 exceeds allowed threshold of 1"},
-		{"concurrency below", nil, entity.LimitsPut{Concurrency: intp(0)}, "concurrency 0 below allowed threshold of 1"},
-		{"namespace raises memory", nsDoc, entity.LimitsPut{Memory: intp(1024)}, ""},
-		{"namespace raises min timeout", nsDoc, entity.LimitsPut{Timeout: intp(500)}, "duration 500 milliseconds below allowed threshold of 1000 milliseconds"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := rangesFor(sys, c.ns).check(&c.put)
-			if c.msg == "" {
-				require.NoError(t, err)
-				return
-			}
-			ae := asAPIError(err)
-			require.Equal(t, 400, ae.status)
-			require.Equal(t, c.msg, ae.msg)
-		})
-	}
-}
 
 func TestMergeLimits(t *testing.T) {
 	base := entity.Limits{Timeout: 60000, Memory: 256, Logs: 10, Concurrency: 1}
@@ -71,7 +37,7 @@ func TestLimitsDefaultsAndValidation(t *testing.T) {
 	require.EqualValues(t, 1<<20, l.MaxPayloadBytes)
 	require.Equal(t, 50, l.SequenceMaxLength)
 	require.NoError(t, l.validate())
-	bad := Limits{MinMemoryMB: 600}.withDefaults()
+	bad := Limits{Ranges: limits.Ranges{MinMemoryMB: 600}}.withDefaults()
 	require.Error(t, bad.validate())
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/deploy/local/limits"
 )
 
 // Defaults for Options.
@@ -27,10 +28,11 @@ const (
 // namespace throttles reported by GET / and GET /namespaces/{ns}/limits.
 // Zero fields take OpenWhisk's defaults.
 type Limits struct {
-	MinMemoryMB, StdMemoryMB, MaxMemoryMB          int
-	MinTimeoutMS, StdTimeoutMS, MaxTimeoutMS       int
-	MinLogsMB, StdLogsMB, MaxLogsMB                int
-	MinConcurrency, StdConcurrency, MaxConcurrency int
+	// Ranges are the system ranges (min and max) of each action limit,
+	// which a namespace's limits document may move.
+	limits.Ranges
+	// The standard limits an action gets when its PUT sends none.
+	StdMemoryMB, StdTimeoutMS, StdLogsMB, StdConcurrency int
 	// SequenceMaxLength bounds the atomic actions of a sequence (50).
 	SequenceMaxLength int
 	// MaxBlockingWait bounds a blocking invoke (60 s).
@@ -56,18 +58,11 @@ func (l Limits) withDefaults() Limits {
 			*p = v
 		}
 	}
-	def(&l.MinMemoryMB, 128)
+	l.Ranges = l.Ranges.WithDefaults()
 	def(&l.StdMemoryMB, 256)
-	def(&l.MaxMemoryMB, 512)
-	def(&l.MinTimeoutMS, 100)
 	def(&l.StdTimeoutMS, 60000)
-	def(&l.MaxTimeoutMS, 300000)
-	// logs min is 0 by default: only std and max need a default.
 	def(&l.StdLogsMB, 10)
-	def(&l.MaxLogsMB, 10)
-	def(&l.MinConcurrency, 1)
 	def(&l.StdConcurrency, 1)
-	def(&l.MaxConcurrency, 1)
 	def(&l.SequenceMaxLength, 50)
 	def(&l.InvocationsPerMinute, 60)
 	def(&l.ConcurrentInvocations, 30)

@@ -50,7 +50,10 @@ func (i *Invoker) handle(ctx context.Context, msg *message.Activation) error {
 		return nil
 	}
 	// InvokerReactive: "action that exceed the limit cannot be executed".
-	if err := i.opts.Limits.withDefaults().forNamespace(msg.User.Limits).check(a.Limits); err != nil {
+	// (Older controllers, such as the image Helm 108f327 pins, refuse such a
+	// document when reading it instead; we follow master, as SPEC section 5
+	// and issue #12 ask.)
+	if err := i.opts.Limits.WithDefaults().For(namespaceLimits(msg.User.Limits)).Check(a.Limits); err != nil {
 		i.log.Warn("action outside the deployment's limits", "activationId", msg.ActivationID, "action", docid, "err", err)
 		i.complete(ctx, msg, fallbackActivation(msg, errorResponse(entity.StatusApplicationError, err.Error()), i.now()))
 		return nil

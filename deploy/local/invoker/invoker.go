@@ -14,6 +14,7 @@ import (
 	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/deploy/local/actionrt"
+	"github.com/fnmgr/fnmgr/deploy/local/limits"
 	"github.com/fnmgr/fnmgr/kafka/message"
 )
 
@@ -72,7 +73,7 @@ type Options struct {
 	// Limits are the deployment's action limits that every action is
 	// checked against before it runs (ActionLimits.checkLimits); zero
 	// fields take OpenWhisk's defaults.
-	Limits Limits
+	Limits limits.Ranges
 	// Kinds are the kinds the deployment offers (its runtimes manifest):
 	// an action of another kind cannot be read, as in OpenWhisk. Nil
 	// accepts every kind.
@@ -191,7 +192,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CgroupName == "" {
 		o.CgroupName = DefaultCgroupName
 	}
-	o.Limits = o.Limits.withDefaults()
+	o.Limits = o.Limits.WithDefaults()
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPingInterval
 	}

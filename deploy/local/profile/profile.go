@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/fnmgr/fnmgr/deploy/local/controller"
+	"github.com/fnmgr/fnmgr/deploy/local/limits"
 )
 
 // Profile names.
@@ -86,7 +87,8 @@ type Profile struct {
 // application.conf defaults).
 func owLimits() controller.Limits {
 	return controller.Limits{
-		MinMemoryMB: 128, StdMemoryMB: 256, MaxMemoryMB: 512,
+		Ranges:               limits.Ranges{MinMemoryMB: 128, MaxMemoryMB: 512},
+		StdMemoryMB:          256,
 		InvocationsPerMinute: 60, ConcurrentInvocations: 30, FiresPerMinute: 60,
 	}
 }

@@ -193,13 +193,8 @@ func (s *Stack) startInvokers(ctx context.Context) error {
 			UserMemoryMB: o.UserMemoryMB, CgroupName: cgroupName(o.Dir, i), APIHost: s.endpoints.APIHost,
 			UserEvents: o.prof.UserEvents, NoPings: !o.prof.HealthPings, CPUShares: o.prof.CPUShares,
 			TopicPrefix: o.KafkaTopicPrefix, UserEventTopicPrefix: o.KafkaUserEventsTopicPrefix,
-			Limits: invoker.Limits{
-				MinMemoryMB: o.Limits.MinMemoryMB, MaxMemoryMB: o.Limits.MaxMemoryMB,
-				MinTimeoutMS: o.Limits.MinTimeoutMS, MaxTimeoutMS: o.Limits.MaxTimeoutMS,
-				MinLogsMB: o.Limits.MinLogsMB, MaxLogsMB: o.Limits.MaxLogsMB,
-				MinConcurrency: o.Limits.MinConcurrency, MaxConcurrency: o.Limits.MaxConcurrency,
-			},
-			Kinds: o.prof.Kinds(), WorkDir: work, Logger: o.Logger,
+			Limits: o.Limits.Ranges,
+			Kinds:  o.prof.Kinds(), WorkDir: work, Logger: o.Logger,
 		})
 		if err != nil {
 			return fmt.Errorf("stack: invoker %d: %w", i, err)
