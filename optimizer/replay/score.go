@@ -7,95 +7,19 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/fnmgr/fnmgr/optimizer/score"
 	"github.com/fnmgr/fnmgr/optimizer/search"
 )
 
-// Within is the slack a choice is allowed in the objective's own measure:
-// a choice within 5% of the right answer counts as right.
-const Within = 0.05
-
-// Truth is what a curve says is right, from the median of every size's
-// recorded durations (the median, as the search estimates it; it is
-// robust to the cold starts and slowed runs some files hold).
-type Truth struct {
-	sizes  []int
-	median map[int]float64
-	bestMs float64
-	tol    float64
-}
-
-// NewTruth computes the medians of c with min-resources' tolerance tol.
-func NewTruth(c Curve, tol float64) Truth {
-	t := Truth{median: map[int]float64{}, bestMs: math.Inf(1), tol: tol}
+// NewTruth is the truth of c, each size's median recorded duration (the
+// median, as the search estimates it; it is robust to the cold starts and
+// slowed runs some files hold), with min-resources' tolerance tol.
+func NewTruth(c Curve, tol float64) score.Truth {
+	median := make(map[int]float64, len(c.Points))
 	for _, p := range c.Points {
-		m := medianOf(p.Durations)
-		t.sizes = append(t.sizes, p.MemoryMB)
-		t.median[p.MemoryMB] = m
-		t.bestMs = math.Min(t.bestMs, m)
+		median[p.MemoryMB] = medianOf(p.Durations)
 	}
-	return t
-}
-
-// MedianMs is the true median time at m (0 when m is not on the curve).
-func (t Truth) MedianMs(m int) float64 { return t.median[m] }
-
-// value is what objective o minimises at m: memory for min-resources
-// (among the sizes within the tolerance of the fastest; +Inf for the
-// others), GB-seconds for cost, time × GB-seconds for balanced.
-func (t Truth) value(o search.Objective, m int) float64 {
-	d, ok := t.median[m]
-	if !ok {
-		return math.Inf(1)
-	}
-	switch o {
-	case search.Cost:
-		return float64(m) * d
-	case search.Balanced:
-		return float64(m) * d * d
-	}
-	if d > (1+t.tol)*t.bestMs {
-		return math.Inf(1)
-	}
-	return float64(m)
-}
-
-// Best is the right answer for o: the size with the least value (the
-// smallest on ties).
-func (t Truth) Best(o search.Objective) int {
-	best, bv := 0, math.Inf(1)
-	for _, m := range t.sizes {
-		if v := t.value(o, m); v < bv {
-			best, bv = m, v
-		}
-	}
-	return best
-}
-
-// Judge scores choice m for o. For cost and balanced, regret is the
-// choice's true value over the best's, less one, and the choice is right
-// when regret <= Within. For min-resources (and duration) the right
-// answer is the smallest size whose true median is within the tolerance
-// of the fastest; a choice is right when it is no more than 5% larger and
-// its median no more than 5% beyond the tolerance, and regret is the
-// larger of the two excesses. A choice off the curve (0: none) has
-// infinite regret.
-func (t Truth) Judge(o search.Objective, m int) (ok bool, regret float64) {
-	d, on := t.median[m]
-	if !on {
-		return false, math.Inf(1)
-	}
-	want := t.Best(o)
-	if m == want {
-		return true, 0
-	}
-	if o == search.MinResources {
-		slow := d/((1+t.tol)*t.bestMs) - 1
-		mem := float64(m)/float64(want) - 1
-		regret = math.Max(math.Max(slow, mem), 0)
-		return slow <= Within && mem <= Within, regret
-	}
-	regret = t.value(o, m)/t.value(o, want) - 1
-	return regret <= Within, regret
+	return score.NewTruth(median, tol)
 }
 
 func medianOf(xs []float64) float64 {
@@ -153,48 +77,13 @@ func Grid(c Curve, o search.Objective, tol float64, budget int, noise float64, s
 		for k := range ds {
 			ds[k] = draw(r, byMem[m], noise)
 		}
-		means[m] = trimmedMean(ds, 0.2)
+		means[m] = score.TrimmedMean(ds, 0.2)
 	}
-	best := math.Inf(1)
-	for _, t := range means {
-		best = math.Min(best, t)
-	}
-	pick, pv := 0, math.Inf(1)
-	for _, m := range sizes {
-		t := means[m]
-		var v float64
-		switch o {
-		case search.Cost:
-			v = float64(m) * t
-		case search.Balanced:
-			v = float64(m) * t * t
-		default:
-			if t <= (1+tol)*best {
-				return m
-			}
-			continue
-		}
-		if v < pv {
-			pick, pv = m, v
-		}
-	}
-	return pick
-}
-
-func trimmedMean(xs []float64, cut float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	k := int(float64(len(s)) * cut)
-	s = s[k : len(s)-k]
-	sum := 0.0
-	for _, x := range s {
-		sum += x
-	}
-	return sum / float64(len(s))
+	return score.GridChoice(means, o, tol)
 }
 
 // Share is the share of (curve, trial) pairs of a method whose choice was
-// within 5% (Judge), with the mean invocations spent.
+// within score.Within (Truth.Judge), with the mean invocations spent.
 type Share struct {
 	Method      string  `json:"method"`
 	Pairs       int     `json:"pairs"`

@@ -6,9 +6,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 
+	"github.com/fnmgr/fnmgr/optimizer/score"
 	"github.com/fnmgr/fnmgr/optimizer/search"
 )
 
@@ -59,7 +59,7 @@ func Evaluate(ctx context.Context, f Function, cfg search.Config, trials int, se
 			sc.Aborted++
 			continue
 		}
-		ok, reg := f.Judge(tr, cfg.Objective, tol, res.Decision.MemoryMB)
+		ok, reg := tr.Judge(cfg.Objective, res.Decision.MemoryMB)
 		if ok {
 			sc.Success++
 		}
@@ -130,7 +130,7 @@ func EvaluateGrid(f Function, grid, values []int, o search.Objective, tol float6
 				failed = true
 				continue
 			}
-			means[m] = trimmedMean(ds, 0.2)
+			means[m] = score.TrimmedMean(ds, 0.2)
 		}
 		for _, s := range []*Score{&a, &b} {
 			s.Invocations += float64(inv)
@@ -138,8 +138,8 @@ func EvaluateGrid(f Function, grid, values []int, o search.Objective, tol float6
 			s.GBSeconds += gbs
 			s.Settled++
 		}
-		choice := gridChoice(means, o, tol)
-		okB, regB := f.Judge(tr, o, tol, choice)
+		choice := score.GridChoice(means, o, tol)
+		okB, regB := tr.Judge(o, choice)
 		if choice == 0 {
 			b.Aborted++
 		} else {
@@ -158,47 +158,6 @@ func EvaluateGrid(f Function, grid, values []int, o search.Objective, tol float6
 		}
 	}
 	return finish(a, ra), finish(b, rb)
-}
-
-func trimmedMean(xs []float64, cut float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	k := int(float64(len(s)) * cut)
-	s = s[k : len(s)-k]
-	sum := 0.0
-	for _, x := range s {
-		sum += x
-	}
-	return sum / float64(len(s))
-}
-
-func gridChoice(means map[int]float64, o search.Objective, tol float64) int {
-	var ms []int
-	best := math.Inf(1)
-	for m, t := range means {
-		ms = append(ms, m)
-		best = math.Min(best, t)
-	}
-	sort.Ints(ms)
-	pick, pv := 0, math.Inf(1)
-	for _, m := range ms {
-		t := means[m]
-		switch o {
-		case search.MinResources:
-			if t <= (1+tol)*best {
-				return m
-			}
-		case search.Cost:
-			if v := float64(m) * t; v < pv {
-				pick, pv = m, v
-			}
-		case search.Balanced:
-			if v := float64(m) * t * t; v < pv {
-				pick, pv = m, v
-			}
-		}
-	}
-	return pick
 }
 
 // WriteTable prints scores as a Markdown table.

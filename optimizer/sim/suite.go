@@ -3,7 +3,7 @@ package sim
 import (
 	"math"
 
-	"github.com/fnmgr/fnmgr/optimizer/search"
+	"github.com/fnmgr/fnmgr/optimizer/score"
 )
 
 // Suite is the benchmark's functions, each with its ground truth built in:
@@ -37,75 +37,15 @@ func Suite() []Function {
 	}
 }
 
-// Truth is the right answer for each objective over a grid.
-type Truth struct {
-	BestMs   float64
-	Decision map[search.Objective]int
-	value    map[search.Objective]map[int]float64
-}
-
-// value of size m under objective o from the true medians (lower is
-// better); +Inf when infeasible.
-func (f Function) value(o search.Objective, m int) float64 {
-	if !f.Feasible(m) {
-		return math.Inf(1)
-	}
-	t := f.TimeMs(m)
-	switch o {
-	case search.Cost:
-		return search.GBSeconds(m, t)
-	case search.Balanced:
-		return float64(m) * t * t
-	}
-	return float64(m)
-}
-
-// Truth computes the right answers over grid with min-resources'
-// tolerance tol.
-func (f Function) Truth(grid []int, tol float64) Truth {
-	tr := Truth{BestMs: math.Inf(1), Decision: map[search.Objective]int{}, value: map[search.Objective]map[int]float64{}}
+// Truth is the right answer for each objective over grid: the true
+// median time of each size where f can run (Feasible), with
+// min-resources' tolerance tol.
+func (f Function) Truth(grid []int, tol float64) score.Truth {
+	median := map[int]float64{}
 	for _, m := range grid {
 		if f.Feasible(m) {
-			tr.BestMs = math.Min(tr.BestMs, f.TimeMs(m))
+			median[m] = f.TimeMs(m)
 		}
 	}
-	for _, o := range search.Objectives {
-		tr.value[o] = map[int]float64{}
-		best := math.Inf(1)
-		for _, m := range grid {
-			v := f.value(o, m)
-			if o == search.MinResources && f.Feasible(m) && f.TimeMs(m) > (1+tol)*tr.BestMs {
-				v = math.Inf(1)
-			}
-			tr.value[o][m] = v
-			if v < best {
-				best, tr.Decision[o] = v, m
-			}
-		}
-	}
-	return tr
-}
-
-// Judge scores choice m for objective o: ok when it is the true answer or
-// within 5% of it in the objective's own measure (memory for
-// min-resources, whose time may then exceed the tolerance by 5% at most;
-// GB-seconds for cost; time × GB-seconds for balanced). regret is the
-// relative excess over the true answer (for min-resources the larger of
-// the memory excess and the excess slowdown).
-func (f Function) Judge(tr Truth, o search.Objective, tol float64, m int) (ok bool, regret float64) {
-	if m == 0 || !f.Feasible(m) {
-		return false, math.Inf(1)
-	}
-	want := tr.Decision[o]
-	if m == want {
-		return true, 0
-	}
-	if o == search.MinResources {
-		slow := f.TimeMs(m)/((1+tol)*tr.BestMs) - 1
-		mem := float64(m)/float64(want) - 1
-		regret = math.Max(math.Max(slow, mem), 0)
-		return slow <= 0.05 && mem <= 0.05, regret
-	}
-	regret = f.value(o, m)/tr.value[o][want] - 1
-	return regret <= 0.05, regret
+	return score.NewTruth(median, tol)
 }
