@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/openwhisk-client-go/whisk"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/tests/optkill"
 )
 
 // TestOptimizeThroughAdminAPI starts the pre-optimizer through the admin
@@ -70,16 +72,14 @@ func TestOptimizeThroughAdminAPI(t *testing.T) {
 // invocations, applied); it returns the run's id.
 func startSleeperOptimization(t *testing.T, c *whisk.Client, name string) string {
 	t.Helper()
-	create(t, c, name, "nodejs:default", "function main(){ return new Promise(r => setTimeout(() => r({ok: true}), 200)) }", 512, false)
+	create(t, c, name, "nodejs:default", optkill.Sleeper, optkill.MemoryMB, false)
 	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
 	var started struct {
 		ID    string `json:"id"`
 		Error string `json:"error"`
 	}
 	require.Eventually(t, func() bool {
-		return admin(t, "POST", fnPath(name)+"/optimizations", map[string]any{
-			"payloads": []map[string]any{{}}, "objective": "min-resources", "maxInvocations": 15, "apply": true,
-		}, &started) == 202
+		return admin(t, "POST", fnPath(name)+"/optimizations", optkill.Request(), &started) == 202
 	}, 10*time.Second, 200*time.Millisecond, "start: %s", &started.Error)
 	require.NotEmpty(t, started.ID)
 	return started.ID

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/openwhisk-client-go/whisk"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fnmgr/fnmgr/tests/optkill"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
 )
 
@@ -28,11 +28,9 @@ func TestKillAnyReplicaDuringOptimization(t *testing.T) {
 	rs := stackReplicas(t, e)
 	_, epoch := agreedLeader(t, rs, 0, 20*time.Second)
 	c := e.Wsk(t, e.EP.APIHost, e.EP.Auth)
-	const memory = 512
 	for i := range 3 {
 		name := fmt.Sprintf("replicated-optkill-%d", i)
-		code := "function main(){ return new Promise(r => setTimeout(() => r({ok: true}), 200)) }"
-		m := memory
+		code, m := optkill.Sleeper, optkill.MemoryMB
 		_, resp, err := c.Actions.Insert(&whisk.Action{Name: name, Namespace: "_", Exec: &whisk.Exec{Kind: "nodejs:default", Code: &code},
 			Limits: &whisk.Limits{Memory: &m}}, true)
 		require.NoError(t, err, "insert %s: %v", name, resp)
@@ -43,9 +41,7 @@ func TestKillAnyReplicaDuringOptimization(t *testing.T) {
 		}
 		require.Eventually(t, func() bool {
 			started.Error = ""
-			return e.Admin(t, stackenv.AsAdmin, http.MethodPost, stackenv.FnPath("guest", name)+"/optimizations", map[string]any{
-				"payloads": []map[string]any{{}}, "objective": "min-resources", "maxInvocations": 15, "apply": true,
-			}, &started) == http.StatusAccepted
+			return e.Admin(t, stackenv.AsAdmin, http.MethodPost, stackenv.FnPath("guest", name)+"/optimizations", optkill.Request(), &started) == http.StatusAccepted
 		}, 10*time.Second, 100*time.Millisecond, "start: %s", &started.Error)
 		require.NotEmpty(t, started.ID)
 
@@ -58,54 +54,14 @@ func TestKillAnyReplicaDuringOptimization(t *testing.T) {
 		_, epoch = agreedLeader(t, rs, epoch-1, 20*time.Second)
 		what := fmt.Sprintf("run %d (replica %d killed after %s)", i, victim, delay)
 
-		var r struct {
-			Status string `json:"status"`
-			Error  string `json:"error"`
-			Report struct {
-				Recommendation struct {
-					MemoryMB int `json:"memoryMB"`
-				} `json:"recommendation"`
-			} `json:"report"`
-		}
-		require.Eventually(t, func() bool {
-			r.Status, r.Error = "", ""
-			e.Admin(t, stackenv.AsAdmin, http.MethodGet, stackenv.FnPath("guest", name)+"/optimizations/"+started.ID, nil, &r)
-			return r.Status == "failed" || r.Status == "succeeded"
-		}, 30*time.Second, 100*time.Millisecond, "%s: the run is over, not left running (%+v)", what, &r)
-		if r.Status == "failed" {
-			require.Contains(t, r.Error, "interrupted", what)
-		}
+		optkill.Check(t, c, name, what, func(r *optkill.Run) {
+			e.Admin(t, stackenv.AsAdmin, http.MethodGet, stackenv.FnPath("guest", name)+"/optimizations/"+started.ID, nil, r)
+		})
 		var runs []struct {
 			ID string `json:"id"`
 		}
 		require.Equal(t, http.StatusOK, e.Admin(t, stackenv.AsAdmin, http.MethodGet, stackenv.FnPath("guest", name)+"/optimizations", nil, &runs))
 		require.Len(t, runs, 1, "%s: the run is recorded once", what)
 		require.Equal(t, started.ID, runs[0].ID, what)
-
-		require.Eventually(t, func() bool {
-			list, _, err := c.Actions.List("", &whisk.ActionListOptions{Limit: 200})
-			if err != nil {
-				return false
-			}
-			for _, x := range list {
-				if strings.HasPrefix(x.Name, name+"@fnmgr-probe-") {
-					return false
-				}
-			}
-			return true
-		}, 30*time.Second, 100*time.Millisecond, "%s: no probe copy is left", what)
-
-		a, _, err := c.Actions.Get(name, false)
-		require.NoError(t, err)
-		if r.Status == "failed" {
-			require.Equal(t, memory, *a.Limits.Memory, "%s: an interrupted run changes nothing", what)
-		} else {
-			require.Equal(t, r.Report.Recommendation.MemoryMB, *a.Limits.Memory, "%s: a run that succeeded applied its setting", what)
-		}
-		res, _, err := c.Actions.Invoke(name, nil, true, true)
-		require.NoError(t, err, "%s: the live action runs", what)
-		out, _ := res.(map[string]any)
-		require.Equal(t, true, out["ok"], what)
-		t.Logf("%s: run %s, memory %d MB", what, r.Status, *a.Limits.Memory)
 	}
 }
