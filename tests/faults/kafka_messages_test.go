@@ -21,7 +21,6 @@ func TestEventsDuplicatedReorderedGarbage(t *testing.T) {
 	rng := rng(t)
 	r := newKafkaRig(t, "")
 	type want struct{ n, errors, cold int64 }
-	var sent float64
 	for run := range count(80) {
 		wants := map[string]*want{}
 		var values [][]byte
@@ -56,18 +55,7 @@ func TestEventsDuplicatedReorderedGarbage(t *testing.T) {
 		for range rng.IntN(4) {
 			values = append(values, metricEvent())
 		}
-		garbageN := rng.IntN(6)
-		for range garbageN {
-			values = append(values, garbage(rng, message.TopicEvents))
-		}
-		rng.Shuffle(len(values), func(i, j int) { values[i], values[j] = values[j], values[i] })
-
-		_, bad0 := r.outcome(message.TopicEvents)
-		r.produce(t, message.TopicEvents, values)
-		sent += float64(len(values))
-		r.waitProcessed(t, message.TopicEvents, sent)
-		_, bad := r.outcome(message.TopicEvents)
-		require.Equal(t, float64(garbageN), bad-bad0, "run %d: every garbage message is counted as malformed, once", run)
+		r.deliver(t, rng, message.TopicEvents, values, rng.IntN(6), fmt.Sprintf("run %d", run))
 		for fqn, w := range wants {
 			st, ok := r.an.Stats(fqn)
 			require.True(t, ok, "run %d: %s seen", run, fqn)
@@ -86,7 +74,6 @@ func TestEventsDuplicatedReorderedGarbage(t *testing.T) {
 func TestPingsDuplicatedReorderedGarbage(t *testing.T) {
 	rng := rng(t)
 	r := newKafkaRig(t, "")
-	var sent float64
 	maxMB := 0
 	instances := map[int]int{} // instance -> its memory
 	for run := range count(60) {
@@ -109,17 +96,7 @@ func TestPingsDuplicatedReorderedGarbage(t *testing.T) {
 			require.NoError(t, message.Decode(values[i], &p))
 			values[i] = ping(p.Name.Instance, instances[p.Name.Instance])
 		}
-		garbageN := rng.IntN(5)
-		for range garbageN {
-			values = append(values, garbage(rng, message.TopicHealth))
-		}
-		rng.Shuffle(len(values), func(i, j int) { values[i], values[j] = values[j], values[i] })
-		_, bad0 := r.outcome(message.TopicHealth)
-		r.produce(t, message.TopicHealth, values)
-		sent += float64(len(values))
-		r.waitProcessed(t, message.TopicHealth, sent)
-		_, bad := r.outcome(message.TopicHealth)
-		require.Equal(t, float64(garbageN), bad-bad0, "run %d: every garbage ping is counted as malformed, once", run)
+		r.deliver(t, rng, message.TopicHealth, values, rng.IntN(5), fmt.Sprintf("run %d", run))
 		for _, mb := range instances {
 			maxMB = max(maxMB, mb)
 		}

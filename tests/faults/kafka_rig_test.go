@@ -103,6 +103,23 @@ func (r *kafkaRig) waitProcessed(t *testing.T, topic string, n float64) {
 	}, r.deadline, 5*time.Millisecond, "%s: %v messages processed", topic, n)
 }
 
+// deliver mixes garbageN garbage messages into values, shuffles them,
+// writes them to topic and waits until the listener has processed them
+// all; each garbage message must have been counted as malformed, once.
+// what names the batch in failure messages.
+func (r *kafkaRig) deliver(t *testing.T, rng *rand.Rand, topic string, values [][]byte, garbageN int, what string) {
+	t.Helper()
+	for range garbageN {
+		values = append(values, garbage(rng, topic))
+	}
+	rng.Shuffle(len(values), func(i, j int) { values[i], values[j] = values[j], values[i] })
+	ok0, bad0 := r.outcome(topic)
+	r.produce(t, topic, values)
+	r.waitProcessed(t, topic, ok0+bad0+float64(len(values)))
+	_, bad := r.outcome(topic)
+	require.Equal(t, float64(garbageN), bad-bad0, "%s: every garbage message is counted as malformed, once", what)
+}
+
 // activationEvent is an Activation user event as the invoker writes it.
 func activationEvent(fqn, id string, status int, initTime int64) []byte {
 	b, _ := json.Marshal(message.Event{Source: "invoker0", Subject: "guest", Namespace: "guest", UserID: "u",

@@ -109,45 +109,33 @@ func (r Ranges) CheckPut(p *entity.LimitsPut) error {
 }
 
 // The field checks are each limit's checkNamespaceLimit (TimeLimit.scala,
-// MemoryLimit.scala, LogLimit.scala, IntraConcurrencyLimit.scala) with
-// Messages.scala's texts.
+// MemoryLimit.scala, LogLimit.scala, IntraConcurrencyLimit.scala) with the
+// texts of OpenWhisk's Messages
+// (common/scala/src/main/scala/org/apache/openwhisk/http/ErrorResponse.scala).
 
 func (r Ranges) timeout(ms int) error {
-	switch {
-	case ms > r.MaxTimeoutMS:
-		return fmt.Errorf("duration %d milliseconds exceeds allowed threshold of %d milliseconds", ms, r.MaxTimeoutMS)
-	case ms < r.MinTimeoutMS:
-		return fmt.Errorf("duration %d milliseconds below allowed threshold of %d milliseconds", ms, r.MinTimeoutMS)
-	}
-	return nil
+	return within("duration", ms, r.MinTimeoutMS, r.MaxTimeoutMS, " milliseconds")
 }
 
 func (r Ranges) memory(mb int) error {
-	switch {
-	case mb > r.MaxMemoryMB:
-		return fmt.Errorf("memory size %d MB exceeds allowed threshold of %d MB", mb, r.MaxMemoryMB)
-	case mb < r.MinMemoryMB:
-		return fmt.Errorf("memory size %d MB below allowed threshold of %d MB", mb, r.MinMemoryMB)
-	}
-	return nil
+	return within("memory size", mb, r.MinMemoryMB, r.MaxMemoryMB, " MB")
 }
 
-func (r Ranges) logs(mb int) error {
-	switch {
-	case mb > r.MaxLogsMB:
-		return fmt.Errorf("log size %d MB exceeds allowed threshold of %d MB", mb, r.MaxLogsMB)
-	case mb < r.MinLogsMB:
-		return fmt.Errorf("log size %d MB below allowed threshold of %d MB", mb, r.MinLogsMB)
-	}
-	return nil
-}
+func (r Ranges) logs(mb int) error { return within("log size", mb, r.MinLogsMB, r.MaxLogsMB, " MB") }
 
 func (r Ranges) concurrency(n int) error {
+	return within("concurrency", n, r.MinConcurrency, r.MaxConcurrency, "")
+}
+
+// within checks lo <= v <= hi with Messages' texts
+// (sizeExceedsAllowedThreshold and the like), e.g. "memory size 1024 MB
+// exceeds allowed threshold of 512 MB".
+func within(what string, v, lo, hi int, unit string) error {
 	switch {
-	case n > r.MaxConcurrency:
-		return fmt.Errorf("concurrency %d exceeds allowed threshold of %d", n, r.MaxConcurrency)
-	case n < r.MinConcurrency:
-		return fmt.Errorf("concurrency %d below allowed threshold of %d", n, r.MinConcurrency)
+	case v > hi:
+		return fmt.Errorf("%s %d%s exceeds allowed threshold of %d%s", what, v, unit, hi, unit)
+	case v < lo:
+		return fmt.Errorf("%s %d%s below allowed threshold of %d%s", what, v, unit, lo, unit)
 	}
 	return nil
 }
