@@ -141,3 +141,29 @@ func TestKeyValues(t *testing.T) {
 		t.Fatalf("nil KeyValues encodes as %s", b)
 	}
 }
+
+func TestKeyValuesValue(t *testing.T) {
+	kv := entity.KeyValues{}.With("int", 7).With("float", 1.5).With("str", "x")
+	cases := []struct {
+		name string
+		got  func() (any, bool)
+		want any
+		ok   bool
+	}{
+		{"int64 of an integer", func() (any, bool) { return entity.Value[int64](kv, "int") }, int64(7), true},
+		{"float64 of an integer", func() (any, bool) { return entity.Value[float64](kv, "int") }, 7.0, true},
+		{"float64 of a float", func() (any, bool) { return entity.Value[float64](kv, "float") }, 1.5, true},
+		{"int64 of a float", func() (any, bool) { return entity.Value[int64](kv, "float") }, int64(0), false},
+		{"int64 of a string", func() (any, bool) { return entity.Value[int64](kv, "str") }, int64(0), false},
+		{"string of an integer", func() (any, bool) { return entity.Value[string](kv, "int") }, "", false},
+		{"absent", func() (any, bool) { return entity.Value[int64](kv, "nope") }, int64(0), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := c.got()
+			if got != c.want || ok != c.ok {
+				t.Fatalf("got %v %v, want %v %v", got, ok, c.want, c.ok)
+			}
+		})
+	}
+}

@@ -36,16 +36,21 @@ func (kv KeyValues) Get(key string) (json.RawMessage, bool) {
 }
 
 // String returns the value of key when it is a JSON string.
-func (kv KeyValues) String(key string) (string, bool) {
+func (kv KeyValues) String(key string) (string, bool) { return Value[string](kv, key) }
+
+// Value decodes the value of key into a T: false (and T's zero) when key
+// is absent or its value is no T (Value[int64] of 1.5 is false).
+func Value[T any](kv KeyValues, key string) (T, bool) {
+	var v T
 	raw, ok := kv.Get(key)
 	if !ok {
-		return "", false
+		return v, false
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
+	if err := json.Unmarshal(raw, &v); err != nil {
+		var zero T
+		return zero, false
 	}
-	return s, true
+	return v, true
 }
 
 // Bool reports whether key is present with the JSON value true.

@@ -316,14 +316,8 @@ func parseActivation(status int, body []byte) (Activation, error) {
 	return a, nil
 }
 
+// number reads a numeric annotation, 0 when absent or not a number.
 func number(kv entity.KeyValues, key string) float64 {
-	raw, ok := kv.Get(key)
-	if !ok {
-		return 0
-	}
-	var f float64
-	if json.Unmarshal(raw, &f) != nil {
-		return 0
-	}
+	f, _ := entity.Value[float64](kv, key)
 	return f
 }

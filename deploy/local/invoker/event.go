@@ -57,16 +57,9 @@ func activationEvent(act *entity.Activation, source, userID string, now time.Tim
 	}, true
 }
 
-// annInt reads an integer annotation, 0 when absent or not a number.
+// annInt reads an integer annotation, 0 when absent or not an integer.
 func annInt(kv entity.KeyValues, key string) int64 {
-	raw, ok := kv.Get(key)
-	if !ok {
-		return 0
-	}
-	var n int64
-	if json.Unmarshal(raw, &n) != nil {
-		return 0
-	}
+	n, _ := entity.Value[int64](kv, key)
 	return n
 }
 
