@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -93,68 +92,9 @@ func (c *Controller) emitConcurrency(ctx context.Context, id *identity, n int) {
 }
 
 // emitActivation sends the Activation event of an activation the controller
-// wrote (a sequence), as EventMessage.from does: name from the path
-// annotation, memory from the limits annotation, causedBy only "sequence".
+// wrote (a sequence), as EventMessage.from does.
 func (c *Controller) emitActivation(ctx context.Context, id *identity, a entity.Activation) {
-	path, _ := a.Annotations.String("path")
-	kind, _ := a.Annotations.String("kind")
-	if path == "" || kind == "" {
-		return
+	if ev, ok := message.NewActivationEvent(&a, c.instance, id.UUID, time.Now()); ok {
+		c.emitEvent(ctx, ev)
 	}
-	body := &message.ActivationEvent{Name: path, ActivationID: a.ActivationID, StatusCode: a.Response.StatusCode,
-		Kind: kind, Conductor: a.Annotations.Bool("conductor"), Size: a.Response.Size}
-	if a.Duration != nil {
-		body.Duration = *a.Duration
-	}
-	body.WaitTime = annotationInt(a.Annotations, "waitTime")
-	body.InitTime = annotationInt(a.Annotations, "initTime")
-	if raw, ok := a.Annotations.Get("limits"); ok {
-		var l entity.Limits
-		if json.Unmarshal(raw, &l) == nil {
-			body.Memory = l.Memory
-		}
-	}
-	if cb, _ := a.Annotations.String("causedBy"); cb == entity.KindSequence {
-		body.CausedBy = cb
-	}
-	body.UserDefinedStatusCode = userDefinedStatusCode(a.Response.Result)
-	c.emitEvent(ctx, message.Event{Source: c.instance, Subject: a.Subject, Namespace: a.Namespace, UserID: id.UUID,
-		EventType: message.EventActivation, Timestamp: time.Now().UnixMilli(), Activation: body})
-}
-
-func annotationInt(kv entity.KeyValues, key string) int64 {
-	raw, ok := kv.Get(key)
-	if !ok {
-		return 0
-	}
-	var n int64
-	_ = json.Unmarshal(raw, &n)
-	return n
-}
-
-// userDefinedStatusCode is result.error.statusCode or result.statusCode; a
-// value that is not an integer counts as 400.
-func userDefinedStatusCode(result json.RawMessage) *int {
-	var r struct {
-		StatusCode json.RawMessage `json:"statusCode"`
-		Error      json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(result, &r) != nil {
-		return nil
-	}
-	raw := r.StatusCode
-	var e struct {
-		StatusCode json.RawMessage `json:"statusCode"`
-	}
-	if json.Unmarshal(r.Error, &e) == nil && len(e.StatusCode) > 0 {
-		raw = e.StatusCode
-	}
-	if len(raw) == 0 {
-		return nil
-	}
-	var n int
-	if json.Unmarshal(raw, &n) != nil {
-		n = 400
-	}
-	return &n
 }

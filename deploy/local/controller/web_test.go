@@ -159,24 +159,6 @@ func TestWebAuthorized(t *testing.T) {
 	}
 }
 
-func TestUserDefinedStatusCode(t *testing.T) {
-	cases := []struct {
-		result string
-		want   *int
-	}{
-		{`{"statusCode":201}`, intp(201)},
-		{`{"error":{"statusCode":404}}`, intp(404)},
-		{`{"statusCode":"abc"}`, intp(400)},
-		{`{"payload":1}`, nil},
-		{`[1]`, nil},
-	}
-	for _, c := range cases {
-		t.Run(c.result, func(t *testing.T) {
-			require.Equal(t, c.want, userDefinedStatusCode(json.RawMessage(c.result)))
-		})
-	}
-}
-
 func TestFilterName(t *testing.T) {
 	cases := []struct {
 		name string

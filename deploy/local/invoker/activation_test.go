@@ -61,30 +61,6 @@ func TestNormalizeResponse(t *testing.T) {
 	}
 }
 
-func TestUserDefinedStatusCode(t *testing.T) {
-	cases := []struct {
-		result string
-		want   *int
-	}{
-		{`{"ok":true}`, nil},
-		{`{"statusCode":201}`, intp(201)},
-		{`{"statusCode":404.7}`, intp(404)},
-		{`{"statusCode":"418"}`, intp(418)},
-		{`{"statusCode":"i404"}`, intp(400)},
-		{`{"statusCode":null}`, intp(400)},
-		{`{"statusCode":true}`, intp(400)},
-		{`{"error":{"statusCode":"404","body":"nope"}}`, intp(404)},
-		{`{"error":{"body":"nope"},"statusCode":503}`, intp(503)},
-		{`{"error":"plain"}`, nil},
-		{`[1]`, nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.result, func(t *testing.T) {
-			require.Equal(t, tc.want, userDefinedStatusCode(json.RawMessage(tc.result)))
-		})
-	}
-}
-
 func TestProvideAPIKey(t *testing.T) {
 	cases := []struct {
 		name string
@@ -144,7 +120,7 @@ func TestBuildActivationAnnotations(t *testing.T) {
 		{name: "warm: no initTime", o: outcome{start: start, end: start.Add(5 * time.Millisecond)},
 			want: []string{"path", "waitTime", "kind", "timeout", "limits"},
 			check: func(t *testing.T, act entity.Activation) {
-				require.Equal(t, int64(7), annInt(act.Annotations, annWaitTime))
+				require.Equal(t, int64(7), annotationInt(act.Annotations, annWaitTime))
 				require.Equal(t, int64(5), *act.Duration)
 				v, _ := act.Annotations.String(annPath)
 				require.Equal(t, "guest/demo/hello", v)
@@ -168,7 +144,7 @@ func TestBuildActivationAnnotations(t *testing.T) {
 			o:    outcome{start: start, end: start, waitTime: 250 * time.Millisecond},
 			want: []string{"path", "waitTime", "kind", "timeout", "limits"},
 			check: func(t *testing.T, act entity.Activation) {
-				require.Equal(t, int64(250), annInt(act.Annotations, annWaitTime))
+				require.Equal(t, int64(250), annotationInt(act.Annotations, annWaitTime))
 			}},
 	}
 	for _, tc := range cases {
@@ -235,4 +211,10 @@ func TestOffsetTracker(t *testing.T) {
 	tr.start(rec(13))
 	tr.start(rec(14))
 	require.Equal(t, int64(13), point(tr.done(rec(14))), "13 never done (aborted) holds the commit back")
+}
+
+// annotationInt is the integer annotation key of kv (0 when absent).
+func annotationInt(kv entity.KeyValues, key string) int64 {
+	n, _ := entity.Value[int64](kv, key)
+	return n
 }

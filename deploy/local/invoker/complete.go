@@ -40,7 +40,7 @@ func (i *Invoker) complete(ctx context.Context, msg *message.Activation, act ent
 		i.log.Error("activation not stored", "activationId", act.ActivationID, "err", err)
 	}
 	if i.opts.UserEvents {
-		if ev, ok := activationEvent(&act, i.source(), msg.User.Namespace.UUID, i.now()); ok {
+		if ev, ok := message.NewActivationEvent(&act, i.source(), msg.User.Namespace.UUID, i.now()); ok {
 			if err := i.publishJSON(ctx, i.opts.UserEventTopicPrefix+message.TopicEvents, ev); err != nil {
 				i.log.Error("activation event not sent", "activationId", act.ActivationID, "err", err)
 			}

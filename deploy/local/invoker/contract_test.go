@@ -178,14 +178,14 @@ func TestEventsMatchContract(t *testing.T) {
 			var want message.Event
 			raw := readSample(t, tc.sample, &want)
 			tc.act.Response.Size = want.Activation.Size // the samples' sizes are made up
-			got, ok := activationEvent(&tc.act, "invoker0", want.UserID, ms(want.Timestamp))
+			got, ok := message.NewActivationEvent(&tc.act, "invoker0", want.UserID, ms(want.Timestamp))
 			require.True(t, ok)
 			requireSameJSON(t, raw, got)
 		})
 	}
 	t.Run("no event without kind", func(t *testing.T) {
 		act := entity.Activation{Annotations: entity.KeyValues{}.With(annPath, "guest/x")}
-		_, ok := activationEvent(&act, "invoker0", "u", time.Now())
+		_, ok := message.NewActivationEvent(&act, "invoker0", "u", time.Now())
 		require.False(t, ok)
 	})
 }

@@ -1,4 +1,4 @@
-package invoker
+package message
 
 import (
 	"bytes"
@@ -8,65 +8,59 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
-	"github.com/fnmgr/fnmgr/kafka/message"
 )
 
-// activationEvent is EventMessage.from: the Activation user event of act.
-// Like OpenWhisk it needs the path and kind annotations; without them there
-// is no event (ok false).
-func activationEvent(act *entity.Activation, source, userID string, now time.Time) (message.Event, bool) {
-	path, ok := act.Annotations.String(annPath)
+// NewActivationEvent is EventMessage's Activation.from (OpenWhisk master
+// 1fae641a2, common/scala/src/main/scala/org/apache/openwhisk/core/
+// connector/Message.scala): the Activation user event of a, from source
+// ("invoker0", "controller0") for the user userID, stamped now. Name and
+// kind come from the path and kind annotations, which OpenWhisk requires:
+// without either there is no event (ok false). Wait and init times,
+// memory (of the limits annotation), conductor and causedBy come from the
+// other annotations (WhiskActivation's *Annotation names), the status code
+// a user set from the result (userDefinedStatusCode).
+func NewActivationEvent(a *entity.Activation, source, userID string, now time.Time) (Event, bool) {
+	path, ok := a.Annotations.String("path")
 	if !ok {
-		return message.Event{}, false
+		return Event{}, false
 	}
-	kind, ok := act.Annotations.String(annKind)
+	kind, ok := a.Annotations.String("kind")
 	if !ok {
-		return message.Event{}, false
+		return Event{}, false
 	}
-	body := &message.ActivationEvent{
-		Name:         path,
-		ActivationID: act.ActivationID,
-		StatusCode:   act.Response.StatusCode,
-		WaitTime:     annInt(act.Annotations, annWaitTime),
-		InitTime:     annInt(act.Annotations, annInitTime),
-		Kind:         kind,
-		Conductor:    act.Annotations.Bool("conductor"),
-		Size:         act.Response.Size,
+	body := &ActivationEvent{
+		Name:                  path,
+		ActivationID:          a.ActivationID,
+		StatusCode:            a.Response.StatusCode,
+		Kind:                  kind,
+		Conductor:             a.Annotations.Bool("conductor"),
+		Size:                  a.Response.Size,
+		UserDefinedStatusCode: userDefinedStatusCode(a.Response.Result),
 	}
-	if act.Duration != nil {
-		body.Duration = *act.Duration
+	body.WaitTime, _ = entity.Value[int64](a.Annotations, "waitTime")
+	body.InitTime, _ = entity.Value[int64](a.Annotations, "initTime")
+	if l, ok := entity.Value[entity.Limits](a.Annotations, "limits"); ok {
+		body.Memory = l.Memory
 	}
-	if raw, ok := act.Annotations.Get(annLimits); ok {
-		var l entity.Limits
-		if json.Unmarshal(raw, &l) == nil {
-			body.Memory = l.Memory
-		}
+	body.CausedBy, _ = a.Annotations.String("causedBy")
+	if a.Duration != nil {
+		body.Duration = *a.Duration
 	}
-	if c, ok := act.Annotations.String(annCausedBy); ok {
-		body.CausedBy = c
-	}
-	body.UserDefinedStatusCode = userDefinedStatusCode(act.Response.Result)
-	return message.Event{
+	return Event{
 		Source:     source,
-		Subject:    act.Subject,
-		Namespace:  act.Namespace,
+		Subject:    a.Subject,
+		Namespace:  a.Namespace,
 		UserID:     userID,
-		EventType:  message.EventActivation,
+		EventType:  EventActivation,
 		Timestamp:  now.UnixMilli(),
 		Activation: body,
 	}, true
 }
 
-// annInt reads an integer annotation, 0 when absent or not an integer.
-func annInt(kv entity.KeyValues, key string) int64 {
-	n, _ := entity.Value[int64](kv, key)
-	return n
-}
-
 // userDefinedStatusCode is Activation.userDefinedStatusCode: the result's
 // error.statusCode, else its statusCode, as an integer (a number is
 // truncated, a string parsed); any other value gives 400. It is absent when
-// the result has neither field.
+// the result is no object or has neither field.
 func userDefinedStatusCode(result json.RawMessage) *int {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(result, &obj) != nil || obj == nil {
