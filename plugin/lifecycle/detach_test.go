@@ -14,7 +14,6 @@ import (
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
-	"github.com/fnmgr/fnmgr/plugin/storage"
 	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
@@ -85,13 +84,8 @@ func TestTransitionOutlivesItsCaller(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.op, func(t *testing.T) {
-			w := newWorld(t)
-			h := &hangUpActions{memActions: w.acts}
-			st, err := storage.NewBucket(t.TempDir())
-			require.NoError(t, err)
-			w.ver = versions.New(versions.Options{Registry: w.reg, Storage: st, Actions: h})
-			t.Cleanup(w.ver.Close)
-			w.lc = lifecycle.New(lifecycle.Options{Registry: w.reg, Versions: w.ver, Invoker: okInvoker{}})
+			h := &hangUpActions{}
+			w := newWorldOver(t, func(a *memActions) versions.Actions { h.memActions = a; return h })
 			w.into("fn", tc.from)
 
 			ctx, cancel := context.WithCancel(w.ctx)
@@ -135,20 +129,15 @@ func (f *failOnceActions) Put(ctx context.Context, a entity.Action, code []byte)
 // restart: the function ends BLOCKED with its stub in place and no intent
 // left.
 func TestStrandedTransitionIsFinishedByTheLeader(t *testing.T) {
-	w := newWorld(t)
-	fo := &failOnceActions{memActions: w.acts}
-	st, err := storage.NewBucket(t.TempDir())
-	require.NoError(t, err)
-	w.ver = versions.New(versions.Options{Registry: w.reg, Storage: st, Actions: fo})
-	t.Cleanup(w.ver.Close)
-	w.lc = lifecycle.New(lifecycle.Options{Registry: w.reg, Versions: w.ver, Invoker: okInvoker{}})
+	fo := &failOnceActions{}
+	w := newWorldOver(t, func(a *memActions) versions.Actions { fo.memActions = a; return fo })
 	w.into("fn", registry.Latest)
 	ctx, cancel := context.WithCancel(w.ctx)
 	defer cancel()
 	go func() { _ = w.lc.Run(ctx, time.Hour) }()
 
 	fo.armed.Store(true)
-	_, err = w.lc.Block(w.ctx, "guest", "fn", "incident", "t")
+	_, err := w.lc.Block(w.ctx, "guest", "fn", "incident", "t")
 	require.Error(t, err, "the failed write is answered")
 	require.Eventually(t, func() bool {
 		f, err := w.reg.GetFunction(w.ctx, "guest", "fn")

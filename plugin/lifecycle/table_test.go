@@ -159,10 +159,16 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
+	return newWorldOver(t, func(a *memActions) versions.Actions { return a })
+}
+
+// newWorldOver is newWorld whose versions write to OpenWhisk through
+// over(w.acts), for tests that make those writes misbehave.
+func newWorldOver(t *testing.T, over func(*memActions) versions.Actions) *world {
 	st, err := storage.NewBucket(t.TempDir())
 	require.NoError(t, err)
 	w := &world{t: t, ctx: t.Context(), reg: registry.NewMemory(), acts: newMemActions()}
-	w.ver = versions.New(versions.Options{Registry: w.reg, Storage: st, Actions: w.acts})
+	w.ver = versions.New(versions.Options{Registry: w.reg, Storage: st, Actions: over(w.acts)})
 	t.Cleanup(w.ver.Close)
 	w.lc = lifecycle.New(lifecycle.Options{Registry: w.reg, Versions: w.ver, Invoker: okInvoker{}})
 	return w
