@@ -17,9 +17,12 @@ BUILD_FLAGS := -trimpath -ldflags "-X main.version=$(VERSION)"
 # kept inside node_modules, is newer than the lockfile after a good `npm ci`.
 COUCH_DIR   := deploy/local/couchdb
 COUCH_STAMP := $(COUCH_DIR)/node_modules/.npm-ci.stamp
-# The official openwhisk npm client, for the integration tests.
+# The official openwhisk npm client, for the integration tests: its
+# lockfile lives in tests/npm, the install in .deps (third-party files stay
+# out of tests/, so that a search of tests/ finds only our own).
 NPMTEST_DIR   := tests/npm
-NPMTEST_STAMP := $(NPMTEST_DIR)/node_modules/.npm-ci.stamp
+NPMTEST_DEPS  := .deps/npm-openwhisk
+NPMTEST_STAMP := $(NPMTEST_DEPS)/node_modules/.npm-ci.stamp
 
 # Our Go files (node_modules and testdata excluded).
 GO_FILES = $(shell find . -name '*.go' -not -path '*/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*')
@@ -49,7 +52,10 @@ $(COUCH_STAMP): $(COUCH_DIR)/package.json $(COUCH_DIR)/package-lock.json
 	touch $@
 
 $(NPMTEST_STAMP): $(NPMTEST_DIR)/package.json $(NPMTEST_DIR)/package-lock.json
-	cd $(NPMTEST_DIR) && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(NPMTEST_DIR)/node_modules
+	mkdir -p $(NPMTEST_DEPS)
+	cp $(NPMTEST_DIR)/package.json $(NPMTEST_DIR)/package-lock.json $(NPMTEST_DEPS)/
+	cd $(NPMTEST_DEPS) && $(NPM) ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 $(HELM): tools/go.mod tools/go.sum
