@@ -15,6 +15,7 @@ import (
 	"github.com/fnmgr/fnmgr/deploy/local/broker"
 	"github.com/fnmgr/fnmgr/kafka/consumer"
 	"github.com/fnmgr/fnmgr/plugin/analyzer"
+	"github.com/fnmgr/fnmgr/tests/kafkatest"
 )
 
 // TestEventsCountedOnce pushes user events and garbage through a real
@@ -76,13 +77,20 @@ func TestEventsCountedOnce(t *testing.T) {
 	require.Eventually(t, func() bool { return total() == int64(n/2) }, 60*time.Second, 20*time.Millisecond)
 	malformed := testutil.ToFloat64(metrics.Messages().WithLabelValues("events", "malformed"))
 	require.Greater(t, malformed, 0.0, "garbage is counted")
-	// Let the commit land, then restart: nothing is counted twice.
-	time.Sleep(500 * time.Millisecond)
+	// Await the commit of everything counted, then restart: nothing is
+	// counted twice.
+	consumed := func() bool {
+		ok, err := kafkatest.Consumed(ctx, prod, "fnmgr-events-test", "events")
+		return err == nil && ok
+	}
+	require.Eventually(t, consumed, 30*time.Second, 20*time.Millisecond, "the group commits what it counted")
 	stop()
 	produce(n/2, n, 10)
 	stop = run()
 	defer stop()
 	require.Eventually(t, func() bool { return total() == int64(n) }, 60*time.Second, 20*time.Millisecond)
-	time.Sleep(300 * time.Millisecond)
+	// A record counted twice would be handled before the group commits the
+	// topic's end: once it has, nothing more is to come.
+	require.Eventually(t, consumed, 30*time.Second, 20*time.Millisecond, "the group commits what it counted")
 	require.Equal(t, int64(n), total(), "every event counted exactly once")
 }
