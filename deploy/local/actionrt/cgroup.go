@@ -2,6 +2,7 @@ package actionrt
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -103,7 +104,7 @@ func detectCgroups(name, mountsFile string) (*cgroups, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create parent cgroup: %w", err)
 		}
-		sweepChildren(dir, cg.v2)
+		sweepChildren(context.Background(), dir, cg.v2)
 	}
 	if cg.v2 {
 		ctl := "+memory"
@@ -119,7 +120,7 @@ func detectCgroups(name, mountsFile string) (*cgroups, error) {
 	}
 	probe, err := cg.newChild(fmt.Sprintf("probe%d", os.Getpid()), 64)
 	if err != nil {
-		_ = cg.removeParents()
+		_ = cg.removeParents(context.Background())
 		return nil, err
 	}
 	if err := probe.remove(); err != nil {
@@ -145,12 +146,12 @@ func (c *cgroups) parents() []string {
 }
 
 // removeParents sweeps whatever children remain and removes the
-// parent cgroups themselves.
-func (c *cgroups) removeParents() error {
+// parent cgroups themselves, until ctx ends.
+func (c *cgroups) removeParents(ctx context.Context) error {
 	var errs []error
 	for _, dir := range c.parents() {
-		sweepChildren(dir, c.v2)
-		if err := rmdirWait(dir); err != nil {
+		sweepChildren(ctx, dir, c.v2)
+		if err := rmdirWait(ctx, dir); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -283,12 +284,13 @@ func (g *cgroup) oomKilled() bool {
 // the worker's process group.
 func (g *cgroup) killAll() { killTasks(g.mem, g.v2) }
 
-// remove kills what is left and removes the cgroup directories.
+// remove kills what is left and removes the cgroup directories (bounded
+// by rmdirPatience: a worker's teardown has no context of its own).
 func (g *cgroup) remove() error {
 	var errs []error
 	for _, dir := range g.dirs() {
 		killTasks(dir, g.v2)
-		if err := rmdirWait(dir); err != nil {
+		if err := rmdirWait(context.Background(), dir); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -297,7 +299,7 @@ func (g *cgroup) remove() error {
 
 // sweepChildren removes every child cgroup under dir, depth first,
 // killing their tasks first. Used for stale cgroups of a crashed run.
-func sweepChildren(dir string, v2 bool) {
+func sweepChildren(ctx context.Context, dir string, v2 bool) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -307,9 +309,9 @@ func sweepChildren(dir string, v2 bool) {
 			continue
 		}
 		child := filepath.Join(dir, e.Name())
-		sweepChildren(child, v2)
+		sweepChildren(ctx, child, v2)
 		killTasks(child, v2)
-		_ = rmdirWait(child)
+		_ = rmdirWait(ctx, child)
 	}
 }
 
@@ -329,17 +331,26 @@ func killTasks(dir string, v2 bool) {
 }
 
 // rmdirWait removes a cgroup dir, retrying while killed tasks are
-// still exiting (EBUSY). The kernel offers no wait for that in v1.
-func rmdirWait(dir string) error {
-	deadline := time.Now().Add(rmdirPatience)
+// still exiting (EBUSY), for at most rmdirPatience or until ctx ends. The
+// kernel offers nothing to wait on for that in v1 (cgroup.events, which v2
+// has, says only whether tasks remain, not when rmdir will succeed), so it
+// polls.
+func rmdirWait(ctx context.Context, dir string) error {
+	ctx, cancel := context.WithTimeout(ctx, rmdirPatience)
+	defer cancel()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		err := os.Remove(dir)
 		switch {
 		case err == nil, errors.Is(err, os.ErrNotExist):
 			return nil
-		case errors.Is(err, syscall.EBUSY) && time.Now().Before(deadline):
+		case errors.Is(err, syscall.EBUSY) && ctx.Err() == nil:
 			killTasks(dir, false)
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-poll.C:
+			}
 		default:
 			return fmt.Errorf("remove cgroup %s: %w", dir, err)
 		}

@@ -225,7 +225,7 @@ func (p *Pool) Close(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if p.cg != nil {
-		if err := p.cg.removeParents(); err != nil {
+		if err := p.cg.removeParents(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("actionrt: close: %w", err))
 		}
 	}

@@ -1,6 +1,7 @@
 package actionrt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -53,22 +54,22 @@ func cgroupsIn(roots []string, prefix string) []string {
 // pools start (what a crashed or killed run left) and after they closed
 // (whatever a worker still exiting left behind). It must not share prefix
 // with a running pool. prefix must be a plain, non-empty name.
-func RemoveCgroups(prefix string) error {
+func RemoveCgroups(ctx context.Context, prefix string) error {
 	if prefix == "" || strings.ContainsAny(prefix, "/\x00") || prefix == "." || prefix == ".." {
 		return fmt.Errorf("actionrt: invalid cgroup prefix %q", prefix)
 	}
-	return removeCgroupsIn(cgroupRoots("/proc/self/mounts"), prefix)
+	return removeCgroupsIn(ctx, cgroupRoots("/proc/self/mounts"), prefix)
 }
 
-func removeCgroupsIn(roots []string, prefix string) error {
+func removeCgroupsIn(ctx context.Context, roots []string, prefix string) error {
 	var errs []error
 	for _, dir := range cgroupsIn(roots, prefix) {
 		// cgroup.kill exists only on v2 directories; killTasks falls back.
 		_, err := os.Stat(filepath.Join(dir, "cgroup.controllers"))
 		v2 := err == nil
-		sweepChildren(dir, v2)
+		sweepChildren(ctx, dir, v2)
 		killTasks(dir, v2)
-		if err := rmdirWait(dir); err != nil {
+		if err := rmdirWait(ctx, dir); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -110,7 +111,7 @@ func TestCgroupsStartStopCycles(t *testing.T) {
 	}
 	dir := t.TempDir()
 	prefix := CgroupPrefix(dir)
-	t.Cleanup(func() { _ = actionrt.RemoveCgroups(prefix) })
+	t.Cleanup(func() { _ = actionrt.RemoveCgroups(context.Background(), prefix) })
 	for i := range cycles {
 		p := startStackProc(t, dir)
 		e := p.endpoints(t, dir)

@@ -36,6 +36,10 @@ type replicaSet struct {
 	// stopping is set (under Stack.mu) once the set is being stopped:
 	// exits are then expected.
 	stopping bool
+	// ctx ends when the set is stopped: a restart pending or under way
+	// gives up then.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // startReplicasLocked starts o.FnmgrReplicas replicas and nginx in front
@@ -43,6 +47,7 @@ type replicaSet struct {
 func (s *Stack) startReplicasLocked(ctx context.Context) error {
 	o := s.opts
 	rs := &replicaSet{}
+	rs.ctx, rs.cancel = context.WithCancel(context.Background())
 	s.replicas = rs
 	var ups []nginxReplica
 	for i := range o.FnmgrReplicas {
@@ -107,8 +112,14 @@ func (s *Stack) watchReplica(i int, p *fnmgrProc) {
 		}
 		s.log.Warn("fnmgr replica exited; starting it again", "replica", i, "err", p.err)
 		s.mu.Unlock()
-		time.Sleep(replicaRestartDelay)
-		np, err := s.startFnmgr(context.Background(), rs.specs[i])
+		// A chosen pause, not a wait for anything: it paces the restarts
+		// of a replica that keeps dying; stopping the set ends it.
+		select {
+		case <-rs.ctx.Done():
+			return
+		case <-time.After(replicaRestartDelay):
+		}
+		np, err := s.startFnmgr(rs.ctx, rs.specs[i])
 		s.mu.Lock()
 		if rs.stopping {
 			s.mu.Unlock()
@@ -138,6 +149,7 @@ func (s *Stack) stopReplicas(ctx context.Context) error {
 		return nil
 	}
 	rs.stopping = true
+	rs.cancel()
 	var errs []error
 	if rs.nginx != nil {
 		errs = append(errs, rs.nginx.stop(ctx))

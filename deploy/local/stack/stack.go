@@ -183,10 +183,10 @@ func (s *Stack) startInvokers(ctx context.Context) error {
 	// What a killed run on this directory left (issue #16 item 7), and, once
 	// the invokers stopped, whatever a worker still exiting left behind.
 	prefix := CgroupPrefix(o.Dir)
-	if err := actionrt.RemoveCgroups(prefix); err != nil {
+	if err := actionrt.RemoveCgroups(ctx, prefix); err != nil {
 		return fmt.Errorf("stack: stale cgroups: %w", err)
 	}
-	s.td.add("cgroups", func(context.Context) error { return actionrt.RemoveCgroups(prefix) })
+	s.td.add("cgroups", func(ctx context.Context) error { return actionrt.RemoveCgroups(ctx, prefix) })
 	for i := range o.Invokers {
 		inv, err := invoker.New(ctx, invoker.Options{
 			ID: i, CouchURL: s.couch.URL(), DBPrefix: DBPrefix, Brokers: s.broker.Addrs(),
@@ -257,5 +257,5 @@ func (s *Stack) Stop(ctx context.Context) error {
 // process about to exit before Stop finished (a second Ctrl-C). It is safe
 // to call while Stop runs.
 func (s *Stack) KillActions() error {
-	return actionrt.RemoveCgroups(CgroupPrefix(s.opts.Dir))
+	return actionrt.RemoveCgroups(context.Background(), CgroupPrefix(s.opts.Dir))
 }
