@@ -17,6 +17,7 @@ import (
 	"github.com/fnmgr/fnmgr/optimizer/probe"
 	"github.com/fnmgr/fnmgr/optimizer/report"
 	"github.com/fnmgr/fnmgr/optimizer/sim"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 type staticKey string
@@ -102,14 +103,14 @@ type concurrencyInvoker struct {
 	invocations int
 }
 
-func (c *concurrencyInvoker) Invoke(context.Context, string, string, json.RawMessage) (probe.Activation, error) {
+func (c *concurrencyInvoker) Invoke(ctx context.Context, _, _ string, _ json.RawMessage) (probe.Activation, error) {
 	c.mu.Lock()
 	c.now++
 	c.most = max(c.most, c.now)
 	c.invocations++
 	refuse := c.invocations <= c.refuse
 	c.mu.Unlock()
-	time.Sleep(2 * time.Millisecond)
+	testkit.Pause(ctx, 2*time.Millisecond) // the activation runs a while: probes at once overlap
 	c.mu.Lock()
 	c.now--
 	c.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,8 +33,11 @@ func TestOptimizerInvokers(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "invoker0", got)
 
-	go func() { time.Sleep(50 * time.Millisecond); send("a2", "invoker1") }()
-	got, ok = x.InvokerOf(context.Background(), "a2")
+	// The event is sent once the lookup has missed it and waits: the
+	// lookup reads its context's Done only then.
+	waiting := &doneWatch{Context: context.Background(), waiting: make(chan struct{})}
+	go func() { <-waiting.waiting; send("a2", "invoker1") }()
+	got, ok = x.InvokerOf(waiting, "a2")
 	require.True(t, ok, "an event that trails the answer is waited for")
 	require.Equal(t, "invoker1", got)
 
@@ -44,6 +48,19 @@ func TestOptimizerInvokers(t *testing.T) {
 	_, ok = x.InvokerOf(context.Background(), "a3")
 	require.True(t, ok)
 	require.NoError(t, x.Handle(context.Background(), message.TopicEvents, []byte("not json")), "malformed events are the analyzer's to report")
+}
+
+// doneWatch is a context that says when its Done is first asked for: a
+// sign that its user has come to wait.
+type doneWatch struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (c *doneWatch) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
 }
 
 // TestOptimizerDeployment: the largest size is the smallest of MAX_MEMORY,

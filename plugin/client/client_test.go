@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 func TestNew(t *testing.T) {
@@ -40,7 +42,9 @@ func TestErrorsAndPaths(t *testing.T) {
 			w.WriteHeader(http.StatusBadGateway)
 			_, _ = w.Write([]byte(`<html>bad gateway</html>`))
 		case gotPath == "/v1/namespaces/guest/functions/hello/history":
-			time.Sleep(200 * time.Millisecond)
+			// A slow answer, chosen: longer than the client's timeout.
+			// The client giving up ends it.
+			testkit.Pause(r.Context(), 200*time.Millisecond)
 		}
 	}))
 	defer srv.Close()

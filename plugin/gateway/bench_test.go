@@ -25,6 +25,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/routes"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // benchConcurrency is the number of requests in flight, as in the
@@ -182,9 +183,8 @@ func newBenchFixture(b *testing.B, action time.Duration, separate bool) benchFix
 	b.Helper()
 	ctrl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if action > 0 {
-			time.Sleep(action) // the action runs; the blocking call waits
-		}
+		// The action runs (a chosen time); the blocking call waits.
+		testkit.Pause(r.Context(), action)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Openwhisk-Activation-Id", "0123456789abcdef0123456789abcdef")
 		_, _ = fmt.Fprintf(w, `{"greeting":"hello","echo":%s}`, body)
@@ -246,7 +246,8 @@ func sideBySide(b *testing.B, concurrency int, action time.Duration, separate bo
 			if action > 0 {
 				// Start the workers spread over one call's time, as
 				// independent clients arrive, not as one herd.
-				time.Sleep(time.Duration(w) * action / time.Duration(concurrency))
+				// (A chosen delay: pacing, not a wait for anything.)
+				testkit.Pause(b.Context(), time.Duration(w)*action/time.Duration(concurrency))
 			}
 			for i := range work {
 				// Alternate which goes first so neither path always

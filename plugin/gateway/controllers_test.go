@@ -136,7 +136,7 @@ func TestChangesUnderLoad(t *testing.T) {
 				churn <- err
 				return
 			}
-			time.Sleep(time.Millisecond) // pace the churn; nothing to wait for
+			testkit.Pause(ctx, time.Millisecond) // pace the churn (a chosen delay): nothing to wait for
 		}
 	}()
 	const clients, calls = 8, 40

@@ -143,7 +143,8 @@ func TestReplayIsIdempotentAndRetentionBounded(t *testing.T) {
 	e.Stop()
 	require.NoError(t, e.Reg.Checkpoint("whisks").Save(e.Ctx, ""))
 	e.Follow()
-	time.Sleep(300 * time.Millisecond)
+	// The follower has handed every change over again once it caught up.
+	require.Eventually(t, e.CaughtUp, 10*time.Second, 10*time.Millisecond, "the replay reaches the feed's end")
 	f, err := e.Reg.GetFunction(e.Ctx, "guest", "r")
 	require.NoError(t, err)
 	require.Equal(t, 8, f.Revisions, "a replayed change is not a new revision")

@@ -24,15 +24,16 @@ import (
 
 // Env is one isolated set of databases with a running follower.
 type Env struct {
-	T       *testing.T
-	Ctx     context.Context
-	Whisks  *whiskdb.Store
-	Reg     *registry.Store
-	Store   storage.Store
-	Ctl     *versions.Controller
-	Actions *openwhisk.Actions
-	url     string // the whisks database's URL
-	stop    func()
+	T        *testing.T
+	Ctx      context.Context
+	Whisks   *whiskdb.Store
+	Reg      *registry.Store
+	Store    storage.Store
+	Ctl      *versions.Controller
+	Actions  *openwhisk.Actions
+	url      string // the whisks database's URL
+	stop     func()
+	follower *feed.Follower
 }
 
 // New builds an Env with the given storage backend ("couch" or "bucket").
@@ -68,11 +69,16 @@ func (e *Env) Follow() {
 	f, err := feed.New(feed.Options{URL: e.url, Handler: e.Ctl.Observe, Checkpoints: e.Reg.Checkpoint("whisks"),
 		CheckpointEvery: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, Heartbeat: time.Second})
 	require.NoError(e.T, err)
+	e.follower = f
 	ctx, cancel := context.WithCancel(e.Ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = f.Run(ctx) }()
 	e.stop = func() { cancel(); <-done }
 }
+
+// CaughtUp reports whether the follower started last has handled every
+// change the database held when it connected.
+func (e *Env) CaughtUp() bool { return e.follower != nil && e.follower.CaughtUp() }
 
 // Stop stops the follower.
 func (e *Env) Stop() {
