@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,46 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch"
+	"github.com/fnmgr/fnmgr/couch/couchtest"
 	"github.com/fnmgr/fnmgr/tests/testkit"
 )
-
-// seen is what a fake server observed of one request.
-type seen struct {
-	method, path, auth, acceptEncoding, contentEncoding string
-}
-
-// fakeCouch answers like CouchDB: GET / with a welcome, PUT of a document
-// with 201, and records what it saw.
-func fakeCouch(t *testing.T) (*httptest.Server, func() []seen) {
-	t.Helper()
-	var (
-		mu   sync.Mutex
-		reqs []seen
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		reqs = append(reqs, seen{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Accept-Encoding"), r.Header.Get("Content-Encoding")})
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.Method == http.MethodGet && r.URL.Path == "/":
-			_, _ = io.WriteString(w, `{"couchdb":"Welcome","version":"3.3.3","vendor":{"name":"The Apache Software Foundation"}}`)
-		case r.Method == http.MethodPut:
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.WriteHeader(http.StatusCreated)
-			_, _ = io.WriteString(w, `{"ok":true,"id":"doc","rev":"1-a"}`)
-		default:
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = io.WriteString(w, `{"error":"not_found","reason":"missing"}`)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []seen {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]seen(nil), reqs...)
-	}
-}
 
 func basic(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
@@ -77,7 +39,7 @@ func TestNewClientRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, requests := fakeCouch(t)
+			srv := couchtest.NewFake(t, couchtest.Options{})
 			rawURL := strings.Replace(srv.URL, "http://", "http://"+tc.userinfo, 1)
 			c, err := couch.NewClient(t.Context(), rawURL, tc.opts)
 			require.NoError(t, err)
@@ -85,32 +47,32 @@ func TestNewClientRequests(t *testing.T) {
 			_, err = c.DB("db").Put(t.Context(), "doc", map[string]any{"big": strings.Repeat("x", 4096)})
 			require.NoError(t, err)
 
-			got := requests()
+			got := srv.Requests()
 			require.Len(t, got, 2)
-			require.Equal(t, "/", got[0].path, "NewClient checks the server")
-			require.Equal(t, http.MethodPut, got[1].method)
+			require.Equal(t, "/", got[0].Path, "NewClient checks the server")
+			require.Equal(t, http.MethodPut, got[1].Method)
 			for _, r := range got {
-				require.Equal(t, tc.wantAuth, r.auth, r.path)
-				require.Empty(t, r.acceptEncoding, "must not ask for compressed responses")
-				require.Empty(t, r.contentEncoding, "must not compress request bodies")
+				require.Equal(t, tc.wantAuth, r.Auth, r.Path)
+				require.Empty(t, r.AcceptEncoding, "must not ask for compressed responses")
+				require.Empty(t, r.ContentEncoding, "must not compress request bodies")
 			}
 		})
 	}
 }
 
 func TestNewClientLazy(t *testing.T) {
-	srv, requests := fakeCouch(t)
+	srv := couchtest.NewFake(t, couchtest.Options{})
 	c, err := couch.NewClient(t.Context(), srv.URL, couch.ClientOptions{Lazy: true})
 	require.NoError(t, err)
 	defer c.Close()
-	require.Empty(t, requests())
+	require.Empty(t, srv.Requests())
 }
 
 // TestNewClientHidesCredentials proves that neither errors nor logs carry the
 // password.
 func TestNewClientHidesCredentials(t *testing.T) {
 	const secret = "s3cretPassw0rd"
-	srv, _ := fakeCouch(t)
+	srv := couchtest.NewFake(t, couchtest.Options{})
 	closed := testkit.ClosedAddr(t)
 	cases := []struct {
 		name    string

@@ -14,32 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fnmgr/fnmgr/couch/couchtest"
 	"github.com/fnmgr/fnmgr/plugin/config"
 	"github.com/fnmgr/fnmgr/tests/testkit"
 )
-
-// fakeCouch answers GET / and HEAD of the databases in dbs; with auth set,
-// it wants those Basic credentials.
-func fakeCouch(t *testing.T, dbs []string, user, pass string) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, _ := r.BasicAuth(); user != "" && (u != user || p != pass) {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		if r.URL.Path == "/" {
-			_, _ = w.Write([]byte(`{"couchdb":"Welcome","version":"3.3.3"}`))
-			return
-		}
-		for _, db := range dbs {
-			if r.URL.Path == "/"+db {
-				return
-			}
-		}
-		w.WriteHeader(http.StatusNotFound)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 func fakeController(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +60,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			couch := fakeCouch(t, tc.dbs, "whisk_admin", "some_passw0rd")
+			couch := couchtest.NewFake(t, couchtest.Options{DBs: tc.dbs, User: "whisk_admin", Password: "some_passw0rd"}).Server
 			couchURL := strings.Replace(couch.URL, "http://", "http://whisk_admin:some_passw0rd@", 1)
 			if tc.couchURL != nil {
 				couchURL = tc.couchURL(couch)
@@ -136,7 +114,7 @@ func TestTopicPrefixAndActivity(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			couch := fakeCouch(t, owDBs, "", "")
+			couch := couchtest.NewFake(t, couchtest.Options{DBs: owDBs}).Server
 			addr := kafka(t, tc.topics...)
 			if len(tc.produce) > 0 {
 				cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
