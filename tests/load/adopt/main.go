@@ -20,11 +20,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-kivik/kivik/v4"
+
 	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
+	"github.com/fnmgr/fnmgr/plugin/versions"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 func main() {
@@ -91,26 +95,57 @@ func run(ctx context.Context, n int, bin string) error {
 		if time.Since(start) > 30*time.Minute {
 			return fmt.Errorf("not ready after 30 minutes")
 		}
-		time.Sleep(100 * time.Millisecond)
+		// Readiness is polled, and the RSS sampled, every 100 ms.
+		if !testkit.Pause(ctx, 100*time.Millisecond) {
+			return ctx.Err()
+		}
 	}
 	adopted, err := countFunctions(ctx, hc, eps)
 	if err != nil {
 		return err
 	}
 	hwm := stackenv.ProcStatus(pid, "VmHWM")
-	// The annotations fnmgr writes after adopting settle meanwhile; the
-	// high-water mark after them counts too.
-	time.Sleep(5 * time.Second)
+	// fnmgr annotates every adopted action (fnmgr-state) a quiet while
+	// after adopting it; the high-water mark after those writes counts too.
+	err = testkit.Await(ctx, 5*time.Minute, 500*time.Millisecond, func() bool {
+		k, err := annotatedCount(ctx, whisks)
+		return err == nil && k >= n
+	})
+	if err != nil {
+		return fmt.Errorf("fnmgr did not annotate the %d adopted actions: %w", n, err)
+	}
+	annotatedAt := time.Since(start)
 	hwmAfter := stackenv.ProcStatus(pid, "VmHWM")
 	fmt.Printf("machine: %s\n", stackenv.Machine())
 	fmt.Printf("actions: %d written in %s (%.0f/s) while fnmgr was down\n", n, wrote.Round(time.Millisecond), float64(n)/wrote.Seconds())
 	fmt.Printf("adopted: %d functions; fnmgr ready %s after its start (%.0f actions/s)\n", adopted, ready.Round(time.Millisecond), float64(n)/ready.Seconds())
-	fmt.Printf("fnmgr peak RSS: VmHWM %.1f MB at ready, %.1f MB 5 s later (sampled VmRSS max %.1f MB)\n",
-		float64(hwm)/1024, float64(hwmAfter)/1024, float64(peakRSS)/1024)
+	fmt.Printf("fnmgr peak RSS: VmHWM %.1f MB at ready, %.1f MB once every action was annotated, %s after its start (sampled VmRSS max %.1f MB)\n",
+		float64(hwm)/1024, float64(hwmAfter)/1024, annotatedAt.Round(time.Millisecond), float64(peakRSS)/1024)
 	if adopted != n {
 		return fmt.Errorf("%d of %d actions adopted", adopted, n)
 	}
 	return nil
+}
+
+// annotatedCount counts the actions guest/adopt* that carry fnmgr's state
+// annotation.
+func annotatedCount(ctx context.Context, whisks *whiskdb.Store) (int, error) {
+	rows := whisks.DB().AllDocs(ctx, kivik.Params(map[string]any{"include_docs": true,
+		"startkey": "guest/adopt", "endkey": "guest/adopt\ufff0"}))
+	defer rows.Close()
+	k := 0
+	for rows.Next() {
+		var a struct {
+			Annotations entity.KeyValues `json:"annotations"`
+		}
+		if err := rows.ScanDoc(&a); err != nil {
+			return 0, err
+		}
+		if _, ok := a.Annotations.Get(versions.AnnotationState); ok {
+			k++
+		}
+	}
+	return k, rows.Err()
 }
 
 // writeActions writes n actions guest/adoptNNNNN with 16 writers.

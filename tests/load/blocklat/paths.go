@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // fn is the function blocked and unblocked; its sequence, trigger and rule
@@ -113,7 +114,7 @@ func (c *client) activation(ctx context.Context, id string, out any) bool {
 		if err == nil && status == http.StatusOK {
 			return json.Unmarshal(body, out) == nil
 		}
-		time.Sleep(10 * time.Millisecond)
+		testkit.Pause(ctx, 10*time.Millisecond) // the poll's interval
 	}
 	return false
 }
@@ -176,12 +177,8 @@ func (c *client) setup(ctx context.Context) error {
 			return fmt.Errorf("%s %s: %d %s %v", s.method, s.url, status, body, err)
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for c.admin(ctx, "GET", "", nil) != nil {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("fnmgr did not adopt %s", fn)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := testkit.Await(ctx, time.Minute, 20*time.Millisecond, func() bool { return c.admin(ctx, "GET", "", nil) == nil }); err != nil {
+		return fmt.Errorf("fnmgr did not adopt %s: %w", fn, err)
 	}
 	if err := c.admin(ctx, "POST", "/versions", map[string]any{}); err != nil {
 		return err
@@ -191,16 +188,12 @@ func (c *client) setup(ctx context.Context) error {
 
 // waitRunnable waits until every path runs the function.
 func (c *client) waitRunnable(ctx context.Context) error {
-	deadline := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute) // for every path together
+	defer cancel()
 	for _, p := range c.paths() {
-		for {
-			if _, ran := p.probe(ctx); ran {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s does not run the function after the unblock", p.name)
-			}
-			time.Sleep(20 * time.Millisecond)
+		ran := func() bool { _, ran := p.probe(ctx); return ran }
+		if err := testkit.Await(ctx, time.Minute, 20*time.Millisecond, ran); err != nil {
+			return fmt.Errorf("%s does not run the function after the unblock: %w", p.name, err)
 		}
 	}
 	return nil

@@ -120,7 +120,12 @@ func run(ctx context.Context, o options) error {
 	}); err != nil {
 		return fmt.Errorf("the actions were not adopted: %w", err)
 	}
-	time.Sleep(3 * time.Second) // fnmgr's annotation writes of the adoption settle
+	// fnmgr annotates each adopted action (fnmgr-state) a quiet while after
+	// its last change: await those writes, so that the measured writes do
+	// not meet them.
+	if err := waitFor(ctx, time.Minute, func() bool { return annotated(ctx, whisks, o.actions) }); err != nil {
+		return fmt.Errorf("fnmgr did not annotate the adopted actions: %w", err)
+	}
 	clock.reset()
 	reqs.reset()
 	w.mu.Lock()
@@ -235,6 +240,21 @@ func (w *writer) conflicts() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.retry
+}
+
+// annotated reports whether the first n actions all carry fnmgr's state
+// annotation.
+func annotated(ctx context.Context, whisks *whiskdb.Store, n int) bool {
+	for i := range n {
+		a, err := whisks.GetAction(ctx, "guest/"+name(i), "")
+		if err != nil {
+			return false
+		}
+		if _, ok := a.Annotations.Get(versions.AnnotationState); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func waitFor(ctx context.Context, within time.Duration, ok func() bool) error {
