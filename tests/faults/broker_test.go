@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/kafka/message"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // TestBrokerRestartResumes stops the Kafka broker at a random moment (with
@@ -21,7 +21,7 @@ import (
 func TestBrokerRestartResumes(t *testing.T) {
 	rng := rng(t)
 	r := newKafkaRig(t, t.TempDir())
-	ctx := context.Background()
+	ctx := t.Context()
 	var outages []time.Duration
 	counted := map[string]int64{} // events sent, by function
 	for run := range count(6) {
@@ -35,10 +35,10 @@ func TestBrokerRestartResumes(t *testing.T) {
 		}
 		before, after := 1+rng.IntN(200), 1+rng.IntN(50)
 		r.produce(t, message.TopicEvents, events(0, before))
-		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond) // consumption under way, or done
+		testkit.Pause(ctx, time.Duration(rng.IntN(150))*time.Millisecond) // the moment of the stop, drawn: consumption under way, or done
 		r.b.Stop()
 		r.waitJoined(t, false)
-		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+		testkit.Pause(ctx, time.Duration(rng.IntN(500))*time.Millisecond) // the outage's length, drawn
 		restarted := time.Now()
 		require.NoError(t, r.b.Start(ctx))
 		r.waitJoined(t, true)
@@ -49,7 +49,10 @@ func TestBrokerRestartResumes(t *testing.T) {
 			st, _ := r.an.Stats(fqn)
 			return st.Activations >= want
 		}, r.deadline, 5*time.Millisecond, "run %d: every event arrives", run)
-		time.Sleep(300 * time.Millisecond) // redeliveries, if any, arrive meanwhile
+		// A redelivery would come before the last event (one partition, in
+		// order): once the group has committed the topic's end, every
+		// record, redelivered or not, has been counted.
+		r.waitConsumed(t, message.TopicEvents)
 		counted[fqn] = want
 		for f, n := range counted { // earlier runs' events are not read again either
 			st, _ := r.an.Stats(f)
@@ -69,13 +72,13 @@ func TestBrokerRestartRejoinsPromptly(t *testing.T) {
 	const within = 3 * time.Second
 	rng := rng(t)
 	r := newKafkaRig(t, t.TempDir())
-	ctx := context.Background()
+	ctx := t.Context()
 	for run := range count(8) {
 		// A healthy stretch between outages.
-		time.Sleep(time.Duration(200+rng.IntN(800)) * time.Millisecond)
+		testkit.Pause(ctx, time.Duration(200+rng.IntN(800))*time.Millisecond) // its length, drawn
 		r.b.Stop()
 		r.waitJoined(t, false)
-		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		testkit.Pause(ctx, time.Duration(rng.IntN(1500))*time.Millisecond) // the outage's length, drawn
 		require.NoError(t, r.b.Start(ctx))
 		back := time.Now()
 		require.Eventually(t, func() bool {

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // TestConcurrentWritersOnOneFunction has several clients work on one
@@ -51,7 +53,7 @@ func TestConcurrentWritersOnOneFunction(t *testing.T) {
 					switch wr.IntN(4) {
 					case 0: // wsk action update
 						code := fmt.Sprintf("function main(){ return {run: %d, w: %d, op: %d} }", run, w, op)
-						if updateWithRetry(c, name, code) {
+						if updateWithRetry(t.Context(), c, name, code) {
 							mu.Lock()
 							codes = append(codes, entity.Digest([]byte(code)))
 							mu.Unlock()
@@ -97,7 +99,7 @@ func TestConcurrentWritersOnOneFunction(t *testing.T) {
 
 // updateWithRetry updates the action as `wsk action update` does,
 // retrying a conflict (fnmgr writes the same document) as a user would.
-func updateWithRetry(c *whisk.Client, name, code string) bool {
+func updateWithRetry(ctx context.Context, c *whisk.Client, name, code string) bool {
 	for range 30 {
 		a := &whisk.Action{Name: name, Namespace: "_", Exec: &whisk.Exec{Kind: "nodejs:default", Code: &code}}
 		_, resp, err := c.Actions.Insert(a, true)
@@ -107,7 +109,7 @@ func updateWithRetry(c *whisk.Client, name, code string) bool {
 		if resp == nil || resp.StatusCode != http.StatusConflict {
 			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		testkit.Pause(ctx, 20*time.Millisecond) // a user's pause before trying again
 	}
 	return false
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // TestCouchDBRestartUnderLoad kills CouchDB (SIGKILL) at random moments
@@ -48,11 +49,14 @@ func TestCouchDBRestartUnderLoad(t *testing.T) {
 	var afterLastRestart int
 	var lastRestart time.Time
 	var wg sync.WaitGroup
+	var writersLeft atomic.Int32
+	writersLeft.Store(writers)
 	for w := range writers {
 		wr := rand.New(rand.NewPCG(rng.Uint64(), uint64(w))) // one source per goroutine
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer writersLeft.Add(-1)
 			for i := 0; !stopping.Load(); i++ {
 				name := fmt.Sprintf("couchload-%d-%d", w, i%perWriter)
 				if i/perWriter >= maxRevisions {
@@ -68,16 +72,16 @@ func TestCouchDBRestartUnderLoad(t *testing.T) {
 					afterLastRestart++
 				}
 				mu.Unlock()
-				time.Sleep(time.Duration(20+wr.IntN(60)) * time.Millisecond)
+				testkit.Pause(ctx, time.Duration(20+wr.IntN(60))*time.Millisecond) // a writer's pace, drawn
 			}
 		}()
 	}
 
 	restarts := count(5)
 	for run := range restarts {
-		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+		testkit.Pause(ctx, time.Duration(300+rng.IntN(1500))*time.Millisecond) // the moment of the kill, drawn
 		require.NoError(t, e.Stack.KillCouchDB())
-		time.Sleep(time.Duration(rng.IntN(800)) * time.Millisecond)
+		testkit.Pause(ctx, time.Duration(rng.IntN(800))*time.Millisecond) // the outage's length, drawn
 		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		require.NoError(t, e.Stack.StartCouchDB(sctx), "run %d", run)
 		cancel()
@@ -86,7 +90,13 @@ func TestCouchDBRestartUnderLoad(t *testing.T) {
 		mu.Unlock()
 		runs.Add(1)
 	}
-	time.Sleep(time.Second) // writes go on after the last restart
+	// Writes go on after the last restart: each writer commits one more,
+	// unless it has written all it had to.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return afterLastRestart >= writers || writersLeft.Load() == 0
+	}, time.Minute, 20*time.Millisecond, "writes after CouchDB came back")
 	stopping.Store(true)
 	wg.Wait()
 	mu.Lock()
@@ -135,14 +145,14 @@ func writeAction(ctx context.Context, whisks *whiskdb.Store, name, code string) 
 		case errors.Is(err, whiskdb.ErrNotFound):
 			a.Rev = ""
 		default:
-			time.Sleep(20 * time.Millisecond)
+			testkit.Pause(ctx, 20*time.Millisecond) // CouchDB is away: retry, as a user would
 			continue
 		}
 		a.Updated = time.Now().UnixMilli()
 		if _, err := whisks.PutAction(ctx, a, []byte(code), entity.TextContentType); err == nil {
 			return true
 		}
-		time.Sleep(20 * time.Millisecond)
+		testkit.Pause(ctx, 20*time.Millisecond) // a conflict or an outage: retry, as a user would
 	}
 	return false
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fnmgr/fnmgr/kafka/message"
 	"github.com/fnmgr/fnmgr/plugin/analyzer"
 	"github.com/fnmgr/fnmgr/plugin/invokers"
+	"github.com/fnmgr/fnmgr/tests/kafkatest"
 )
 
 // kafkaRig is fnmgr's two Kafka listeners (events into the analyzer,
@@ -71,6 +72,18 @@ func (r *kafkaRig) waitJoined(t *testing.T, joined bool) {
 	require.Eventually(t, func() bool {
 		return r.groups[message.TopicEvents].Joined() == joined && r.groups[message.TopicHealth].Joined() == joined
 	}, r.deadline, 5*time.Millisecond, "consumer groups joined = %v", joined)
+}
+
+// waitConsumed waits until the listener of topic has committed the
+// topic's end: it has processed every record produced before the call.
+func (r *kafkaRig) waitConsumed(t *testing.T, topic string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), r.deadline)
+		defer cancel()
+		ok, err := kafkatest.Consumed(ctx, r.prod, "fnmgr-"+topic, topic)
+		return err == nil && ok
+	}, r.deadline, 20*time.Millisecond, "the %s listener commits the topic's end", topic)
 }
 
 // produce writes values to topic in order (one partition), retrying

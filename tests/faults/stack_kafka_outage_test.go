@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // TestStackKafkaOutage stops the stack's Kafka broker for a random while
@@ -41,7 +42,7 @@ func TestStackKafkaOutage(t *testing.T) {
 			status, body := e.Ready()
 			return status == http.StatusServiceUnavailable && strings.Contains(body, "kafka")
 		}, 30*time.Second, 20*time.Millisecond, "run %d: /readyz tells the Kafka outage", run)
-		time.Sleep(time.Duration(rng.IntN(2000)) * time.Millisecond) // the outage's length, drawn
+		testkit.Pause(t.Context(), time.Duration(rng.IntN(2000))*time.Millisecond) // the outage's length, drawn
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		require.NoError(t, e.Stack.StartBroker(ctx))
 		cancel()
