@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // restart kills fnmgr with SIGKILL, starts it again and waits until it is
@@ -37,6 +39,7 @@ func TestRestartDuringBurstKeepsEveryRevision(t *testing.T) {
 	waitFn(t, name, 5*time.Second, func(f fnView) bool { return f.Head.Revision == 1 })
 	const updates = 40
 	done := make(chan struct{})
+	var updated atomic.Int32
 	go func() {
 		defer close(done)
 		for i := 1; i <= updates; i++ {
@@ -45,15 +48,25 @@ func TestRestartDuringBurstKeepsEveryRevision(t *testing.T) {
 				if _, _, err := c.Actions.Insert(actionOf(name, code), true); err == nil {
 					break
 				}
-				time.Sleep(20 * time.Millisecond) // 409 from a stale cache: retry as a user would
+				testkit.Pause(t.Context(), 20*time.Millisecond) // 409 from a stale cache: retry as a user would
 			}
-			time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+			updated.Add(1)
+			testkit.Pause(t.Context(), time.Duration(rand.IntN(40))*time.Millisecond) // the user's pace, drawn
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
-	restart(t)
-	time.Sleep(200 * time.Millisecond)
-	restart(t)
+	// Kill fnmgr twice in the middle of the burst: once a few updates are
+	// in, and again further on (or once the burst is over, on a slow host).
+	for _, at := range []int32{8, 24} {
+		require.Eventually(t, func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return updated.Load() >= at
+			}
+		}, time.Minute, 5*time.Millisecond, "%d updates in", at)
+		restart(t)
+	}
 	<-done
 	f := waitFn(t, name, 20*time.Second, func(f fnView) bool { return f.Head.Revision >= updates+1 })
 	require.Equal(t, updates+1, f.Head.Revision, "no revision lost, none duplicated")
@@ -155,7 +168,8 @@ func TestKillDuringTransitions(t *testing.T) {
 			body = map[string]any{"graceSeconds": 3600}
 		}
 		go fire("POST", fnPath(name)+"/"+op, body) // the request may die with fnmgr
-		time.Sleep(time.Duration(rand.IntN(120)) * time.Millisecond)
+		// A random point of the transition, drawn.
+		testkit.Pause(t.Context(), time.Duration(rand.IntN(120))*time.Millisecond)
 		restart(t)
 
 		var f struct {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/tests/optkill"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // TestKillDuringOptimization kills fnmgr (SIGKILL) at a random point of an
@@ -26,7 +27,7 @@ func TestKillDuringOptimization(t *testing.T) {
 		name := fmt.Sprintf("optkill-%d", i)
 		id := startSleeperOptimization(t, c, name)
 		delay := time.Duration(200+rand.IntN(3000)) * time.Millisecond
-		time.Sleep(delay) // a random point of the run
+		testkit.Pause(t.Context(), delay) // a random point of the run, drawn
 		restart(t)
 		optkill.Check(t, c, name, fmt.Sprintf("run %d (killed after %s)", i, delay), func(r *optkill.Run) {
 			admin(t, "GET", fnPath(name)+"/optimizations/"+id, nil, r)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/tests/optkill"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 // TestKillAnyReplicaDuringOptimization is the three-replica variant of
@@ -46,7 +47,7 @@ func TestKillAnyReplicaDuringOptimization(t *testing.T) {
 		require.NotEmpty(t, started.ID)
 
 		delay := time.Duration(200+rand.IntN(2500)) * time.Millisecond
-		time.Sleep(delay) // a random point of the run
+		testkit.Pause(t.Context(), delay) // a random point of the run, drawn
 		victim := rand.IntN(len(rs))
 		_, err = e.Stack.KillReplica(victim)
 		require.NoError(t, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/fnmgr/fnmgr/deploy/local/stack"
 	"github.com/fnmgr/fnmgr/plugin/config"
 	"github.com/fnmgr/fnmgr/tests/stackenv"
+	"github.com/fnmgr/fnmgr/tests/testkit"
 )
 
 var env *stackenv.Env
@@ -322,9 +323,9 @@ func TestPausedLeaderIsFenced(t *testing.T) {
 	next, epoch := agreedLeader(t, others, epoch, 30*time.Second)
 	require.NotEqual(t, lead.id, next.id)
 	if d := 2*ttl - time.Since(paused); d > 0 {
-		// Keep it paused past its lease for sure: a stopped process has
-		// nothing to await.
-		time.Sleep(d)
+		// Keep it paused past its lease for sure: a chosen length of the
+		// fault (a stopped process has nothing to await).
+		testkit.Pause(t.Context(), d)
 	}
 	lead.signal(syscall.SIGCONT)
 	require.Eventually(t, func() bool { return !lead.alive() }, 15*time.Second, 20*time.Millisecond,
@@ -376,7 +377,7 @@ func TestKillAnyReplicaDuringTransitions(t *testing.T) {
 				resp.Body.Close()
 			}
 		}()
-		time.Sleep(time.Duration(rand.IntN(120)) * time.Millisecond) // a random point of the transition
+		testkit.Pause(t.Context(), time.Duration(rand.IntN(120))*time.Millisecond) // a random point of the transition, drawn
 		victim := rand.IntN(len(rs))
 		_, err := e.Stack.KillReplica(victim)
 		require.NoError(t, err)
@@ -405,11 +406,7 @@ func TestKillAnyReplicaDuringTransitions(t *testing.T) {
 		}
 		var st int
 		var out string
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if st, out = invoke(); st == http.StatusOK {
-				break
-			}
-		}
+		_ = testkit.Await(t.Context(), 5*time.Second, 20*time.Millisecond, func() bool { st, out = invoke(); return st == http.StatusOK })
 		require.Equal(t, http.StatusOK, st, "run %d (%s, state %s, replica %d killed): the code must be intact: %s", i, op, f.State, victim, out)
 		if op == "update" {
 			require.Regexp(t, `"v":\s*"(before|after)"`, out, "run %d", i)
