@@ -132,11 +132,20 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, invoke(e.EP.Gateway, uuid+":"+key+"x", map[string]any{"secretPayload": payload}))
 	status, b := e.AdminRaw(t, uuid+":"+key+"x", "GET", fn, nil)
 	s.answer("admin with a wrong key", status, b)
+	events := e.Metric(t, "fnmgr_events_activations_total")
 	_, _, err := gw.Actions.Invoke(name+"@prod", map[string]any{"secretPayload": payload}, true, true)
 	require.NoError(t, err)
 
-	// Let fnmgr write its annotations and log what it does after a change.
-	time.Sleep(3 * time.Second)
+	// Await what fnmgr does after the last change and the last invocation,
+	// so that its log lines of them are read too: the invoker's user event
+	// counted, and the action's annotations written (the head, with
+	// secret3, is no published version: LATEST, no fnmgr-version).
+	require.Eventually(t, func() bool { return e.Metric(t, "fnmgr_events_activations_total") > events },
+		30*time.Second, 20*time.Millisecond, "fnmgr counts the last invocation's event")
+	require.Eventually(t, func() bool {
+		a, _, err := c.Actions.Get(name, false)
+		return err == nil && a.Annotations.GetValue("fnmgr-state") == "LATEST" && a.Annotations.GetValue("fnmgr-version") == nil
+	}, 30*time.Second, 50*time.Millisecond, "fnmgr annotates the action")
 	for _, p := range []string{e.FnmgrLog, e.StackLog} {
 		logs, err := os.ReadFile(p)
 		require.NoError(t, err)
@@ -207,11 +216,15 @@ func TestCredentialsInURLsNeverLogged(t *testing.T) {
 			if tc.couchURL == withPass(couchPass) {
 				require.Eventually(t, func() bool { return strings.Contains(out.String(), "fnmgr started") },
 					20*time.Second, 20*time.Millisecond, "fnmgr starts with the password: %s", out)
-				time.Sleep(2 * time.Second) // its followers and health checks run, and fail
+				// Its Kafka listeners (at a closed port) fail, and say so.
+				require.Eventually(t, func() bool { return strings.Contains(out.String(), "consumer group interrupted") },
+					20*time.Second, 20*time.Millisecond, "fnmgr's listeners fail: %s", out)
 				if tc.outage {
 					couch.CloseClientConnections()
 					go couch.Close()
-					time.Sleep(2 * time.Second) // fnmgr reconnects, and fails, meanwhile
+					// Its change feed loses CouchDB, reconnects and fails.
+					require.Eventually(t, func() bool { return strings.Contains(out.String(), "changes feed interrupted") },
+						20*time.Second, 20*time.Millisecond, "fnmgr's feed fails: %s", out)
 				}
 				cancel()
 			}
