@@ -32,9 +32,11 @@ func TestConsumed(t *testing.T) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 	require.NoError(t, err)
 	t.Cleanup(cons.Close)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	var got int
 	for got < 1 {
-		fs := cons.PollRecords(ctx, 1) // one record: the end is not committed
+		fs := cons.PollRecords(pctx, 1) // one record: the end is not committed
 		require.NoError(t, fs.Err())
 		got += fs.NumRecords()
 		require.NoError(t, cons.CommitUncommittedOffsets(ctx))
@@ -43,8 +45,6 @@ func TestConsumed(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok, "one of two records committed")
 
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	for got < 2 {
 		fs := cons.PollRecords(pctx, 1)
 		require.NoError(t, fs.Err())
