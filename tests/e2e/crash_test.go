@@ -65,6 +65,7 @@ func TestRestartDuringBurstKeepsEveryRevision(t *testing.T) {
 				return updated.Load() >= at
 			}
 		}, time.Minute, 5*time.Millisecond, "%d updates in", at)
+		t.Logf("killing fnmgr with %d of %d updates in", updated.Load(), updates)
 		restart(t)
 	}
 	<-done
