@@ -41,6 +41,7 @@ async function retryConflict(fn) {
       return await fn();
     } catch (e) {
       if (e.statusCode !== 409 || attempt >= 20) throw e;
+      console.log(`409 (${e.message}); trying again`);
     }
     await sleep(100); // a user's pause before trying again
   }
