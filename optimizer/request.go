@@ -73,6 +73,36 @@ func (p *Payloads) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MarshalJSON writes what UnmarshalJSON reads back as p: a payload of
+// weight 1 as the parameters themselves, unless they would read as the
+// weighted form; any other in the weighted form.
+func (p Payloads) MarshalJSON() ([]byte, error) {
+	out := make([]json.RawMessage, 0, len(p))
+	for i, w := range p {
+		if w.Weight == 1 && !looksWeighted(w.Body) {
+			out = append(out, w.Body)
+			continue
+		}
+		b, err := json.Marshal(w)
+		if err != nil {
+			return nil, fmt.Errorf("payloads[%d]: %w", i, err)
+		}
+		out = append(out, b)
+	}
+	return json.Marshal(out)
+}
+
+// looksWeighted reports whether body would read as the weighted form.
+func looksWeighted(body json.RawMessage) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return false
+	}
+	_, hasPayload := fields["payload"]
+	_, hasWeight := fields["weight"]
+	return hasPayload && len(fields) == 1+btoi(hasWeight)
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1

@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/optimizer"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
@@ -99,38 +99,10 @@ func caller(ctx context.Context) string {
 	return id.Subject
 }
 
-// FunctionView is a function as the admin API shows it.
-type FunctionView struct {
-	Namespace string                    `json:"namespace"`
-	Name      string                    `json:"name"`
-	State     registry.State            `json:"state"`
-	Head      HeadView                  `json:"head"`
-	Versions  []registry.VersionRef     `json:"versions"`
-	Aliases   map[string]registry.Alias `json:"aliases"`
-	Config    registry.Config           `json:"config"`
-	Limits    entity.Limits             `json:"limits"`
-	Reason    string                    `json:"reason,omitempty"`
-	PurgeAt   *time.Time                `json:"purgeAt,omitempty"`
-	Purged    bool                      `json:"purged,omitempty"`
-	Gone      bool                      `json:"gone,omitempty"`
-	// Untracked says why fnmgr could not record the action's latest
-	// change (its code could not be read); empty when it is tracked.
-	Untracked string `json:"untracked,omitempty"`
-	// Transition is a lifecycle operation in progress (or cut short by a
-	// crash, until fnmgr finishes it after its restart).
-	Transition *registry.Transition `json:"transition,omitempty"`
-}
-
-// HeadView is the function's current revision.
-type HeadView struct {
-	Revision int       `json:"revision"`
-	Digest   string    `json:"digest"`
-	Updated  time.Time `json:"updated"`
-}
-
-func viewOf(f registry.Function) FunctionView {
-	v := FunctionView{Namespace: f.Namespace, Name: f.Name, State: f.State,
-		Head:     HeadView{Revision: f.Head.Revision, Digest: f.Head.Digest, Updated: f.Head.Updated},
+// viewOf is function f as the admin API shows it (api.Function).
+func viewOf(f registry.Function) api.Function {
+	v := api.Function{Namespace: f.Namespace, Name: f.Name, State: f.State,
+		Head:     api.Head{Revision: f.Head.Revision, Digest: f.Head.Digest, Updated: f.Head.Updated},
 		Versions: f.Versions, Aliases: f.Aliases, Config: f.Config, Limits: f.Limits, Reason: f.Reason,
 		PurgeAt: f.PurgeAt, Purged: f.Purged, Gone: f.Gone, Untracked: f.Untracked, Transition: f.Transition}
 	if v.Transition != nil {
@@ -168,7 +140,7 @@ func (h *fnHandlers) list(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, http.StatusBadRequest, "state must be one of LATEST, PUBLISHED, BLOCKED, UPDATING, RETIRED.")
 		return
 	}
-	out := []FunctionView{}
+	out := []api.Function{}
 	seen := 0
 	errDone := errors.New("done")
 	err := h.fs.Registry.Functions(r.Context(), NamespaceFrom(r.Context()), func(f registry.Function) error {
@@ -201,15 +173,6 @@ func (h *fnHandlers) get(c call) error {
 	return nil
 }
 
-// RevisionView is one LATEST snapshot.
-type RevisionView struct {
-	Revision  int               `json:"revision"`
-	Digest    string            `json:"digest"`
-	Observed  time.Time         `json:"observed"`
-	OWVersion string            `json:"owVersion,omitempty"`
-	Snapshot  registry.Snapshot `json:"snapshot"`
-}
-
 func (h *fnHandlers) revisions(c call) error {
 	if _, err := h.fs.Registry.GetFunction(c.r.Context(), c.ns, c.name); err != nil {
 		return err
@@ -218,9 +181,9 @@ func (h *fnHandlers) revisions(c call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]RevisionView, 0, len(rs))
+	out := make([]api.Revision, 0, len(rs))
 	for _, rv := range rs {
-		out = append(out, RevisionView{Revision: rv.Revision, Digest: rv.Digest, Observed: rv.Observed, OWVersion: rv.OWVersion, Snapshot: rv.Snapshot})
+		out = append(out, api.Revision{Revision: rv.Revision, Digest: rv.Digest, Observed: rv.Observed, OWVersion: rv.OWVersion, Snapshot: rv.Snapshot})
 	}
 	httpapi.WriteJSON(c.w, http.StatusOK, out)
 	return nil

@@ -8,11 +8,10 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
-	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/reqerr"
-	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
 // errAnswered means the body decoder already answered the request.
@@ -33,9 +32,7 @@ func (h *fnHandlers) body(c call, v any) error {
 }
 
 func (h *fnHandlers) publish(c call) error {
-	var req struct {
-		Description string `json:"description,omitempty"`
-	}
+	var req api.PublishRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
 	}
@@ -50,7 +47,7 @@ func (h *fnHandlers) publish(c call) error {
 	if p.Created {
 		status = http.StatusCreated
 	}
-	httpapi.WriteJSON(c.w, status, map[string]any{"version": p.Version.Version, "digest": p.Version.Digest})
+	httpapi.WriteJSON(c.w, status, api.PublishedVersion{Version: p.Version.Version, Digest: p.Version.Digest})
 	return nil
 }
 
@@ -61,20 +58,8 @@ func ignoreAnswered(err error) error {
 	return err
 }
 
-// VersionView is a published version; Code is set with ?code=true.
-type VersionView struct {
-	Version     int               `json:"version"`
-	Digest      string            `json:"digest"`
-	Revision    int               `json:"revision"`
-	Description string            `json:"description,omitempty"`
-	Created     time.Time         `json:"created"`
-	CreatedBy   string            `json:"createdBy,omitempty"`
-	Snapshot    registry.Snapshot `json:"snapshot"`
-	Code        *string           `json:"code,omitempty"`
-}
-
-func (h *fnHandlers) versionView(c call, v registry.Version, withCode bool) (VersionView, error) {
-	out := VersionView{Version: v.Version, Digest: v.Digest, Revision: v.Revision, Description: v.Description,
+func (h *fnHandlers) versionView(c call, v registry.Version, withCode bool) (api.Version, error) {
+	out := api.Version{Version: v.Version, Digest: v.Digest, Revision: v.Revision, Description: v.Description,
 		Created: v.Created, CreatedBy: v.CreatedBy, Snapshot: v.Snapshot}
 	if withCode && v.Snapshot.Exec.CodeDigest != "" {
 		b, err := h.fs.Versions.Code(c.r.Context(), v.Snapshot)
@@ -110,7 +95,7 @@ func (h *fnHandlers) versions(c call) error {
 	if err != nil {
 		return err
 	}
-	out := []VersionView{}
+	out := []api.Version{}
 	for _, v := range vs {
 		if _, live := f.Version(v.Version); !live {
 			continue
@@ -170,23 +155,13 @@ func (h *fnHandlers) retireVersion(c call) error {
 	if err := h.fs.Versions.RetireVersion(c.r.Context(), c.ns, c.name, n); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(c.w, http.StatusOK, map[string]any{"version": n, "retired": true})
+	httpapi.WriteJSON(c.w, http.StatusOK, api.RetiredVersion{Version: n, Retired: true})
 	return nil
-}
-
-// AliasView is an alias and its routing.
-type AliasView struct {
-	Alias   string           `json:"alias"`
-	Routing []registry.Route `json:"routing"`
-	Updated time.Time        `json:"updated"`
 }
 
 func (h *fnHandlers) putAlias(c call) error {
 	alias, _ := pathVar(c.r, "alias")
-	var req struct {
-		Version *int             `json:"version,omitempty"`
-		Routing []registry.Route `json:"routing,omitempty"`
-	}
+	var req api.AliasRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
 	}
@@ -195,7 +170,7 @@ func (h *fnHandlers) putAlias(c call) error {
 	case req.Version != nil && len(routing) > 0:
 		return reqerr.New(reqerr.Invalid, "send either version or routing, not both")
 	case req.Version != nil:
-		routing = []registry.Route{{Version: *req.Version, Weight: 100}}
+		routing = []api.Route{{Version: *req.Version, Weight: 100}}
 	case len(routing) == 0:
 		return reqerr.New(reqerr.Invalid, "send {\"version\": N} or {\"routing\": [{\"version\": N, \"weight\": W}, …]}")
 	}
@@ -203,7 +178,7 @@ func (h *fnHandlers) putAlias(c call) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(c.w, http.StatusOK, AliasView{Alias: alias, Routing: al.Routing, Updated: al.Updated})
+	httpapi.WriteJSON(c.w, http.StatusOK, api.NamedAlias{Alias: alias, Routing: al.Routing, Updated: al.Updated})
 	return nil
 }
 
@@ -217,7 +192,7 @@ func (h *fnHandlers) getAlias(c call) error {
 	if !ok {
 		return reqerr.New(reqerr.NotFound, "alias %q of %s does not exist", alias, f.FQN())
 	}
-	httpapi.WriteJSON(c.w, http.StatusOK, AliasView{Alias: alias, Routing: al.Routing, Updated: al.Updated})
+	httpapi.WriteJSON(c.w, http.StatusOK, api.NamedAlias{Alias: alias, Routing: al.Routing, Updated: al.Updated})
 	return nil
 }
 
@@ -226,14 +201,12 @@ func (h *fnHandlers) deleteAlias(c call) error {
 	if err := h.fs.Versions.DeleteAlias(c.r.Context(), c.ns, c.name, alias); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(c.w, http.StatusOK, map[string]any{"alias": alias, "deleted": true})
+	httpapi.WriteJSON(c.w, http.StatusOK, api.DeletedAlias{Alias: alias, Deleted: true})
 	return nil
 }
 
 func (h *fnHandlers) rollback(c call) error {
-	var req struct {
-		Version int `json:"version"`
-	}
+	var req api.RollbackRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
 	}
@@ -244,31 +217,26 @@ func (h *fnHandlers) rollback(c call) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(c.w, http.StatusOK, map[string]any{"version": v.Version, "digest": v.Digest})
+	httpapi.WriteJSON(c.w, http.StatusOK, api.PublishedVersion{Version: v.Version, Digest: v.Digest})
 	return nil
 }
 
-type reasonBody struct {
-	Reason       string `json:"reason,omitempty"`
-	GraceSeconds *int64 `json:"graceSeconds,omitempty"`
-}
-
-func (r reasonBody) check() error {
-	if len(r.Reason) > 1024 {
+func checkReason(reason string) error {
+	if len(reason) > 1024 {
 		return reqerr.Field("reason", "is longer than 1024 characters")
 	}
 	return nil
 }
 
 func (h *fnHandlers) block(c call) error {
-	var req reasonBody
+	var req api.RetireRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
 	}
 	if req.GraceSeconds != nil {
 		return reqerr.Field("graceSeconds", "belongs to retire, not block")
 	}
-	if err := req.check(); err != nil {
+	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
 	f, err := h.fs.Lifecycle.Block(c.r.Context(), c.ns, c.name, req.Reason, c.by)
@@ -285,7 +253,7 @@ func (h *fnHandlers) unblock(c call) error {
 }
 
 func (h *fnHandlers) update(c call) error {
-	var req lifecycle.UpdateRequest
+	var req api.UpdateRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
 	}
@@ -294,11 +262,11 @@ func (h *fnHandlers) update(c call) error {
 }
 
 func (h *fnHandlers) retire(c call) error {
-	var req reasonBody
+	var req api.RetireRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
 	}
-	if err := req.check(); err != nil {
+	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
 	var grace time.Duration
@@ -333,7 +301,7 @@ func (h *fnHandlers) history(c call) error {
 }
 
 func (h *fnHandlers) config(c call) error {
-	var req versions.ConfigRequest
+	var req api.ConfigRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
 	}

@@ -13,8 +13,7 @@ import (
 
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/optimizer"
-	"github.com/fnmgr/fnmgr/plugin/lifecycle"
-	"github.com/fnmgr/fnmgr/plugin/versions"
+	"github.com/fnmgr/fnmgr/plugin/api"
 )
 
 // TestValidationMessagesUseRequestNames: a 400 names a setting as the
@@ -135,7 +134,7 @@ func counterValue(t *testing.T, reg prometheus.Gatherer, name string, labels map
 // TestRequestFieldsDescribed: every name a request body's Go type accepts
 // is in openapi.json, so the document tells callers what they may send.
 func TestRequestFieldsDescribed(t *testing.T) {
-	for _, v := range []any{versions.ConfigRequest{}, lifecycle.UpdateRequest{}, entity.ExecPut{}, entity.LimitsPut{}, optimizer.Request{}} {
+	for _, v := range []any{api.ConfigRequest{}, api.UpdateRequest{}, entity.ExecPut{}, entity.LimitsPut{}, optimizer.Request{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")

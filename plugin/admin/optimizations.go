@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/fnmgr/fnmgr/optimizer"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
 	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
@@ -43,7 +44,7 @@ func (h *fnHandlers) startOptimization(c call) error {
 		return fromOptimizer(err)
 	}
 	c.w.Header().Set("Location", fmt.Sprintf("/v1/namespaces/%s/functions/%s/optimizations/%s", c.ns, c.name, id))
-	httpapi.WriteJSON(c.w, http.StatusAccepted, map[string]string{"id": id})
+	httpapi.WriteJSON(c.w, http.StatusAccepted, api.OptimizationStarted{ID: id})
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/fnmgr/fnmgr/optimizer"
 	"github.com/fnmgr/fnmgr/optimizer/search"
 	"github.com/fnmgr/fnmgr/plugin/analyzer"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/deployment"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/versions"
@@ -62,7 +63,7 @@ type OptimizerApplier struct {
 func (a OptimizerApplier) Apply(ctx context.Context, ns, name string, app optimizer.Application) error {
 	s := app.Setting
 	mem := s.MemoryMB
-	req := versions.ConfigRequest{MemorySize: &mem, GPUNum: s.GPUNum, GPUMemorySize: s.GPUMemorySize, GPUPercentage: s.GPUPercentage}
+	req := api.ConfigRequest{MemorySize: &mem, GPUNum: s.GPUNum, GPUMemorySize: s.GPUMemorySize, GPUPercentage: s.GPUPercentage}
 	if _, err := a.Versions.SetConfig(ctx, ns, name, req, a.Deployment); err != nil {
 		return err
 	}

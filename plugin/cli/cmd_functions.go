@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/client"
-	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
 func functionsCommand() *Command {
@@ -119,7 +119,7 @@ func functionDetail(w io.Writer, f client.Function) error {
 	return nil
 }
 
-func aliasTable(w io.Writer, aliases map[string]registry.Alias) error {
+func aliasTable(w io.Writer, aliases map[string]api.Alias) error {
 	names := make([]string, 0, len(aliases))
 	for n := range aliases {
 		names = append(names, n)

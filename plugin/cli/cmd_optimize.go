@@ -100,22 +100,29 @@ func suffix(sep, s string) string {
 
 // optimizationRequest builds the request from the flags.
 func optimizationRequest(payloads []string, file, objective, tolerance, memory string, maxInv int, gpu, apply bool) (client.OptimizationRequest, error) {
-	req := client.OptimizationRequest{Objective: objective, MaxInvocations: maxInv, Apply: apply}
+	req := client.OptimizationRequest{Objective: objective, MaxInvocations: maxInv, Apply: apply, GPU: gpu}
+	var raws []json.RawMessage
 	for _, p := range payloads {
 		if !isObject([]byte(p)) {
 			return req, fmt.Errorf("%w: --payload %q is not a JSON object", ErrUsage, p)
 		}
-		req.Payloads = append(req.Payloads, json.RawMessage(p))
+		raws = append(raws, json.RawMessage(p))
 	}
 	if file != "" {
 		ps, err := readPayloads(file)
 		if err != nil {
 			return req, err
 		}
-		req.Payloads = append(req.Payloads, ps...)
+		raws = append(raws, ps...)
 	}
-	if len(req.Payloads) == 0 {
+	if len(raws) == 0 {
 		return req, fmt.Errorf("%w: optimize needs at least one --payload or a --payload-file", ErrUsage)
+	}
+	// Read as the server reads them: the parameters, or {"payload": …,
+	// "weight": …}.
+	list, _ := json.Marshal(raws)
+	if err := json.Unmarshal(list, &req.Payloads); err != nil {
+		return req, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if tolerance != "" {
 		t, err := strconv.ParseFloat(tolerance, 64)
@@ -132,9 +139,6 @@ func optimizationRequest(payloads []string, file, objective, tolerance, memory s
 			}
 			req.MemoryCandidates = append(req.MemoryCandidates, n)
 		}
-	}
-	if gpu {
-		req.GPU = &gpu
 	}
 	return req, nil
 }
@@ -185,7 +189,7 @@ func follow(ctx context.Context, s *Session, name, id string, every time.Duratio
 			return o, err
 		}
 		if tty {
-			fmt.Fprint(s.env.Stderr, "\r"+progressBar(o.Progress, 30)+" "+o.Status+"  ")
+			fmt.Fprint(s.env.Stderr, "\r"+progressBar(o.Progress, 30)+" "+string(o.Status)+"  ")
 		}
 		if o.Finished() {
 			if tty {
@@ -248,7 +252,7 @@ func optimizeListCommand() *Command {
 					if r.Saving != nil {
 						cost = pct(-r.Saving.GBSecondsSavedPct)
 					}
-					status := r.Status
+					status := string(r.Status)
 					if r.Status != client.OptimizationSucceeded && r.Status != client.OptimizationFailed && r.Status != client.OptimizationCancelled {
 						status += fmt.Sprintf(" %d/%d", r.Progress.Done, r.Progress.Total)
 					}

@@ -19,6 +19,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/fnmgr/fnmgr/plugin/api"
 )
 
 // DefaultTimeout bounds one request when Options.Timeout is zero.
@@ -186,10 +188,7 @@ func transportError(ctx context.Context, method, host string, err error) error {
 }
 
 func apiError(resp *http.Response, raw []byte) error {
-	var e struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
-	}
+	var e api.Error
 	ae := &APIError{Status: resp.StatusCode}
 	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
 		ae.Message, ae.Code = e.Error, e.Code

@@ -8,25 +8,21 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fnmgr/fnmgr/plugin/admin"
-	"github.com/fnmgr/fnmgr/plugin/lifecycle"
-	"github.com/fnmgr/fnmgr/plugin/registry"
-	"github.com/fnmgr/fnmgr/plugin/versions"
+	"github.com/fnmgr/fnmgr/plugin/api"
 )
 
-// The API's views, as the admin API defines them.
+// The admin API's bodies, as package api defines them for the server and
+// its clients.
 type (
-	Function = admin.FunctionView
-	Revision = admin.RevisionView
-	Version  = admin.VersionView
-	Alias    = admin.AliasView
-	History  = registry.History
-	Route    = registry.Route
-	Config   = registry.Config
-	// UpdateRequest is the body of POST …/update.
-	UpdateRequest = lifecycle.UpdateRequest
-	// ConfigRequest is the body of PUT …/config.
-	ConfigRequest = versions.ConfigRequest
+	Function      = api.Function
+	Revision      = api.Revision
+	Version       = api.Version
+	Alias         = api.NamedAlias
+	History       = api.HistoryEntry
+	Route         = api.Route
+	Config        = api.Config
+	UpdateRequest = api.UpdateRequest // the body of POST …/update
+	ConfigRequest = api.ConfigRequest // the body of PUT …/config
 )
 
 // BasicAuth is the Authorization value of an OpenWhisk key "uuid:key".
@@ -106,24 +102,24 @@ func (c *Client) RetireVersion(ctx context.Context, name string, n int) error {
 type Published struct {
 	Version int    `json:"version"`
 	Digest  string `json:"digest"`
-	// Created is false when the head already was the newest version.
+	// Created is false when the head already was the newest version (the
+	// API's status, 201 or 200).
 	Created bool `json:"created"`
 }
 
 // Publish publishes the head as a new version.
 func (c *Client) Publish(ctx context.Context, name, description string) (Published, error) {
-	var out Published
+	var out api.PublishedVersion
 	status, err := c.do(ctx, http.MethodPost, c.functionPath(name, "versions"), nil,
-		map[string]string{"description": description}, &out)
-	out.Created = status == http.StatusCreated
-	return out, err
+		api.PublishRequest{Description: description}, &out)
+	return Published{Version: out.Version, Digest: out.Digest, Created: status == http.StatusCreated}, err
 }
 
 // Rollback makes version n the head.
 func (c *Client) Rollback(ctx context.Context, name string, n int) (Published, error) {
-	var out Published
-	_, err := c.do(ctx, http.MethodPost, c.functionPath(name, "rollback"), nil, map[string]int{"version": n}, &out)
-	return out, err
+	var out api.PublishedVersion
+	_, err := c.do(ctx, http.MethodPost, c.functionPath(name, "rollback"), nil, api.RollbackRequest{Version: n}, &out)
+	return Published{Version: out.Version, Digest: out.Digest}, err
 }
 
 // SetAlias creates or moves an alias: one route of weight 100 points it at
@@ -131,7 +127,7 @@ func (c *Client) Rollback(ctx context.Context, name string, n int) (Published, e
 func (c *Client) SetAlias(ctx context.Context, name, alias string, routing []Route) (Alias, error) {
 	var out Alias
 	_, err := c.do(ctx, http.MethodPut, c.functionPath(name, "aliases", alias), nil,
-		map[string][]Route{"routing": routing}, &out)
+		api.AliasRequest{Routing: routing}, &out)
 	return out, err
 }
 
@@ -151,7 +147,7 @@ func (c *Client) DeleteAlias(ctx context.Context, name, alias string) error {
 // Block blocks the function.
 func (c *Client) Block(ctx context.Context, name, reason string) (Function, error) {
 	var out Function
-	_, err := c.do(ctx, http.MethodPost, c.functionPath(name, "block"), nil, map[string]string{"reason": reason}, &out)
+	_, err := c.do(ctx, http.MethodPost, c.functionPath(name, "block"), nil, api.BlockRequest{Reason: reason}, &out)
 	return out, err
 }
 
@@ -171,9 +167,10 @@ func (c *Client) Update(ctx context.Context, name string, req UpdateRequest) (Fu
 
 // Retire retires the function; grace nil takes the server's default.
 func (c *Client) Retire(ctx context.Context, name, reason string, grace *time.Duration) (Function, error) {
-	body := map[string]any{"reason": reason}
+	body := api.RetireRequest{Reason: reason}
 	if grace != nil {
-		body["graceSeconds"] = int64(grace.Seconds())
+		g := int64(grace.Seconds())
+		body.GraceSeconds = &g
 	}
 	var out Function
 	_, err := c.do(ctx, http.MethodPost, c.functionPath(name, "retire"), nil, body, &out)

@@ -4,44 +4,44 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"time"
+
+	"github.com/fnmgr/fnmgr/optimizer"
+	"github.com/fnmgr/fnmgr/plugin/api"
 )
 
-// OptimizationRequest starts the pre-optimizer (POST …/optimizations).
-type OptimizationRequest struct {
-	Payloads         []json.RawMessage `json:"payloads"`
-	Objective        string            `json:"objective,omitempty"`
-	Tolerance        *float64          `json:"tolerance,omitempty"`
-	MemoryCandidates []int             `json:"memoryCandidates,omitempty"`
-	MaxInvocations   int               `json:"maxInvocations,omitempty"`
-	GPU              *bool             `json:"gpu,omitempty"`
-	Apply            bool              `json:"apply,omitempty"`
-}
+// The pre-optimizer's bodies belong to the optimizer library (package
+// optimizer), which the admin API serves as they are.
+type (
+	// OptimizationRequest starts the pre-optimizer (POST …/optimizations).
+	OptimizationRequest = optimizer.Request
+	// Progress counts the invocations an optimization has made of those
+	// it plans.
+	Progress = optimizer.Progress
+	// OptimizationStatus is where a run is: queued, running, succeeded,
+	// failed or cancelled.
+	OptimizationStatus = optimizer.Status
+	// OptimizationSummary is a run as GET …/optimizations lists it.
+	OptimizationSummary = optimizer.Summary
+)
 
 // Optimization statuses.
 const (
-	OptimizationQueued    = "queued"
-	OptimizationRunning   = "running"
-	OptimizationSucceeded = "succeeded"
-	OptimizationFailed    = "failed"
-	OptimizationCancelled = "cancelled"
+	OptimizationQueued    = optimizer.Queued
+	OptimizationRunning   = optimizer.Running
+	OptimizationSucceeded = optimizer.Succeeded
+	OptimizationFailed    = optimizer.Failed
+	OptimizationCancelled = optimizer.Cancelled
 )
 
-// Progress counts the invocations an optimization has made of those it
-// plans.
-type Progress struct {
-	Done  int `json:"done"`
-	Total int `json:"total"`
-}
-
-// Optimization is a run of the pre-optimizer. Report's shape belongs to
-// the optimizer; the client keeps it as it came.
+// Optimization is a run of the pre-optimizer (GET …/optimizations/{id}):
+// optimizer.Run with its report kept as it came, so that a CLI reads only
+// what it prints of it and a report field it does not know breaks nothing.
 type Optimization struct {
-	ID       string          `json:"id,omitempty"`
-	Status   string          `json:"status"`
-	Progress Progress        `json:"progress"`
-	Report   json.RawMessage `json:"report,omitempty"`
-	Error    string          `json:"error,omitempty"`
+	ID       string             `json:"id,omitempty"`
+	Status   OptimizationStatus `json:"status"`
+	Progress Progress           `json:"progress"`
+	Report   json.RawMessage    `json:"report,omitempty"`
+	Error    string             `json:"error,omitempty"`
 }
 
 // Finished reports whether the run has ended (done, failed or cancelled).
@@ -51,9 +51,7 @@ func (o Optimization) Finished() bool {
 
 // StartOptimization starts a run and returns its id.
 func (c *Client) StartOptimization(ctx context.Context, name string, req OptimizationRequest) (string, error) {
-	var out struct {
-		ID string `json:"id"`
-	}
+	var out api.OptimizationStarted
 	_, err := c.do(ctx, http.MethodPost, c.functionPath(name, "optimizations"), nil, req, &out)
 	return out.ID, err
 }
@@ -72,32 +70,6 @@ func (c *Client) Optimization(ctx context.Context, name, id string) (Optimizatio
 func (c *Client) CancelOptimization(ctx context.Context, name, id string) error {
 	_, err := c.do(ctx, http.MethodDelete, c.functionPath(name, "optimizations", id), nil, nil, nil)
 	return err
-}
-
-// OptimizationSummary is a run as GET …/optimizations lists it.
-type OptimizationSummary struct {
-	ID        string     `json:"id"`
-	Status    string     `json:"status"`
-	Progress  Progress   `json:"progress"`
-	Objective string     `json:"objective"`
-	Mode      string     `json:"mode"`
-	By        string     `json:"by,omitempty"`
-	Error     string     `json:"error,omitempty"`
-	Created   time.Time  `json:"created"`
-	Finished  *time.Time `json:"finished,omitempty"`
-	Current   *struct {
-		MemoryMB int `json:"memoryMB"`
-	} `json:"current,omitempty"`
-	Recommendation *struct {
-		MemoryMB  int    `json:"memoryMB"`
-		Source    string `json:"source"`
-		Predicted bool   `json:"predicted,omitempty"`
-	} `json:"recommendation,omitempty"`
-	Saving *struct {
-		GBSecondsSavedPct float64 `json:"gbSecondsSavedPct"`
-		SlowdownPct       float64 `json:"slowdownPct"`
-	} `json:"saving,omitempty"`
-	Applied bool `json:"applied,omitempty"`
 }
 
 // Optimizations lists a function's runs, newest first.

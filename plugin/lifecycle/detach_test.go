@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/versions"
@@ -78,7 +79,7 @@ func TestTransitionOutlivesItsCaller(t *testing.T) {
 			return err
 		}, registry.Retired},
 		{"update", registry.Latest, func(ctx context.Context, lc *lifecycle.Controller, name string) error {
-			_, err := lc.Update(ctx, "guest", name, lifecycle.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code}}, "t")
+			_, err := lc.Update(ctx, "guest", name, api.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code}}, "t")
 			return err
 		}, registry.Latest},
 	}

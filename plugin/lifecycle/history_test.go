@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/versions"
@@ -37,11 +38,11 @@ func TestHistoryHasOneEntryPerOperation(t *testing.T) {
 	_, err = lc.Unblock(ctx, "guest", "h", "bob")
 	require.NoError(t, err)
 	code := "function main(){return {v:3}}"
-	_, err = lc.Update(ctx, "guest", "h", lifecycle.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code},
+	_, err = lc.Update(ctx, "guest", "h", api.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code},
 		Test: json.RawMessage(`{}`)}, "carol")
 	require.NoError(t, err)
 	broken := "function main(){ broken() }"
-	_, err = lc.Update(ctx, "guest", "h", lifecycle.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &broken},
+	_, err = lc.Update(ctx, "guest", "h", api.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &broken},
 		Test: json.RawMessage(`{}`)}, "carol")
 	require.ErrorIs(t, err, lifecycle.ErrUpdateFailed)
 	_, err = e.Ctl.Rollback(ctx, "guest", "h", 1)

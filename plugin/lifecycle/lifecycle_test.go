@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/versions"
@@ -67,7 +68,7 @@ func TestBlockUnblockRestoresExactly(t *testing.T) {
 	again, err := lc.Block(ctx, "guest", "hello", "", "ops")
 	require.NoError(t, err, "block of a blocked function is a no-op")
 	require.Equal(t, registry.Blocked, again.State)
-	_, err = lc.Update(ctx, "guest", "hello", lifecycle.UpdateRequest{Parameters: entity.KeyValues{}}, "ops")
+	_, err = lc.Update(ctx, "guest", "hello", api.UpdateRequest{Parameters: entity.KeyValues{}}, "ops")
 	require.ErrorIs(t, err, registry.ErrConflict, "update of a blocked function is 409")
 
 	f, err = lc.Unblock(ctx, "guest", "hello", "ops")
@@ -117,7 +118,7 @@ func TestUpdate(t *testing.T) {
 	e.Put("u", "nodejs:20", "function main(){return {v:1}}", 256, nil)
 	e.WaitRevisions("u", 1)
 	code := "function main(){return {v:2}}"
-	f, err := lc.Update(ctx, "guest", "u", lifecycle.UpdateRequest{
+	f, err := lc.Update(ctx, "guest", "u", api.UpdateRequest{
 		Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code}, Limits: &entity.LimitsPut{Memory: ptr(512)},
 		Test: json.RawMessage(`{}`)}, "ops")
 	require.NoError(t, err)
@@ -128,7 +129,7 @@ func TestUpdate(t *testing.T) {
 	require.Error(t, err, "the probe copy is removed")
 
 	broken := "function main(){ broken() }"
-	_, err = lc.Update(ctx, "guest", "u", lifecycle.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &broken},
+	_, err = lc.Update(ctx, "guest", "u", api.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &broken},
 		Test: json.RawMessage(`{}`)}, "ops")
 	require.ErrorIs(t, err, lifecycle.ErrUpdateFailed)
 	require.Equal(t, code, e.Code("guest/u"), "a failed update puts back what was there")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/tests/fnenv"
@@ -137,7 +138,7 @@ func TestCopiedStubWhileUpdatingIsReplaced(t *testing.T) {
 	code := "function main(){return {v:2}}"
 	done := make(chan error, 1)
 	go func() {
-		_, err := lc.Update(ctx, "guest", "u", lifecycle.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code},
+		_, err := lc.Update(ctx, "guest", "u", api.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code},
 			Test: json.RawMessage(`{}`)}, "ops")
 		done <- err
 	}()

@@ -15,6 +15,7 @@ import (
 	"github.com/fnmgr/fnmgr/couch"
 	"github.com/fnmgr/fnmgr/couch/entity"
 	"github.com/fnmgr/fnmgr/couch/feed"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/lifecycle"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/reqerr"
@@ -231,7 +232,7 @@ func (w *world) into(name string, s registry.State) (release func()) {
 		// the middle of one: the state and intent it recorded first are
 		// what a crash leaves. Recover (at the next start) ends it.
 		code := "function main(){return {v:2}}"
-		req, _ := json.Marshal(lifecycle.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code}})
+		req, _ := json.Marshal(api.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &code}})
 		_, err = w.reg.Update(w.ctx, "guest", name, func(f *registry.Function) error {
 			f.Transition = &registry.Transition{Op: "update", From: f.State, To: registry.Updating, By: "t", Started: time.Now().UTC(), Update: req}
 			f.PrevState, f.State = f.State, registry.Updating
@@ -267,7 +268,7 @@ func TestOperationInEveryState(t *testing.T) {
 			return err
 		},
 		"update": func(w *world, name string) error {
-			_, err := w.lc.Update(w.ctx, "guest", name, lifecycle.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &newCode}}, "t")
+			_, err := w.lc.Update(w.ctx, "guest", name, api.UpdateRequest{Exec: &entity.ExecPut{Kind: "nodejs:20", Code: &newCode}}, "t")
 			return err
 		},
 		"block": func(w *world, name string) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/reqerr"
 	"github.com/fnmgr/fnmgr/plugin/versions"
@@ -18,17 +19,6 @@ import (
 // function is left as it was.
 var ErrUpdateFailed = errors.New("update failed")
 
-// UpdateRequest is the body of POST …/update: the parts of the action to
-// change (as a wsk action update sends them) and, when Test is set, the
-// payload of a test invocation that must succeed before the update is kept.
-type UpdateRequest struct {
-	Exec        *entity.ExecPut   `json:"exec,omitempty"`
-	Limits      *entity.LimitsPut `json:"limits,omitempty"`
-	Parameters  entity.KeyValues  `json:"parameters,omitempty"`
-	Annotations entity.KeyValues  `json:"annotations,omitempty"`
-	Test        json.RawMessage   `json:"test,omitempty"`
-}
-
 // probeSuffix names the temporary copy an update is tested on.
 const probeSuffix = "fnmgr-update"
 
@@ -36,7 +26,7 @@ const probeSuffix = "fnmgr-update"
 // tests it on a temporary copy when asked, and returns the function to
 // LATEST with the update in place; a failed update puts back what was
 // there and is recorded in the history.
-func (c *Controller) Update(ctx context.Context, ns, name string, req UpdateRequest, by string) (_ registry.Function, err error) {
+func (c *Controller) Update(ctx context.Context, ns, name string, req api.UpdateRequest, by string) (_ registry.Function, err error) {
 	if req.Exec == nil && req.Limits == nil && req.Parameters == nil && req.Annotations == nil {
 		return registry.Function{}, reqerr.New(reqerr.Invalid, "an update needs at least one of exec, limits, parameters, annotations")
 	}
@@ -174,7 +164,7 @@ func (c *Controller) abort(ctx context.Context, f registry.Function, cause error
 // with overwrite: exec replaced when given, limits merged field by field,
 // parameters and annotations replaced when given. It returns the new code
 // bytes when exec carries code.
-func apply(s registry.Snapshot, req UpdateRequest) (registry.Snapshot, []byte, error) {
+func apply(s registry.Snapshot, req api.UpdateRequest) (registry.Snapshot, []byte, error) {
 	var code []byte
 	if e := req.Exec; e != nil {
 		if e.Kind == "" {

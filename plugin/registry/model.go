@@ -22,57 +22,49 @@ import (
 	"time"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
 
-// State is a function's lifecycle state.
-type State string
+// The registry's documents and the admin API share these shapes; package
+// api defines them so that clients need not import the registry.
+type (
+	// State is a function's lifecycle state.
+	State = api.State
+	// ExecSnapshot is an action's exec with the code replaced by its
+	// digest.
+	ExecSnapshot = api.ExecSnapshot
+	// Snapshot is what defines an action's behaviour; see api.Snapshot.
+	Snapshot = api.Snapshot
+	// VersionRef lists a published version in the function document.
+	VersionRef = api.VersionRef
+	// Route is one weighted target of an alias.
+	Route = api.Route
+	// Alias routes calls of name@alias to versions by weight.
+	Alias = api.Alias
+	// Config holds a function's validated run-time settings.
+	Config = api.Config
+	// Transition is an intent: a lifecycle operation fnmgr has started.
+	Transition = api.Transition
+	// History is one audited operation that changed a function; the
+	// store keeps each as a document of its own (historyDoc).
+	History = api.HistoryEntry
+	// StateStay is one state an operation passed through.
+	StateStay = api.StateStay
+)
 
 // Lifecycle states (SPEC.md section 3).
 const (
-	Latest    State = "LATEST"
-	Published State = "PUBLISHED"
-	Blocked   State = "BLOCKED"
-	Updating  State = "UPDATING"
-	Retired   State = "RETIRED"
+	Latest    = api.Latest
+	Published = api.Published
+	Blocked   = api.Blocked
+	Updating  = api.Updating
+	Retired   = api.Retired
 )
-
-// Valid reports whether s is a known state.
-func (s State) Valid() bool {
-	switch s {
-	case Latest, Published, Blocked, Updating, Retired:
-		return true
-	}
-	return false
-}
-
-// Runnable reports whether code may run in state s.
-func (s State) Runnable() bool { return s == Latest || s == Published }
 
 // AnnotationPrefix marks annotations fnmgr owns; they are not part of a
 // snapshot.
 const AnnotationPrefix = "fnmgr-"
-
-// ExecSnapshot is an action's exec with the code replaced by its digest.
-type ExecSnapshot struct {
-	Kind        string   `json:"kind"`
-	Main        string   `json:"main,omitempty"`
-	Image       string   `json:"image,omitempty"`
-	Binary      bool     `json:"binary"`
-	Components  []string `json:"components,omitempty"`
-	CodeDigest  string   `json:"codeDigest,omitempty"` // sha256-<hex> of the stored bytes
-	CodeSize    int64    `json:"codeSize,omitempty"`
-	ContentType string   `json:"contentType,omitempty"`
-}
-
-// Snapshot is what defines an action's behaviour: exec (code by digest),
-// limits, parameters and annotations (fnmgr's own left out).
-type Snapshot struct {
-	Exec        ExecSnapshot     `json:"exec"`
-	Limits      entity.Limits    `json:"limits"`
-	Parameters  entity.KeyValues `json:"parameters"`
-	Annotations entity.KeyValues `json:"annotations"`
-}
 
 // SnapshotOf takes the snapshot of action a whose stored code bytes are code.
 func SnapshotOf(a entity.Action, code []byte) Snapshot {
@@ -108,15 +100,6 @@ func UserAnnotations(kv entity.KeyValues) entity.KeyValues {
 	return out
 }
 
-// Digest identifies a snapshot: sha256 over its JSON encoding (field order
-// is fixed by the struct; parameter and annotation order is kept, as
-// OpenWhisk keeps it).
-func (s Snapshot) Digest() string {
-	b, _ := json.Marshal(s)
-	sum := sha256.Sum256(b)
-	return "sha256-" + hex.EncodeToString(sum[:])
-}
-
 // Head is the function's current (LATEST) revision.
 type Head struct {
 	Revision  int       `json:"revision"`
@@ -124,36 +107,6 @@ type Head struct {
 	Updated   time.Time `json:"updated"`
 	OWRev     string    `json:"owRev,omitempty"`
 	OWVersion string    `json:"owVersion,omitempty"`
-}
-
-// VersionRef lists a published version in the function document.
-type VersionRef struct {
-	Version     int       `json:"version"`
-	Digest      string    `json:"digest"`
-	Created     time.Time `json:"created"`
-	Description string    `json:"description,omitempty"`
-}
-
-// Route is one weighted target of an alias.
-type Route struct {
-	Version int `json:"version"`
-	Weight  int `json:"weight"`
-}
-
-// Alias routes calls of name@alias to versions by weight; the OpenWhisk
-// action name@alias runs the first route's version.
-type Alias struct {
-	Routing []Route   `json:"routing"`
-	Updated time.Time `json:"updated"`
-}
-
-// Config holds a function's validated run-time settings.
-type Config struct {
-	BaseImage     string `json:"baseImage,omitempty"`
-	MemorySize    int    `json:"memorySize,omitempty"`
-	GPUNum        *int   `json:"gpuNum,omitempty"`
-	GPUMemorySize *int   `json:"gpuMemorySize,omitempty"`
-	GPUPercentage *int   `json:"gpuPercentage,omitempty"`
 }
 
 // Function is the registry document of one OpenWhisk action.
@@ -214,61 +167,10 @@ func StubDigest(kind, main string, binary bool, code []byte) string {
 	return "sha256-" + hex.EncodeToString(h.Sum(nil))
 }
 
-// Transition is an intent: a lifecycle operation fnmgr has started.
-type Transition struct {
-	Op      string          `json:"op"` // block, unblock, update, retire, purge
-	From    State           `json:"from"`
-	To      State           `json:"to"`
-	By      string          `json:"by,omitempty"`
-	Reason  string          `json:"reason,omitempty"`
-	Started time.Time       `json:"started"`
-	Update  json.RawMessage `json:"update,omitempty"` // the update request, for op update
-}
-
-// History is one audited operation that changed a function: a lifecycle
-// transition (block, unblock, update, retire, purge), a version operation
-// (publish, version-retire, alias, alias-delete, rollback) or a change
-// made outside fnmgr that it acted on (delete, outside-change).
-type History struct {
-	ID       string    `json:"_id,omitempty"`
-	Rev      string    `json:"_rev,omitempty"`
-	Type     string    `json:"type,omitempty"`
-	Function string    `json:"function,omitempty"`
-	At       time.Time `json:"at"` // when it ended
-	From     State     `json:"from"`
-	To       State     `json:"to"`
-	By       string    `json:"by,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Revision int       `json:"revision"` // the head revision after it
-	Op       string    `json:"op,omitempty"`
-	// Started is when the operation began, DurationMs how long it took.
-	Started    time.Time `json:"started,omitzero"`
-	DurationMs int64     `json:"durationMs"`
-	// States are the states the function passed through, in order (an
-	// update's UPDATING with how long it lasted).
-	States []StateStay `json:"states,omitempty"`
-	// Outcome is "ok" or "failed"; Error says why it failed.
-	Outcome string `json:"outcome,omitempty"`
-	Error   string `json:"error,omitempty"`
-	// Version and Alias name what publish, version-retire, alias,
-	// alias-delete and rollback acted on; Routing is an alias's new routing.
-	Version int     `json:"version,omitempty"`
-	Alias   string  `json:"alias,omitempty"`
-	Routing []Route `json:"routing,omitempty"`
-}
-
-// StateStay is one state an operation passed through; DurationMs is how
-// long the function stayed in it during the operation (0 for the state it
-// started from and the one it ended in).
-type StateStay struct {
-	State      State `json:"state"`
-	DurationMs int64 `json:"durationMs,omitempty"`
-}
-
 // History outcomes.
 const (
-	OutcomeOK     = "ok"
-	OutcomeFailed = "failed"
+	OutcomeOK     = api.OutcomeOK
+	OutcomeFailed = api.OutcomeFailed
 )
 
 // Revision is one observed change of an action (a LATEST snapshot).

@@ -422,23 +422,36 @@ func (c *Checkpoints) Save(ctx context.Context, seq string) error {
 	}
 }
 
+// historyDoc is a history entry as the registry keeps it: a document of
+// its own, h:<namespace>/<name>:<%020d nanoseconds>.
+type historyDoc struct {
+	ID       string `json:"_id,omitempty"`
+	Rev      string `json:"_rev,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Function string `json:"function,omitempty"`
+	History
+}
+
+func historyID(ns, name string, at time.Time) string {
+	return fmt.Sprintf("h:%s/%s:%020d", ns, name, at.UnixNano())
+}
+
 // AddHistory appends an audit record of function ns/name.
 func (s *Store) AddHistory(ctx context.Context, ns, name string, h History) error {
 	if h.At.IsZero() {
 		h.At = s.now().UTC()
 	}
-	h.Type, h.Function = typeHistory, ns+"/"+name
-	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, h.At.UnixNano())
+	d := historyDoc{ID: historyID(ns, name, h.At), Type: typeHistory, Function: ns + "/" + name, History: h}
 	for {
-		_, err := s.docs.Put(ctx, h.ID, h)
+		_, err := s.docs.Put(ctx, d.ID, d)
 		if err == nil {
 			return nil
 		}
 		if !couch.IsConflict(err) {
 			return classify("add history of "+ns+"/"+name, err)
 		}
-		h.At = h.At.Add(time.Nanosecond)
-		h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, h.At.UnixNano())
+		d.At = d.At.Add(time.Nanosecond)
+		d.ID = historyID(ns, name, d.At)
 	}
 }
 
@@ -449,9 +462,8 @@ func (s *Store) AddHistoryOnce(ctx context.Context, ns, name string, key time.Ti
 	if h.At.IsZero() {
 		h.At = s.now().UTC()
 	}
-	h.Type, h.Function = typeHistory, ns+"/"+name
-	h.ID = fmt.Sprintf("h:%s/%s:%020d", ns, name, key.UnixNano())
-	_, err := s.docs.Put(ctx, h.ID, h)
+	d := historyDoc{ID: historyID(ns, name, key), Type: typeHistory, Function: ns + "/" + name, History: h}
+	_, err := s.docs.Put(ctx, d.ID, d)
 	if err == nil || couch.IsConflict(err) {
 		return nil
 	}
@@ -462,12 +474,11 @@ func (s *Store) AddHistoryOnce(ctx context.Context, ns, name string, key time.Ti
 func (s *Store) History(ctx context.Context, ns, name string) ([]History, error) {
 	out := []History{}
 	err := s.scan(ctx, fmt.Sprintf("h:%s/%s:", ns, name), false, 0, 0, func(raw json.RawMessage) error {
-		var h History
-		if err := json.Unmarshal(raw, &h); err != nil {
+		var d historyDoc
+		if err := json.Unmarshal(raw, &d); err != nil {
 			return err
 		}
-		h.ID, h.Rev, h.Type, h.Function = "", "", "", ""
-		out = append(out, h)
+		out = append(out, d.History)
 		return nil
 	})
 	return out, err

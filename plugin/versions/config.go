@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/reqerr"
 )
@@ -47,21 +48,12 @@ type LimitsFitter interface {
 	FitLimits(ctx context.Context, ns string, l entity.Limits) (entity.Limits, error)
 }
 
-// ConfigRequest is the body of PUT …/config; absent fields stay as they are.
-type ConfigRequest struct {
-	BaseImage     *string `json:"baseImage,omitempty"`
-	MemorySize    *int    `json:"memorySize,omitempty"`
-	GPUNum        *int    `json:"gpuNum,omitempty"`
-	GPUMemorySize *int    `json:"gpuMemorySize,omitempty"`
-	GPUPercentage *int    `json:"gpuPercentage,omitempty"`
-}
-
 // imageRef is a Docker image reference: [registry/]repo[/more][:tag].
 var imageRef = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[\w][\w.-]{0,127})?$`)
 
 // ValidateConfig checks req against the deployment and returns the
 // resolved baseImage kind ("" when req names a blackbox image).
-func ValidateConfig(ctx context.Context, ns string, req ConfigRequest, d Deployment) (kind string, err error) {
+func ValidateConfig(ctx context.Context, ns string, req api.ConfigRequest, d Deployment) (kind string, err error) {
 	if m := req.MemorySize; m != nil {
 		if *m%64 != 0 {
 			return "", reqerr.Field("memorySize", "%d MB must be a multiple of 64 MB", *m)
@@ -117,7 +109,7 @@ func ValidateConfig(ctx context.Context, ns string, req ConfigRequest, d Deploym
 // to limits.memory, baseImage to the kind (or blackbox image), GPU settings
 // to annotations. The change reaches the registry through the change feed,
 // as a revision.
-func (c *Controller) SetConfig(ctx context.Context, ns, name string, req ConfigRequest, d Deployment) (registry.Config, error) {
+func (c *Controller) SetConfig(ctx context.Context, ns, name string, req api.ConfigRequest, d Deployment) (registry.Config, error) {
 	kind, err := ValidateConfig(ctx, ns, req, d)
 	if err != nil {
 		return registry.Config{}, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fnmgr/fnmgr/plugin/api"
 	"github.com/fnmgr/fnmgr/plugin/registry"
 )
 
@@ -23,24 +24,24 @@ func ptr[T any](v T) *T { return &v }
 func TestValidateConfig(t *testing.T) {
 	cases := []struct {
 		name     string
-		req      ConfigRequest
+		req      api.ConfigRequest
 		maxMB    int
 		wantKind string
 		wantErr  string
 	}{
-		{"memory on a 64 MB step", ConfigRequest{MemorySize: ptr(1024)}, 2048, "", ""},
-		{"memory off step", ConfigRequest{MemorySize: ptr(100)}, 2048, "", "multiple of 64"},
-		{"memory below the deployment minimum", ConfigRequest{MemorySize: ptr(64)}, 2048, "", "between 128 and 2048"},
-		{"memory above MAX_MEMORY", ConfigRequest{MemorySize: ptr(4096)}, 2048, "", "between 128 and 2048"},
-		{"memory with MAX_MEMORY unknown", ConfigRequest{MemorySize: ptr(256)}, 0, "", "MAX_MEMORY is unknown"},
-		{"gpuNum in range", ConfigRequest{GPUNum: ptr(2)}, 2048, "", ""},
-		{"gpuNum over the node", ConfigRequest{GPUNum: ptr(5)}, 2048, "", "between 0 and 4"},
-		{"gpuMemorySize off step", ConfigRequest{GPUMemorySize: ptr(300)}, 2048, "", "multiple of 256"},
-		{"gpuPercentage zero", ConfigRequest{GPUPercentage: ptr(0)}, 2048, "", "between 1 and 100"},
-		{"gpuPercentage full", ConfigRequest{GPUPercentage: ptr(100)}, 2048, "", ""},
-		{"baseImage kind", ConfigRequest{BaseImage: ptr("python:3")}, 2048, "python:3", ""},
-		{"baseImage docker image", ConfigRequest{BaseImage: ptr("openwhisk/action-python-v3.11:nightly")}, 2048, "", ""},
-		{"baseImage unknown", ConfigRequest{BaseImage: ptr("cobol:85")}, 2048, "", "neither a runtime kind"},
+		{"memory on a 64 MB step", api.ConfigRequest{MemorySize: ptr(1024)}, 2048, "", ""},
+		{"memory off step", api.ConfigRequest{MemorySize: ptr(100)}, 2048, "", "multiple of 64"},
+		{"memory below the deployment minimum", api.ConfigRequest{MemorySize: ptr(64)}, 2048, "", "between 128 and 2048"},
+		{"memory above MAX_MEMORY", api.ConfigRequest{MemorySize: ptr(4096)}, 2048, "", "between 128 and 2048"},
+		{"memory with MAX_MEMORY unknown", api.ConfigRequest{MemorySize: ptr(256)}, 0, "", "MAX_MEMORY is unknown"},
+		{"gpuNum in range", api.ConfigRequest{GPUNum: ptr(2)}, 2048, "", ""},
+		{"gpuNum over the node", api.ConfigRequest{GPUNum: ptr(5)}, 2048, "", "between 0 and 4"},
+		{"gpuMemorySize off step", api.ConfigRequest{GPUMemorySize: ptr(300)}, 2048, "", "multiple of 256"},
+		{"gpuPercentage zero", api.ConfigRequest{GPUPercentage: ptr(0)}, 2048, "", "between 1 and 100"},
+		{"gpuPercentage full", api.ConfigRequest{GPUPercentage: ptr(100)}, 2048, "", ""},
+		{"baseImage kind", api.ConfigRequest{BaseImage: ptr("python:3")}, 2048, "python:3", ""},
+		{"baseImage docker image", api.ConfigRequest{BaseImage: ptr("openwhisk/action-python-v3.11:nightly")}, 2048, "", ""},
+		{"baseImage unknown", api.ConfigRequest{BaseImage: ptr("cobol:85")}, 2048, "", "neither a runtime kind"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
