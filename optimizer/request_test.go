@@ -86,3 +86,34 @@ func TestPayloadsForms(t *testing.T) {
 	require.JSONEq(t, `{"payload":1,"other":2}`, string(r.Payloads[3].Body), "other keys: the object is the payload itself")
 	require.Error(t, json.Unmarshal([]byte(`{"payloads":[1]}`), &r))
 }
+
+// TestPayloadsRoundTrip: what a client encodes, the server reads back as
+// the same payloads and weights, including parameters that themselves look
+// like the weighted form.
+func TestPayloadsRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		in   optimizer.Payloads
+		want string
+	}{
+		{"parameters", optimizer.Payloads{{Body: json.RawMessage(`{"n":1}`), Weight: 1}}, `[{"n":1}]`},
+		{"weighted", optimizer.Payloads{{Body: json.RawMessage(`{"n":1}`), Weight: 2.5}}, `[{"payload":{"n":1},"weight":2.5}]`},
+		{"parameters named payload", optimizer.Payloads{{Body: json.RawMessage(`{"payload":7}`), Weight: 1}}, `[{"payload":{"payload":7},"weight":1}]`},
+		{"parameters named payload and weight", optimizer.Payloads{{Body: json.RawMessage(`{"payload":7,"weight":2}`), Weight: 1}},
+			`[{"payload":{"payload":7,"weight":2},"weight":1}]`},
+		{"parameters with more keys", optimizer.Payloads{{Body: json.RawMessage(`{"payload":7,"x":1}`), Weight: 1}}, `[{"payload":7,"x":1}]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw, err := json.Marshal(c.in)
+			require.NoError(t, err)
+			require.JSONEq(t, c.want, string(raw))
+			var back optimizer.Payloads
+			require.NoError(t, json.Unmarshal(raw, &back))
+			require.Len(t, back, len(c.in))
+			for i := range c.in {
+				require.JSONEq(t, string(c.in[i].Body), string(back[i].Body))
+				require.Equal(t, c.in[i].Weight, back[i].Weight)
+			}
+		})
+	}
+}
