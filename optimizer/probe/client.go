@@ -20,7 +20,7 @@ import (
 )
 
 // KeySource finds a namespace's API key ("uuid:key");
-// plugin/openwhisk.Keys implements it. Keys are secrets: never logged,
+// plugin/subjects.Source implements it. Keys are secrets: never logged,
 // never put in errors.
 type KeySource interface {
 	KeyFor(ctx context.Context, ns string) (string, error)

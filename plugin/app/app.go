@@ -47,6 +47,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/gateway"
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
 	"github.com/fnmgr/fnmgr/plugin/leader"
+	"github.com/fnmgr/fnmgr/plugin/subjects"
 )
 
 // Readiness conditions set by the app itself.
@@ -83,11 +84,14 @@ type App struct {
 	client  *kivik.Client // reads, database creation, the lease
 	wclient *kivik.Client // fenced: every write asks the lease first
 	auth    admin.Authenticator
-	elector *leader.Elector
-	d       *domain
-	gw      *gateway.Gateway
-	api     *admin.API
-	bg      background
+	// subjects is the one source of API keys: who a key belongs to (the
+	// admin API, the gateway) and a namespace's key (fnmgr's own calls).
+	subjects *subjects.Source
+	elector  *leader.Elector
+	d        *domain
+	gw       *gateway.Gateway
+	api      *admin.API
+	bg       background
 	// couchFailed counts the tries to reach CouchDB at start that failed.
 	couchFailed prometheus.Counter
 	leading     atomic.Bool

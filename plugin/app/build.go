@@ -32,6 +32,7 @@ import (
 	"github.com/fnmgr/fnmgr/plugin/registry"
 	"github.com/fnmgr/fnmgr/plugin/routes"
 	"github.com/fnmgr/fnmgr/plugin/storage"
+	"github.com/fnmgr/fnmgr/plugin/subjects"
 	"github.com/fnmgr/fnmgr/plugin/versions"
 )
 
@@ -51,7 +52,7 @@ type domain struct {
 	tracker   *invokers.Tracker
 	// invokersOf tells the optimizer which invoker ran a probe.
 	invokersOf *OptimizerInvokers
-	keys       *openwhisk.Keys
+	keys       *subjects.Source
 	dep        *deployment.Info
 	actions    *openwhisk.Actions
 	store      storage.Store
@@ -81,9 +82,14 @@ func (a *App) buildClients() error {
 		return fmt.Errorf("app: couchdb client: %w", err)
 	}
 	a.lc.onStop("fenced couchdb client", func(context.Context) error { return a.wclient.Close() })
+	a.subjects, err = subjects.New(a.client.DB(cfg.SubjectsDB()), subjects.Options{TTL: keyCacheTTL(cfg.KeyCacheTTL),
+		Logger: a.opts.Logger, Registerer: a.reg})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
 	a.auth = a.opts.Authenticator
 	if a.auth == nil {
-		a.auth = admin.NewSubjectsAuthenticator(a.client.DB(cfg.SubjectsDB()), admin.SubjectsOptions{CacheTTL: keyCacheTTL(cfg.KeyCacheTTL)})
+		a.auth = admin.NewSubjectsAuthenticator(a.subjects)
 	}
 	return nil
 }
@@ -134,11 +140,7 @@ func (a *App) buildStores(d *domain) error {
 	}
 	prod := producer.NewLazy(producer.Options{Brokers: cfg.KafkaBrokers, InstanceID: "fnmgr-" + cfg.ReplicaID, TopicPrefix: cfg.KafkaTopicPrefix})
 	a.lc.onStop("kafka producer", func(context.Context) error { return prod.Close() })
-	keys, err := openwhisk.NewKeys(a.client.DB(cfg.SubjectsDB()), openwhisk.KeysOptions{TTL: keyCacheTTL(cfg.KeyCacheTTL),
-		Logger: a.opts.Logger, Registerer: a.reg})
-	if err != nil {
-		return fmt.Errorf("app: %w", err)
-	}
+	keys := a.subjects
 	d.keys = keys
 	// Code kept outside CouchDB (an S3 or Azure Blob attachment store) is
 	// read through the controller's API as the action's namespace.
@@ -303,8 +305,9 @@ func gpuSampler(log *slog.Logger, hostengines map[string]string) gpu.Sampler {
 	return gpu.NewDCGM(gpu.DCGMOptions{Logger: log, Hostengines: hostengines})
 }
 
-// keyCacheTTL turns --key-cache-ttl into the caches' setting, where 0
-// means the default and a negative value no cache.
+// keyCacheTTL turns --key-cache-ttl (0: read every time) into
+// subjects.Options.TTL, where 0 means the default and a negative value no
+// cache.
 func keyCacheTTL(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1

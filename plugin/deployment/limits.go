@@ -16,7 +16,7 @@ import (
 )
 
 // Keys gives the API key ("uuid:key") of a namespace
-// (plugin/openwhisk.Keys implements it).
+// (plugin/subjects.Source implements it).
 type Keys interface {
 	KeyFor(ctx context.Context, ns string) (string, error)
 }

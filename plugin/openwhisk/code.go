@@ -15,7 +15,10 @@ import (
 	"github.com/fnmgr/fnmgr/couch/whiskdb"
 )
 
-// KeySource gives a namespace's API key ("uuid:key"); Keys is one.
+// KeySource gives a namespace's API key ("uuid:key"); *subjects.Source,
+// which reads OpenWhisk's subjects database, is the one fnmgr uses. An
+// implementation that also has Forget(ns) is told when the controller
+// refused a key (rotated).
 type KeySource interface {
 	KeyFor(ctx context.Context, ns string) (string, error)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fnmgr/fnmgr/couch/entity"
+	"github.com/fnmgr/fnmgr/plugin/subjects"
 )
 
 // staticKeys is a KeySource over a map; it records Forget.
@@ -28,7 +29,7 @@ func (k *staticKeys) KeyFor(_ context.Context, ns string) (string, error) {
 	k.lookups++
 	key, ok := k.keys[ns]
 	if !ok {
-		return "", ErrNoKey
+		return "", subjects.ErrNoKey
 	}
 	return key, nil
 }
