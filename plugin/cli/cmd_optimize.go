@@ -191,7 +191,7 @@ func follow(ctx context.Context, s *Session, name, id string, every time.Duratio
 		if tty {
 			fmt.Fprint(s.env.Stderr, "\r"+progressBar(o.Progress, 30)+" "+string(o.Status)+"  ")
 		}
-		if o.Finished() {
+		if finished(o.Status) {
 			if tty {
 				fmt.Fprint(s.env.Stderr, "\n")
 			}
@@ -207,6 +207,13 @@ func follow(ctx context.Context, s *Session, name, id string, every time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// finished reports whether a run with status st has ended: any status but
+// queued and running (one this CLI does not know included, so that
+// following never outlasts the run).
+func finished(st client.OptimizationStatus) bool {
+	return st != "" && st != client.OptimizationRunning && st != client.OptimizationQueued
 }
 
 // progressBar draws "[#######.......]  7/16 invocations".

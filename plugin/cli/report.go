@@ -1,13 +1,14 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/url"
 	"strings"
 
+	"github.com/fnmgr/fnmgr/optimizer/report"
+	"github.com/fnmgr/fnmgr/optimizer/search"
 	"github.com/fnmgr/fnmgr/plugin/client"
 )
 
@@ -15,74 +16,8 @@ import (
 // (the recommended size against the current one, the change in time and
 // cost, how sure it is, what it spent, where its chart is) and a table of
 // the sizes measured, numbers rounded. --json prints the run as it came,
-// report and all. The CLI reads the fields of the optimizer's report it
-// shows (optimizer/report, optimizer/search) and ignores the others.
-
-// reportView is what the summary and table read of a report.
-type reportView struct {
-	Current struct {
-		MemoryMB int `json:"memoryMB"`
-	} `json:"current"`
-	Recommendation *struct {
-		MemoryMB      int    `json:"memoryMB"`
-		GPUNum        *int   `json:"gpuNum"`
-		GPUMemorySize *int   `json:"gpuMemorySize"`
-		GPUPercentage *int   `json:"gpuPercentage"`
-		Source        string `json:"source"`
-		Predicted     bool   `json:"predicted"`
-		Why           string `json:"why"`
-	} `json:"recommendation"`
-	Saving *struct {
-		CurrentMs         float64 `json:"currentMs"`
-		RecommendedMs     float64 `json:"recommendedMs"`
-		CurrentGBSeconds  float64 `json:"currentGBSeconds"`
-		RecommendedGBs    float64 `json:"recommendedGBSeconds"`
-		GBSecondsSavedPct float64 `json:"gbSecondsSavedPct"`
-		SlowdownPct       float64 `json:"slowdownPct"`
-		CurrentEstimated  bool    `json:"currentEstimated"`
-		CurrentInfeasible bool    `json:"currentInfeasible"`
-		CurrentUnmeasured bool    `json:"currentUnmeasured"`
-	} `json:"saving"`
-	Active *struct {
-		Decision struct {
-			MemoryMB int `json:"memoryMB"`
-		} `json:"decision"`
-		Points     []pointView `json:"points"`
-		Settled    bool        `json:"settled"`
-		StopReason string      `json:"stopReason"`
-		Uncertain  bool        `json:"uncertain"`
-		RangeMB    [2]int      `json:"rangeMB"`
-		CPUModel   *struct {
-			Model string `json:"model"`
-			Note  string `json:"note"`
-		} `json:"cpuModel"`
-	} `json:"active"`
-	GPU *struct {
-		Unavailable string `json:"unavailable"`
-	} `json:"gpu"`
-	Applied *struct {
-		Error string `json:"error"`
-	} `json:"applied"`
-	Invocations int      `json:"invocations"`
-	GBSeconds   float64  `json:"gbSeconds"`
-	Warnings    []string `json:"warnings"`
-}
-
-// pointView is one measured size.
-type pointView struct {
-	MemoryMB    int    `json:"memoryMB"`
-	Feasibility string `json:"feasibility"`
-	Failure     string `json:"failure"`
-	Cold        []any  `json:"cold"`
-	Warm        []any  `json:"warm"`
-	Stats       struct {
-		N        int     `json:"n"`
-		MedianMs float64 `json:"medianMs"`
-		CILowMs  float64 `json:"ciLowMs"`
-		CIHighMs float64 `json:"ciHighMs"`
-	} `json:"stats"`
-	GBSeconds float64 `json:"gbSeconds"`
-}
+// report and all. The report is the optimizer's own type (optimizer/report,
+// optimizer/search), as the admin API serves it.
 
 // optimizationResult prints the run's outcome: the summary, then the
 // table of measured sizes, then the warnings. chart is the chart's URL.
@@ -91,8 +26,8 @@ func optimizationResult(w io.Writer, name, chart string, o client.Optimization) 
 	if o.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", o.Error)
 	}
-	var r reportView
-	if len(o.Report) == 0 || json.Unmarshal(o.Report, &r) != nil {
+	r := o.Report
+	if r == nil {
 		return nil
 	}
 	var kv [][2]string
@@ -144,7 +79,7 @@ func optimizationResult(w io.Writer, name, chart string, o client.Optimization) 
 	if c := confidence(r); c != "" {
 		kv = append(kv, [2]string{"confidence", c})
 	}
-	if a := r.Active; a != nil && a.CPUModel != nil && a.CPUModel.Model != "" {
+	if a := r.Active; a != nil && a.CPUModel.Model != "" {
 		kv = append(kv, [2]string{"CPU model", strings.TrimSpace(a.CPUModel.Model + suffix(": ", a.CPUModel.Note))})
 	}
 	kv = append(kv, [2]string{"invocations", fmt.Sprintf("%d of %d (%s GB-s)", r.Invocations, o.Progress.Total, sig(r.GBSeconds))})
@@ -182,7 +117,7 @@ func optimizationResult(w io.Writer, name, chart string, o client.Optimization) 
 
 // confidence says how sure the choice is: settled by the statistics, or
 // not (and why), or uncertain within a range.
-func confidence(r reportView) string {
+func confidence(r *report.Report) string {
 	a := r.Active
 	if a == nil {
 		if r.Recommendation != nil && r.Recommendation.Source == "passive" {
@@ -206,16 +141,16 @@ func confidence(r reportView) string {
 }
 
 // pointsTable lists the measured sizes, the chosen one marked.
-func pointsTable(w io.Writer, pts []pointView, chosen int) error {
+func pointsTable(w io.Writer, pts []search.Point, chosen int) error {
 	rows := make([][]string, 0, len(pts))
 	for _, p := range pts {
 		mark := ""
 		if p.MemoryMB == chosen {
 			mark = "←"
 		}
-		result := p.Feasibility
+		result := string(p.Feasibility)
 		if p.Failure != "" {
-			result += " (" + p.Failure + ")"
+			result += " (" + string(p.Failure) + ")"
 		}
 		rng := "-"
 		if p.Stats.CILowMs > 0 && p.Stats.CIHighMs > 0 {

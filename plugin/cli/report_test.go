@@ -42,7 +42,7 @@ func TestOptimizationSummary(t *testing.T) {
 	var b bytes.Buffer
 	chart := chartURL("http://127.0.0.1:3235", "guest", "hello", "x1")
 	require.NoError(t, optimizationResult(&b, "hello", chart, client.Optimization{ID: "x1", Status: "succeeded",
-		Progress: client.Progress{Done: 11, Total: 15}, Report: raw}))
+		Progress: client.Progress{Done: 11, Total: 15}, Report: decodeReport(t, raw)}))
 	out := b.String()
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^recommended: +256 MB \(now 512 MB\)$`),
@@ -75,7 +75,7 @@ func TestOptimizationSummary(t *testing.T) {
 		raw, err = json.Marshal(m)
 		require.NoError(t, err)
 		var b bytes.Buffer
-		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "succeeded", Report: raw}))
+		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "succeeded", Report: decodeReport(t, raw)}))
 		require.Contains(t, b.String(), "predicted by the fit: not measured")
 		require.Contains(t, b.String(), "uncertain: sizes from 192 to 320 MB")
 	})
@@ -85,7 +85,7 @@ func TestOptimizationSummary(t *testing.T) {
 		raw, err := json.Marshal(r)
 		require.NoError(t, err)
 		var b bytes.Buffer
-		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "succeeded", Report: raw}))
+		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "succeeded", Report: decodeReport(t, raw)}))
 		require.Regexp(t, `(?m)^time: +unknown: 256 MB has no warm measurement \(see the table\)$`, b.String())
 		require.NotRegexp(t, `(?m)^cost:`, b.String())
 	})
@@ -94,6 +94,14 @@ func TestOptimizationSummary(t *testing.T) {
 		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "failed", Error: "activation a1 did not complete"}))
 		require.Equal(t, "optimization x1 of hello: failed\nerror: activation a1 did not complete\n", b.String())
 	})
+}
+
+// decodeReport is the report as the client decodes it from the API.
+func decodeReport(t *testing.T, raw []byte) *report.Report {
+	t.Helper()
+	var r report.Report
+	require.NoError(t, json.Unmarshal(raw, &r))
+	return &r
 }
 
 func TestRounding(t *testing.T) {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"github.com/fnmgr/fnmgr/optimizer"
@@ -22,6 +21,9 @@ type (
 	OptimizationStatus = optimizer.Status
 	// OptimizationSummary is a run as GET …/optimizations lists it.
 	OptimizationSummary = optimizer.Summary
+	// Optimization is a run of the pre-optimizer (GET …/optimizations/{id}),
+	// with its report once there is one.
+	Optimization = optimizer.Run
 )
 
 // Optimization statuses.
@@ -32,22 +34,6 @@ const (
 	OptimizationFailed    = optimizer.Failed
 	OptimizationCancelled = optimizer.Cancelled
 )
-
-// Optimization is a run of the pre-optimizer (GET …/optimizations/{id}):
-// optimizer.Run with its report kept as it came, so that a CLI reads only
-// what it prints of it and a report field it does not know breaks nothing.
-type Optimization struct {
-	ID       string             `json:"id,omitempty"`
-	Status   OptimizationStatus `json:"status"`
-	Progress Progress           `json:"progress"`
-	Report   json.RawMessage    `json:"report,omitempty"`
-	Error    string             `json:"error,omitempty"`
-}
-
-// Finished reports whether the run has ended (done, failed or cancelled).
-func (o Optimization) Finished() bool {
-	return o.Status != "" && o.Status != OptimizationRunning && o.Status != OptimizationQueued
-}
 
 // StartOptimization starts a run and returns its id.
 func (c *Client) StartOptimization(ctx context.Context, name string, req OptimizationRequest) (string, error) {
