@@ -229,6 +229,7 @@ func checkReason(reason string) error {
 }
 
 func (h *fnHandlers) block(c call) error {
+	// api.BlockRequest plus graceSeconds, read to say where it belongs.
 	var req api.RetireRequest
 	if err := h.body(c, &req); err != nil {
 		return ignoreAnswered(err)
