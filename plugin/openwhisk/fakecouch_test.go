@@ -20,19 +20,13 @@ import (
 )
 
 // fakeCouch is an in-memory CouchDB with the requests whiskdb.Store (not
-// batched) and Keys make: documents by revision, attachments, conflicts,
-// and OpenWhisk's identities view over subject documents (emitted as the
-// contract's map function does). It can be made to fail.
+// batched) makes: documents by revision, attachments and conflicts.
+// (plugin/subjects has its own fake of the subjects database's view.)
 type fakeCouch struct {
 	mu   sync.Mutex
 	docs map[string]*fakeDoc // by "db/id"
 	// conflicts makes the next n document PUTs answer 409.
 	conflicts int
-	down      bool
-	viewCalls int
-	// rawRows, when set, are extra rows the identities view returns for
-	// key [namespace] (for rows that cannot be decoded).
-	rawRows map[string][]json.RawMessage
 }
 
 type fakeDoc struct {
@@ -107,22 +101,9 @@ func (f *fakeCouch) setDoc(t *testing.T, db, id string, v any) {
 	f.put(db, id, body)
 }
 
-func (f *fakeCouch) remove(db, id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if d := f.docs[db+"/"+id]; d != nil {
-		d.gen++
-		d.deleted = true
-	}
-}
-
 func (f *fakeCouch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.down {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal_server_error", "reason": "down"})
-		return
-	}
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
@@ -138,10 +119,6 @@ func (f *fakeCouch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(parts) == 1 && r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK) // the database exists
-		return
-	}
-	if len(parts) == 5 && parts[1] == "_design" && parts[3] == "_view" {
-		f.view(w, r, parts[0])
 		return
 	}
 	if len(parts) < 2 {
@@ -243,53 +220,4 @@ func (f *fakeCouch) attachment(w http.ResponseWriter, r *http.Request, d *fakeDo
 	default:
 		w.WriteHeader(http.StatusMethodNotAllowed)
 	}
-}
-
-// view answers the identities view queried by key, as the contract's map
-// function emits it: for each namespace of a subject not blocked, [name]
-// and [uuid, key] with {_id, namespace, uuid, key}.
-func (f *fakeCouch) view(w http.ResponseWriter, r *http.Request, db string) {
-	f.viewCalls++
-	var key []string
-	if err := json.Unmarshal([]byte(r.URL.Query().Get("key")), &key); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad_request", "reason": "key"})
-		return
-	}
-	rows := []json.RawMessage{}
-	for k, d := range f.docs {
-		sdb, id, _ := strings.Cut(k, "/")
-		if sdb != db || d.deleted {
-			continue
-		}
-		doc := d.revs[d.rev()]
-		if blocked, _ := doc["blocked"].(bool); blocked {
-			continue
-		}
-		nss, _ := doc["namespaces"].([]any)
-		for _, n := range nss {
-			ns, _ := n.(map[string]any)
-			name, _ := ns["name"].(string)
-			uuid, _ := ns["uuid"].(string)
-			secret, _ := ns["key"].(string)
-			value := map[string]any{"_id": name + "/limits", "namespace": name}
-			if uuid != "" {
-				value["uuid"] = uuid
-			}
-			if secret != "" {
-				value["key"] = secret
-			}
-			emit := func(k []string) {
-				if strings.Join(k, "\x00") == strings.Join(key, "\x00") {
-					b, _ := json.Marshal(map[string]any{"id": id, "key": k, "value": value})
-					rows = append(rows, b)
-				}
-			}
-			emit([]string{name})
-			emit([]string{uuid, secret})
-		}
-	}
-	if len(key) == 1 {
-		rows = append(rows, f.rawRows[key[0]]...)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"total_rows": len(rows), "offset": 0, "rows": rows})
 }

@@ -73,7 +73,8 @@ func (f *fakeSubjectsDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if s.Blocked || (len(key) == 1 && ns.Name != key[0]) || (len(key) == 2 && (ns.UUID != key[0] || ns.Key != key[1])) {
 					continue
 				}
-				row, _ := json.Marshal(map[string]any{"id": id, "key": key, "value": viewValue{Namespace: ns.Name, UUID: ns.UUID, Key: ns.Key}})
+				value := map[string]any{"_id": ns.Name + "/limits", "namespace": ns.Name, "uuid": ns.UUID, "key": ns.Key}
+				row, _ := json.Marshal(map[string]any{"id": id, "key": key, "value": value})
 				rows = append(rows, row)
 			}
 		}
