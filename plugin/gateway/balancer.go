@@ -88,7 +88,7 @@ func (b balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 				up.m.conflictRetries.Inc()
 				resp = again
 				try = -1 // a retry on the same controller, not a failover
-				if !pause(req.Context(), conflictPause*time.Duration(conflicts)) {
+				if !pause(req.Context(), conflictPause<<(conflicts-1)) {
 					return resp, nil
 				}
 				continue
@@ -133,10 +133,11 @@ func (b balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 const conflictMessage = "Concurrent modification to resource detected."
 
 // Conflicts a write through the gateway is retried after, at most, and the
-// pause before the first retry (it grows with each).
+// pause before the first retry (it doubles with each: 0.25, 0.5, 1 and
+// 2 s, time for fnmgr's cache invalidation to reach the controller).
 const (
-	maxConflictRetries = 3
-	conflictPause      = 200 * time.Millisecond
+	maxConflictRetries = 4
+	conflictPause      = 250 * time.Millisecond
 )
 
 // conflictRetry decides whether resp, a controller's answer to req, is a

@@ -195,7 +195,7 @@ func TestConflictRetry(t *testing.T) {
 	}{
 		{"delete retried", "DELETE", "/api/v1/namespaces/guest/actions/hello", "", conflict, 2, 200, 3},
 		{"update retried with its body", "PUT", "/api/v1/namespaces/guest/actions/hello?overwrite=true", `{"exec":{"kind":"nodejs:20","code":"x"}}`, conflict, 1, 200, 2},
-		{"delete: at most three retries", "DELETE", "/api/v1/namespaces/guest/actions/hello", "", conflict, 10, 409, 4},
+		{"delete: at most four retries", "DELETE", "/api/v1/namespaces/guest/actions/hello", "", conflict, 10, 409, 5},
 		{"create of an existing action: not retried", "PUT", "/api/v1/namespaces/guest/actions/hello", `{}`, exists, 10, 409, 1},
 		{"invocation: never", "POST", "/api/v1/namespaces/guest/actions/hello?blocking=true", `{}`, conflict, 10, 409, 1},
 		{"web action: never", "PUT", "/api/v1/web/guest/default/hello.json", `{}`, conflict, 10, 409, 1},
