@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"time"
 
 	"github.com/fnmgr/fnmgr/plugin/httpapi"
@@ -71,6 +72,7 @@ func (b balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c == nil {
 		return b.next.RoundTrip(req)
 	}
+	conflicts := 0
 	for try := 0; ; try++ {
 		up := c.upstream
 		a := newAttempt()
@@ -80,6 +82,16 @@ func (b balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			up.m.duration.Observe(time.Since(start).Seconds())
 			if resp.StatusCode == http.StatusServiceUnavailable {
 				up.markUnhealthy(ReasonUnavailable)
+			}
+			if again, ok := b.conflictRetry(req, c, resp, conflicts); ok {
+				conflicts++
+				up.m.conflictRetries.Inc()
+				resp = again
+				try = -1 // a retry on the same controller, not a failover
+				if !pause(req.Context(), conflictPause<<(conflicts-1)) {
+					return resp, nil
+				}
+				continue
 			}
 			return resp, nil
 		}
@@ -111,6 +123,74 @@ func (b balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		up.inFlight.Add(-1)
 		next.inFlight.Add(1)
 		c.upstream = next
+	}
+}
+
+// OpenWhisk answers a write that lost a race with another writer of the
+// same document 409 with this error (common/scala/.../http/Messages.scala
+// conflictMessage; controller/.../ApiUtils.scala putEntity and
+// deleteEntity). Nothing was written.
+const conflictMessage = "Concurrent modification to resource detected."
+
+// Conflicts a write through the gateway is retried after, at most, and the
+// pause before the first retry (it doubles with each: 0.25, 0.5, 1 and
+// 2 s, time for fnmgr's cache invalidation to reach the controller).
+const (
+	maxConflictRetries = 4
+	conflictPause      = 250 * time.Millisecond
+)
+
+// conflictRetry decides whether resp, a controller's answer to req, is a
+// write that lost a race with fnmgr's own annotation write and should be
+// sent again; it then returns the response to hand the client should the
+// retry not happen (the original, its body restored), and ok.
+//
+// fnmgr writes its state annotations on an action about two seconds after
+// each change (versions' AnnotateDelay) and the controllers read actions
+// from a cache until fnmgr's invalidation reaches them, so a user's
+// `wsk action update --overwrite` or `wsk action delete` landing in that
+// window gets OpenWhisk's 409 although the user raced nobody they know of.
+// Such a write changed nothing (OpenWhisk checks the document's revision),
+// so sending it again cannot apply it twice: a DELETE or a PUT of an
+// entity, with a replayable body, answered 409 with conflictMessage, is
+// retried on the same controller a few times with a growing pause. A
+// PUT without overwrite answers a different 409 ("resource already
+// exists") and is not retried.
+func (b balancer) conflictRetry(req *http.Request, c *call, resp *http.Response, done int) (*http.Response, bool) {
+	if resp.StatusCode != http.StatusConflict || done >= maxConflictRetries || !c.replayable ||
+		(req.Method != http.MethodDelete && req.Method != http.MethodPut) ||
+		!strings.HasPrefix(c.path, "/api/v1/namespaces/") {
+		// Only the API's entity writes: a web action (/api/v1/web/…) or
+		// an API gateway route runs user code whatever its method, and
+		// its 409 is the action's own answer.
+		return resp, false
+	}
+	const limit = 4 << 10 // OpenWhisk's error bodies are short
+	head, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil || !bytes.Contains(head, []byte(conflictMessage)) {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+		return resp, false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(head))
+	b.g.log.DebugContext(req.Context(), "write met a concurrent modification; sending it again",
+		"method", req.Method, "route", routeLabel(c.path), "retry", done+1, "request_id", httpapi.RequestID(req.Context()))
+	return resp, true
+}
+
+// pause waits d, or less when ctx ends first (false).
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -14,6 +14,7 @@ type metrics struct {
 	upstreamErrors   *prometheus.CounterVec
 	healthy          *prometheus.GaugeVec
 	retries          *prometheus.CounterVec
+	conflictRetries  *prometheus.CounterVec
 	ejections        *prometheus.CounterVec
 }
 
@@ -41,13 +42,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "retries_total",
 			Help: "Requests sent again to another controller after this one failed them before they could have started, by the controller that failed.",
 		}, []string{"controller"}),
+		conflictRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub,
+			Name: "conflict_retries_total",
+			Help: "Writes (PUT, DELETE) sent again to the same controller after it answered 409 concurrent modification, by controller.",
+		}, []string{"controller"}),
 		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub,
 			Name: "ejections_total",
 			Help: "Times a controller was marked unhealthy, by controller and reason (health_check, connection_error, unavailable, manual).",
 		}, []string{"controller", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.upstreamDuration, m.upstreamErrors, m.healthy, m.retries, m.ejections} {
+	for _, c := range []prometheus.Collector{m.upstreamDuration, m.upstreamErrors, m.healthy, m.retries, m.conflictRetries, m.ejections} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}
@@ -59,20 +65,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // request path does no label lookup, and so that a request finishing on a
 // removed controller does not bring its deleted series back.
 type upstreamMetrics struct {
-	duration  prometheus.Observer
-	errors    prometheus.Counter
-	healthy   prometheus.Gauge
-	retries   prometheus.Counter
-	ejections map[string]prometheus.Counter
+	duration prometheus.Observer
+	errors   prometheus.Counter
+	healthy  prometheus.Gauge
+	retries  prometheus.Counter
+	// conflictRetries counts writes sent again after a 409.
+	conflictRetries prometheus.Counter
+	ejections       map[string]prometheus.Counter
 }
 
 func (m *metrics) forUpstream(name string) upstreamMetrics {
 	um := upstreamMetrics{
-		duration:  m.upstreamDuration.WithLabelValues(name),
-		errors:    m.upstreamErrors.WithLabelValues(name),
-		healthy:   m.healthy.WithLabelValues(name),
-		retries:   m.retries.WithLabelValues(name),
-		ejections: map[string]prometheus.Counter{},
+		duration:        m.upstreamDuration.WithLabelValues(name),
+		errors:          m.upstreamErrors.WithLabelValues(name),
+		healthy:         m.healthy.WithLabelValues(name),
+		retries:         m.retries.WithLabelValues(name),
+		ejections:       map[string]prometheus.Counter{},
+		conflictRetries: m.conflictRetries.WithLabelValues(name),
 	}
 	for _, r := range []string{ReasonHealthCheck, ReasonConnectionError, ReasonUnavailable, ReasonManual} {
 		um.ejections[r] = m.ejections.WithLabelValues(name, r)
@@ -92,5 +101,6 @@ func (m *metrics) forget(controller string) {
 	m.upstreamErrors.DeleteLabelValues(controller)
 	m.healthy.DeleteLabelValues(controller)
 	m.retries.DeleteLabelValues(controller)
+	m.conflictRetries.DeleteLabelValues(controller)
 	m.ejections.DeletePartialMatch(prometheus.Labels{"controller": controller})
 }

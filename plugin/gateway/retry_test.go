@@ -179,3 +179,63 @@ func urls(t *testing.T, raw ...string) []*url.URL {
 	}
 	return out
 }
+
+// TestConflictRetry: a write that loses a race with fnmgr's own annotation
+// write gets OpenWhisk's 409 concurrent modification, which changed
+// nothing; the gateway sends it again to the same controller, a few times.
+// Any other 409, and anything that runs user code, is passed on as it is.
+func TestConflictRetry(t *testing.T) {
+	const conflict = `{"error":"Concurrent modification to resource detected.","code":"c1"}`
+	const exists = `{"error":"resource already exists","code":"c2"}`
+	tests := []struct {
+		name, method, path, body string
+		answer                   string // the 409's body
+		conflicts                int    // 409s before a 200
+		wantStatus, wantSeen     int
+	}{
+		{"delete retried", "DELETE", "/api/v1/namespaces/guest/actions/hello", "", conflict, 2, 200, 3},
+		{"update retried with its body", "PUT", "/api/v1/namespaces/guest/actions/hello?overwrite=true", `{"exec":{"kind":"nodejs:20","code":"x"}}`, conflict, 1, 200, 2},
+		{"delete: at most four retries", "DELETE", "/api/v1/namespaces/guest/actions/hello", "", conflict, 10, 409, 5},
+		{"create of an existing action: not retried", "PUT", "/api/v1/namespaces/guest/actions/hello", `{}`, exists, 10, 409, 1},
+		{"invocation: never", "POST", "/api/v1/namespaces/guest/actions/hello?blocking=true", `{}`, conflict, 10, 409, 1},
+		{"web action: never", "PUT", "/api/v1/web/guest/default/hello.json", `{}`, conflict, 10, 409, 1},
+		{"API gateway route: never", "DELETE", "/api/v1/apigw/route", "", conflict, 10, 409, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				seen = append(seen, string(b))
+				n := len(seen)
+				mu.Unlock()
+				if n <= tc.conflicts {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusConflict)
+					_, _ = io.WriteString(w, tc.answer)
+					return
+				}
+				_, _ = io.WriteString(w, "done")
+			}))
+			t.Cleanup(srv.Close)
+			f := newFixtureWith(t, func(o *Options) { o.HealthInterval = -1 }, &fake{Server: srv})
+			status, body := f.do(t, tc.method, tc.path, tc.body, "Authorization", "Basic c2VjcmV0OmtleQ==")
+			require.Equal(t, tc.wantStatus, status, body)
+			mu.Lock()
+			defer mu.Unlock()
+			require.Len(t, seen, tc.wantSeen, "requests the controller saw")
+			for _, b := range seen {
+				require.Equal(t, tc.body, b, "every try carries the body")
+			}
+			if status == http.StatusConflict {
+				require.JSONEq(t, tc.answer, body, "the controller's answer, whole")
+			} else {
+				require.Equal(t, "done", body)
+			}
+			require.Equal(t, float64(tc.wantSeen-1), metricValue(t, f.reg, "fnmgr_gateway_conflict_retries_total",
+				map[string]string{"controller": testkit.MustURL(t, srv.URL).Host}))
+		})
+	}
+}
