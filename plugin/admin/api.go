@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,10 @@ type Options struct {
 	Leadership Leadership
 	// ReplicaID names this replica on the writes it forwards.
 	ReplicaID string
+	// LeaderWait bounds how long a write waits for a leader while none
+	// is known (the lease changing hands) before it is answered 503
+	// (DefaultLeaderWait when zero; negative: no wait).
+	LeaderWait time.Duration
 }
 
 // API is the admin API's http.Handler.
@@ -155,6 +160,10 @@ func (a *API) wrap(rt route, h http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
 		if a.forwarded(rt, r) {
+			if a.awaitLeader(r) {
+				h.ServeHTTP(w, r) // this replica took the lead meanwhile
+				return
+			}
 			a.forward(w, r)
 			return
 		}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httputil"
@@ -37,6 +38,55 @@ const ForwardedHeader = "X-Fnmgr-Forwarded-By"
 
 // forwardTimeout bounds a forwarded write (a publish copies code).
 const forwardTimeout = 5 * time.Minute
+
+// DefaultLeaderWait is how long a write waits for a leader while none is
+// known: a lease changing hands (a leader killed, or one whose renewal
+// stalled past the lease) takes at most the lease's TTL (5 s by default)
+// and a renewal. leaderPoll is how often it looks.
+const (
+	DefaultLeaderWait = 10 * time.Second
+	leaderPoll        = 50 * time.Millisecond
+)
+
+// awaitLeader waits, while no leader is known, for one (at most
+// LeaderWait, and no longer than the request), so that a write made while
+// the lead changes hands is carried out rather than refused; nothing has
+// been done with it yet, so waiting cannot do it twice. It reports true
+// when this replica leads now (the write is carried out here), false when
+// the write is to be forwarded (or refused: forward then answers 503). A
+// write forwarded here by another replica waits only for this replica to
+// lead: it is never forwarded again.
+func (a *API) awaitLeader(r *http.Request) bool {
+	wait := a.opts.LeaderWait
+	if wait == 0 {
+		wait = DefaultLeaderWait
+	}
+	forwardedHere := r.Header.Get(ForwardedHeader) != ""
+	known := func() bool {
+		info, err := a.opts.Leadership.Leader()
+		return err == nil && info.Admin != "" && info.ID != a.opts.ReplicaID
+	}
+	if wait < 0 || (!forwardedHere && known()) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	t := time.NewTicker(leaderPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return a.opts.Leadership.Leading()
+		case <-t.C:
+		}
+		if a.opts.Leadership.Leading() {
+			return true
+		}
+		if !forwardedHere && known() {
+			return false
+		}
+	}
+}
 
 func (a *API) getLeader(w http.ResponseWriter, r *http.Request) {
 	info, err := a.opts.Leadership.Leader()

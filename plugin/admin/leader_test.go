@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -97,7 +98,7 @@ func TestForwardRefusals(t *testing.T) {
 		{"the leader does not answer", fakeLeadership{info: LeaderInfo{ID: "r1", Admin: "http://127.0.0.1:1"}}, "", http.StatusBadGateway},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newTestAPI(t, func(o *Options) { o.Leadership = tc.lead })
+			api := newTestAPI(t, func(o *Options) { o.Leadership, o.LeaderWait = tc.lead, 100*time.Millisecond })
 			req := httptest.NewRequest(http.MethodPost, "/v1/namespaces/guest/functions/hello/block", strings.NewReader(`{}`))
 			req.Header.Set("Authorization", "Bearer "+testToken)
 			if tc.header != "" {
@@ -113,6 +114,80 @@ func TestForwardRefusals(t *testing.T) {
 		})
 	}
 	require.Empty(t, seen())
+}
+
+// changingLeadership has no leader until its lead is set (a lease
+// changing hands).
+type changingLeadership struct {
+	mu      sync.Mutex
+	leading bool
+	info    *LeaderInfo
+	asked   chan struct{} // closed at the first question
+	once    sync.Once
+}
+
+func (c *changingLeadership) Leading() bool {
+	c.once.Do(func() { close(c.asked) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leading
+}
+
+func (c *changingLeadership) Leader() (LeaderInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.info == nil {
+		return LeaderInfo{}, errors.New("no lease holder")
+	}
+	return *c.info, nil
+}
+
+// TestWriteWaitsForALeader: a write made while no replica leads (the lease
+// changing hands) waits for the new leader instead of being refused: it
+// is carried out here when this replica takes the lead, or forwarded once
+// another does; a write forwarded here waits for this replica to lead.
+func TestWriteWaitsForALeader(t *testing.T) {
+	leader, seen := fakeLeader(t)
+	for _, tc := range []struct {
+		name      string
+		forwarded string
+		lead      func(c *changingLeadership)
+		want      int
+		forwards  int
+	}{
+		{"this replica takes the lead", "", func(c *changingLeadership) { c.leading, c.info = true, &LeaderInfo{ID: "r2", Admin: "http://r2"} }, http.StatusNotImplemented, 0},
+		{"another replica takes the lead", "", func(c *changingLeadership) { c.info = &LeaderInfo{ID: "r1", Admin: leader.URL} }, http.StatusAccepted, 1},
+		{"forwarded here, and this replica takes the lead", "r3", func(c *changingLeadership) { c.leading = true }, http.StatusNotImplemented, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(seen())
+			lead := &changingLeadership{asked: make(chan struct{})}
+			api := newTestAPI(t, func(o *Options) { o.Leadership, o.ReplicaID, o.LeaderWait = lead, "r2", 5*time.Second })
+			req := httptest.NewRequest(http.MethodPost, "/v1/namespaces/guest/functions/nope/block", strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			if tc.forwarded != "" {
+				req.Header.Set(ForwardedHeader, tc.forwarded)
+			}
+			w := httptest.NewRecorder()
+			done := make(chan struct{})
+			go func() { defer close(done); api.ServeHTTP(w, req) }()
+			<-lead.asked
+			select {
+			case <-done:
+				t.Fatalf("answered %d before any replica led: %s", w.Code, w.Body)
+			case <-time.After(3 * leaderPoll):
+			}
+			lead.mu.Lock()
+			tc.lead(lead)
+			lead.mu.Unlock()
+			<-done
+			// Carried out here: this test API has no function service
+			// (501), which only this replica's own handler answers;
+			// forwarded: the leader's 202. Never the 503 of no leader.
+			require.Equal(t, tc.want, w.Code, w.Body.String())
+			require.Len(t, seen(), before+tc.forwards)
+		})
+	}
 }
 
 func TestGetLeader(t *testing.T) {
