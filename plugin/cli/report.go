@@ -73,8 +73,13 @@ func optimizationResult(w io.Writer, name, chart string, o client.Optimization) 
 	}
 	if rec := r.Recommendation; r.Saving == nil && rec != nil {
 		// Said rather than left out: the recommended size has no warm
-		// measurement to compare (a size chosen on the fit).
-		kv = append(kv, [2]string{"time", fmt.Sprintf("unknown: %d MB has no warm measurement (see the table)", rec.MemoryMB)})
+		// measurement to compare (a size chosen on the fit), or its runs
+		// were all under OpenWhisk's resolution of 1 ms.
+		line := fmt.Sprintf("unknown: %d MB has no warm measurement (see the table)", rec.MemoryMB)
+		if p := pointAt(r, rec.MemoryMB); p != nil && p.Stats.N > 0 && p.Stats.MedianMs == 0 {
+			line = fmt.Sprintf("under 1 ms per invocation at %d MB, below OpenWhisk's resolution of 1 ms: no size is faster", rec.MemoryMB)
+		}
+		kv = append(kv, [2]string{"time", line})
 	}
 	if c := confidence(r); c != "" {
 		kv = append(kv, [2]string{"confidence", c})
@@ -157,8 +162,11 @@ func pointsTable(w io.Writer, pts []search.Point, chosen int) error {
 			rng = ms(p.Stats.CILowMs) + "–" + ms(p.Stats.CIHighMs)
 		}
 		median, cost := "-", "-"
-		if p.Stats.MedianMs > 0 {
+		switch {
+		case p.Stats.MedianMs > 0:
 			median = ms(p.Stats.MedianMs)
+		case p.Stats.N > 0:
+			median = "<1 ms" // OpenWhisk's durations are whole milliseconds
 		}
 		if p.GBSeconds > 0 {
 			cost = sig(p.GBSeconds)
@@ -167,6 +175,19 @@ func pointsTable(w io.Writer, pts []search.Point, chosen int) error {
 			median, rng, cost, mark})
 	}
 	return table(w, []string{"MEMORY", "RESULT", "RUNS (COLD+WARM)", "MEDIAN", "95% RANGE", "GB-S/INVOCATION", ""}, rows)
+}
+
+// pointAt is the measured point of r's active search at memoryMB, or nil.
+func pointAt(r *report.Report, memoryMB int) *search.Point {
+	if r.Active == nil {
+		return nil
+	}
+	for i := range r.Active.Points {
+		if r.Active.Points[i].MemoryMB == memoryMB {
+			return &r.Active.Points[i]
+		}
+	}
+	return nil
 }
 
 // change is the relative change from a to b in percent (0 when a is 0).

@@ -89,6 +89,21 @@ func TestOptimizationSummary(t *testing.T) {
 		require.Regexp(t, `(?m)^time: +unknown: 256 MB has no warm measurement \(see the table\)$`, b.String())
 		require.NotRegexp(t, `(?m)^cost:`, b.String())
 	})
+	t.Run("under OpenWhisk's resolution", func(t *testing.T) {
+		r := rep
+		r.Saving = nil // EstimateSaving of a median of 0 ms
+		r.Active = &search.Result{Decision: search.Decision{MemoryMB: 128}, Points: []search.Point{
+			{MemoryMB: 128, Feasibility: search.Feasible, Cold: obs(1, 3), Warm: obs(2, 0), Stats: search.Summary{N: 2}},
+			{MemoryMB: 256, Feasibility: search.Feasible, Cold: obs(1, 2), Warm: obs(2, 1), Stats: search.Summary{N: 2, MedianMs: 1}, GBSeconds: 0.00025},
+		}}
+		r.Recommendation = &report.Recommendation{Setting: report.Setting{MemoryMB: 128}, Source: "active"}
+		raw, err := json.Marshal(r)
+		require.NoError(t, err)
+		var b bytes.Buffer
+		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "succeeded", Report: decodeReport(t, raw)}))
+		require.Regexp(t, `(?m)^time: +under 1 ms per invocation at 128 MB, below OpenWhisk's resolution of 1 ms`, b.String())
+		require.Regexp(t, `(?m)^128 MB +feasible +1\+2 +<1 ms +`, b.String())
+	})
 	t.Run("failed without a report", func(t *testing.T) {
 		var b bytes.Buffer
 		require.NoError(t, optimizationResult(&b, "hello", "", client.Optimization{ID: "x1", Status: "failed", Error: "activation a1 did not complete"}))

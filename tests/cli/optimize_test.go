@@ -16,7 +16,9 @@ import (
 func TestOptimize(t *testing.T) {
 	f := newFixture(t)
 	const name = "cli-optimize"
-	f.create(t, name, "function main(p) { let s = 0; for (let i = 0; i < 1000; i++) s += i; return {s} }")
+	// A few milliseconds of work: OpenWhisk's durations are whole
+	// milliseconds, and a sum of 1000 numbers measured 0 ms.
+	f.create(t, name, "function main(p) { let s = 0; for (let i = 0; i < 3000000; i++) s += i; return {s} }")
 	f.seen(t, name)
 	// MAX_MEMORY comes from the invokers' health pings: right after the
 	// stack starts, the first may not have arrived yet.
