@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,8 +190,13 @@ func TestDeleteAndRecreateStaysRetired(t *testing.T) {
 		c := e.Code("guest/a1")
 		return strings.Contains(c, "RETIRED") && !strings.Contains(c, "new")
 	}, 5*time.Second, 10*time.Millisecond, "the re-created action gets the stub")
-	hist, err := lc.History(ctx, "guest", "a1")
-	require.NoError(t, err)
+	// The re-creation's history entry is written after the stub: await it.
+	var hist []registry.History
+	require.Eventually(t, func() bool {
+		var err error
+		hist, err = lc.History(ctx, "guest", "a1")
+		return err == nil && slices.ContainsFunc(hist, func(h registry.History) bool { return h.Op == "outside-change" && h.Revision == 2 })
+	}, 5*time.Second, 10*time.Millisecond, "the re-creation is in the history")
 
 	_, err = e.Reg.Update(ctx, "guest", "a1", func(f *registry.Function) error {
 		past := time.Now().Add(-time.Second)
