@@ -173,8 +173,7 @@ func TestDeleteAndRecreateStaysRetired(t *testing.T) {
 	e.WaitRevisions("a1", 1)
 	_, err := lc.Block(ctx, "guest", "a1", "incident", "ops")
 	require.NoError(t, err)
-	cur := e.Action("guest/a1")
-	require.NoError(t, e.Whisks.DeleteDoc(ctx, cur.ID, cur.Rev))
+	e.Delete("guest/a1")
 	require.Eventually(t, func() bool {
 		f, err := e.Reg.GetFunction(ctx, "guest", "a1")
 		return err == nil && f.State == registry.Retired && f.Gone

@@ -30,11 +30,8 @@ func TestUsersOwnManagedNameIsNotOverwritten(t *testing.T) {
 			a.Annotations = a.Annotations.With(versions.AnnotationOf, "x").With(versions.AnnotationAlias, "prod").
 				With(versions.AnnotationVersion, 1)
 		}
-		if cur, err := e.Whisks.GetAction(ctx, "guest/x@"+tc.suffix, ""); err == nil {
-			a.Rev = cur.Rev
-		}
-		_, err := e.Whisks.PutAction(ctx, a, []byte(own), entity.TextContentType)
-		require.NoError(t, err)
+		e.PutAction(a, own)
+		var err error
 		if tc.suffix == "2" {
 			e.put("x", "function main(){return {v:2}}", 256)
 			e.waitRevisions("x", 2)

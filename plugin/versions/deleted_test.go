@@ -35,9 +35,9 @@ func TestDeletionRecordedOnce(t *testing.T) {
 
 	t.Run("replayed", func(t *testing.T) {
 		e := newEnv(t, "couch")
-		a := e.put("gone", "function main(){return {}}", 256)
+		e.put("gone", "function main(){return {}}", 256)
 		e.waitRevisions("gone", 1)
-		require.NoError(t, e.Whisks.DeleteDoc(e.Ctx, "guest/gone", a.Rev))
+		e.Delete("guest/gone")
 		require.Eventually(t, func() bool { return len(deletes(e, "gone")) == 1 }, 5*time.Second, 20*time.Millisecond)
 		e.Stop()
 		replay(e, "gone")

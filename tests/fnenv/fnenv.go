@@ -96,16 +96,44 @@ func (e *Env) Put(name, kind, code string, memory int, params entity.KeyValues) 
 		Exec: entity.Exec{Kind: kind}, Limits: entity.DefaultLimits(), Parameters: params,
 		Annotations: entity.KeyValues{}.With("exec", kind)}
 	a.Limits.Memory = memory
+	return e.PutAction(a, code)
+}
+
+// PutAction writes action a with code over the current revision of its
+// document, as OpenWhisk's controller does (it reads the document first).
+// fnmgr writes its state annotations on actions shortly after each
+// change; a write that read the document before that meets a conflict
+// (OpenWhisk's controller answers such a write 409 too) and is made again
+// over the new revision.
+func (e *Env) PutAction(a entity.Action, code string) entity.Action {
+	e.T.Helper()
 	for attempt := 0; ; attempt++ {
-		if cur, err := e.Whisks.GetAction(e.Ctx, "guest/"+name, ""); err == nil {
+		a.Rev = ""
+		if cur, err := e.Whisks.GetAction(e.Ctx, a.Namespace+"/"+a.Name, ""); err == nil {
 			a.Rev = cur.Rev
 		}
 		out, err := e.Whisks.PutAction(e.Ctx, a, []byte(code), entity.TextContentType)
 		if errors.Is(err, whiskdb.ErrConflict) && attempt < 20 {
-			continue // fnmgr annotated the action meanwhile; OpenWhisk's controller would answer 409 too
+			continue
 		}
 		require.NoError(e.T, err)
 		return out
+	}
+}
+
+// Delete deletes OpenWhisk action docid at its current revision, again
+// over a newer one when fnmgr annotated it meanwhile (see PutAction).
+func (e *Env) Delete(docid string) {
+	e.T.Helper()
+	for attempt := 0; ; attempt++ {
+		cur, err := e.Whisks.GetAction(e.Ctx, docid, "")
+		require.NoError(e.T, err)
+		err = e.Whisks.DeleteDoc(e.Ctx, docid, cur.Rev)
+		if errors.Is(err, whiskdb.ErrConflict) && attempt < 20 {
+			continue
+		}
+		require.NoError(e.T, err)
+		return
 	}
 }
 
